@@ -1,0 +1,122 @@
+// Package nodeapi is the panel-node protocol: the wire types of the node
+// daemon's versioned /v1 HTTP API and the client the panel calls it with.
+// Both sides import it, so they cannot drift apart.
+package nodeapi
+
+import "time"
+
+// Desired power states the panel asks a node for.
+const (
+	DesiredRunning = "running"
+	DesiredStopped = "stopped"
+)
+
+// Power statuses of an instance, as DESIGN.md §4 names them.
+const (
+	StatusOffline  = "offline"
+	StatusStarting = "starting"
+	StatusRunning  = "running"
+	StatusStopping = "stopping"
+	StatusStopped  = "stopped"
+	StatusCrashed  = "crashed"
+)
+
+// Power actions accepted by POST /v1/instances/{id}/power.
+const (
+	ActionStart   = "start"
+	ActionStop    = "stop"
+	ActionRestart = "restart"
+	ActionKill    = "kill"
+)
+
+// Port publishes one container port on one host port (TCP and UDP).
+type Port struct {
+	Container int `json:"container"`
+	Host      int `json:"host"`
+}
+
+// InstanceSpec is what PUT /v1/instances/{id} asks the node to make true.
+// Sending the same spec twice is harmless.
+type InstanceSpec struct {
+	// ID is the instance ID; it must equal the path's {id}.
+	ID string `json:"id"`
+	// Generation increases whenever the panel changes anything here.
+	Generation int64 `json:"generation"`
+	// Image is a Docker image reference.
+	Image string `json:"image"`
+	// MemoryMiB is the memory limit; must be positive.
+	MemoryMiB int64 `json:"memoryMiB"`
+	// CPU is cores, decimals allowed; must be positive.
+	CPU float64 `json:"cpu"`
+	// DiskMiB is the disk allowance of the data folder; 0 means unlimited.
+	DiskMiB int64 `json:"diskMiB"`
+	// Ports to publish; at least one.
+	Ports []Port `json:"ports"`
+	// Env is passed to the container, beside PRIMARY_PORT and SERVER_PORT.
+	Env map[string]string `json:"env,omitempty"`
+	// PrimaryPort is the host port given as PRIMARY_PORT and SERVER_PORT.
+	PrimaryPort int `json:"primaryPort"`
+	// Startup overrides the image command when not empty (run by /bin/sh -c).
+	Startup string `json:"startup,omitempty"`
+	// StopCommand is written to stdin to stop, or "^SIGNAL"; empty is SIGTERM.
+	StopCommand string `json:"stopCommand,omitempty"`
+	// MountPath is where the data folder is mounted; empty is /home/container.
+	MountPath string `json:"mountPath,omitempty"`
+	// Desired is DesiredRunning or DesiredStopped.
+	Desired string `json:"desired"`
+	// Suspended instances are stopped and refuse every start.
+	Suspended bool `json:"suspended"`
+}
+
+// InstanceStatus is the node's observation of one instance.
+type InstanceStatus struct {
+	ID          string `json:"id"`
+	ContainerID string `json:"containerId,omitempty"`
+	// Generation is the spec generation the node last applied.
+	Generation int64     `json:"generation"`
+	Status     string    `json:"status"`
+	Running    bool      `json:"running"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled"`
+	Suspended  bool      `json:"suspended"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	// Error is the last failure the node met applying the spec.
+	Error string `json:"error,omitempty"`
+}
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Version   string `json:"version"`
+	Docker    bool   `json:"docker"`
+	Instances int    `json:"instances"`
+}
+
+// PowerRequest is the body of POST /v1/instances/{id}/power.
+type PowerRequest struct {
+	Action string `json:"action"`
+}
+
+// Logs is the answer of GET /v1/instances/{id}/logs?tail=N.
+type Logs struct {
+	Lines []string `json:"lines"`
+}
+
+// ErrorBody is every non-2xx answer of the node API.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// ConfigureRequest is the body of the panel's POST /nodes/configure, sent by
+// `berth node configure`. The key travels in the body, never in a URL.
+type ConfigureRequest struct {
+	ConfigureKey string `json:"configureKey"`
+}
+
+// ConfigureResponse hands the node its identity and its bearer token. The
+// node keeps only the token's SHA-256; the panel keeps the token to call it.
+type ConfigureResponse struct {
+	NodeID  string `json:"nodeId"`
+	Token   string `json:"token"`
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+}

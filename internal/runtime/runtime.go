@@ -1,0 +1,128 @@
+// Package runtime defines how the node daemon runs an instance: the Runtime
+// interface and the types that cross it. The docker subpackage implements it
+// over the Docker Engine API; the daemon never talks to Docker directly.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound reports that no container exists for the instance.
+var ErrNotFound = errors.New("runtime: instance container not found")
+
+// ErrImage reports that the instance's image is neither present locally nor
+// pullable. Its message carries the registry's own words.
+var ErrImage = errors.New("runtime: image unavailable")
+
+// Label names put on everything the runtime creates, so that a restarted
+// daemon can rebuild its view of the machine from Docker alone.
+const (
+	LabelInstance = "berth.instance"
+	LabelSpecHash = "berth.spec-hash"
+	LabelManaged  = "berth.managed"
+)
+
+// DefaultMountPath is where an instance's data folder appears inside its
+// container when the template names no other path.
+const DefaultMountPath = "/home/container"
+
+// PortBinding publishes one container port on one host port, for TCP and UDP.
+type PortBinding struct {
+	Container int
+	Host      int
+}
+
+// Spec is everything needed to create an instance's container. Two specs
+// with the same Hash produce the same container.
+type Spec struct {
+	// InstanceID names the container (berth-<id>) and labels it.
+	InstanceID string
+	// Image is a Docker image reference.
+	Image string
+	// MemoryMiB is the hard memory limit; swap is held equal to it.
+	MemoryMiB int64
+	// CPU is the number of cores (decimals allowed); 0 means unlimited.
+	CPU float64
+	// PidsLimit caps processes in the container; 0 means the runtime default.
+	PidsLimit int64
+	// Ports are published on the host for both TCP and UDP.
+	Ports []PortBinding
+	// Env is the container environment as KEY=VALUE pairs.
+	Env []string
+	// Cmd overrides the image's command when not empty.
+	Cmd []string
+	// DataDir is the absolute host folder bind-mounted at MountPath.
+	DataDir string
+	// MountPath is where DataDir appears; empty means DefaultMountPath.
+	MountPath string
+}
+
+// State is what the runtime observes about one instance's container.
+type State struct {
+	InstanceID  string
+	ContainerID string
+	Image       string
+	// SpecHash is the hash of the Spec the container was created from.
+	SpecHash string
+	// Running is true while the main process is alive.
+	Running bool
+	// Status is Docker's word: created, running, exited, ...
+	Status     string
+	ExitCode   int
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Stats is one sample of an instance's resource use.
+type Stats struct {
+	// CPUPercent is computed as `docker stats` does: 100 means one full core.
+	CPUPercent  float64
+	MemoryBytes uint64
+	MemoryLimit uint64
+	RxBytes     uint64
+	TxBytes     uint64
+	PIDs        uint64
+}
+
+// Console is a live connection to an instance's standard streams.
+type Console interface {
+	// Output yields the container's output from the moment of attaching.
+	Output() io.Reader
+	// Write sends bytes to the container's standard input.
+	Write(p []byte) (int, error)
+	Close() error
+}
+
+// Runtime runs instance containers. Every method is addressed by instance ID
+// and is safe to retry.
+type Runtime interface {
+	// Ensure makes the instance's container exist as spec describes. An
+	// image present locally is used as is; otherwise it is pulled, and
+	// progress receives human-readable pull progress. A stopped container
+	// whose spec hash differs is recreated; a running one is left alone.
+	Ensure(ctx context.Context, spec Spec, progress func(string)) (State, error)
+	// Start starts the container; starting a running container is a no-op.
+	Start(ctx context.Context, id string) error
+	// Stop asks the container to stop: stopCommand on stdin, or a signal
+	// when it is written "^SIGNAL", or SIGTERM when empty. After timeout the
+	// container is killed. Stopping a stopped container is a no-op.
+	Stop(ctx context.Context, id, stopCommand string, timeout time.Duration) error
+	// Kill sends signal (default SIGKILL) to the container.
+	Kill(ctx context.Context, id, signal string) error
+	// Remove deletes the container. A missing container is not an error.
+	Remove(ctx context.Context, id string) error
+	// Inspect reports the container's state, or ErrNotFound.
+	Inspect(ctx context.Context, id string) (State, error)
+	// List reports every container this runtime created.
+	List(ctx context.Context) ([]State, error)
+	// Logs returns up to tail of the most recent output lines.
+	Logs(ctx context.Context, id string, tail int) ([]string, error)
+	// Attach connects to the container's stdin and output.
+	Attach(ctx context.Context, id string) (Console, error)
+	// Stats samples the container's resource use once.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
