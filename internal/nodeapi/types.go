@@ -54,7 +54,9 @@ type InstanceSpec struct {
 	Ports []Port `json:"ports"`
 	// Env is passed to the container, beside PRIMARY_PORT and SERVER_PORT.
 	Env map[string]string `json:"env,omitempty"`
-	// PrimaryPort is the host port given as PRIMARY_PORT and SERVER_PORT.
+	// PrimaryPort is given to the server as PRIMARY_PORT and SERVER_PORT,
+	// so it is the port the server listens on inside its container: one of
+	// the Container ports in Ports.
 	PrimaryPort int `json:"primaryPort"`
 	// Startup overrides the image command when not empty (run by /bin/sh -c).
 	Startup string `json:"startup,omitempty"`

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/runtime/docker"
+)
+
+// runNode is `berth node` and `berth node configure`.
+func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	if len(args) > 0 && args[0] == "configure" {
+		return runNodeConfigure(ctx, args[1:], stdout)
+	}
+	fs := newFlags("node")
+	var data string
+	config.BindData(fs, &data)
+	listen := fs.String("listen", config.Env("BERTH_NODE_LISTEN", ""),
+		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := config.AbsData(data)
+	if err != nil {
+		return err
+	}
+	cfg, err := node.LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	cfg.Version = Version
+	rt, err := docker.New(ctx)
+	if err != nil {
+		return fmt.Errorf("docker: %w", err)
+	}
+	defer rt.Close()
+	d, err := node.New(cfg, rt, log)
+	if err != nil {
+		return err
+	}
+	log.Info("node listening", "address", cfg.Listen, "tls", cfg.TLSCert != "", "data", dir)
+	return d.Run(ctx)
+}
+
+func runNodeConfigure(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("node configure")
+	panelURL := fs.String("panel", "", "the panel's URL, as the configure command gives it")
+	key := fs.String("key", "", "the one-time configure key")
+	var data string
+	config.BindData(fs, &data)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *panelURL == "" || *key == "" {
+		return errors.New("node configure: -panel and -key are required")
+	}
+	dir, err := config.AbsData(data)
+	if err != nil {
+		return err
+	}
+	if err := node.Configure(ctx, *panelURL, *key, dir); err != nil {
+		return fmt.Errorf("node configure: %w", err)
+	}
+	fmt.Fprintf(stdout, "Node configured; its settings are in %s. Start it with: berth node -data %s\n",
+		filepath.Join(dir, node.ConfigFileName), dir)
+	return nil
+}

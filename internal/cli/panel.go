@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/panel"
+	"github.com/berth-dev/berth/internal/reconcile"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+func runPanel(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := newFlags("panel")
+	var cfg config.Panel
+	config.BindPanel(fs, &cfg)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := openPanel(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.store.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("panel listening", "url", "http://"+ln.Addr().String(), "version", Version)
+	return p.serve(ctx, ln)
+}
+
+// panelProcess is a panel ready to serve: its database, API and
+// reconciler.
+type panelProcess struct {
+	store *store.Store
+	api   *panel.Server
+	rec   *reconcile.Reconciler
+	log   *slog.Logger
+}
+
+func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelProcess, error) {
+	mode, err := panel.ParseMode(cfg.APICompat)
+	if err != nil {
+		return nil, err
+	}
+	data, err := config.AbsData(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, data)
+	if err != nil {
+		return nil, err
+	}
+	rec := reconcile.New(reconcile.Config{Store: st, Log: log})
+	api := panel.New(panel.Config{
+		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
+	})
+	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
+}
+
+// serve runs the API on ln and the reconciler until ctx ends, then shuts
+// down gracefully: in-flight requests finish (for up to 30s), and the
+// reconciler stops between two calls.
+func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           p.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.rec.Run(recCtx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		p.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopRec()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("panel: %w", err)
+	}
+	return nil
+}

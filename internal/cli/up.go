@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/runtime/docker"
+	"github.com/berth-dev/berth/internal/secret"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// runUp is `berth up`: the panel and a local node in one process, on
+// loopback, with SQLite and the machine's Docker engine.
+func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := newFlags("up")
+	var cfg config.Panel
+	config.BindPanel(fs, &cfg)
+	nodeListen := fs.String("node-listen", config.Env("BERTH_NODE_LISTEN", "127.0.0.1:8081"),
+		"loopback address of the local node's API (BERTH_NODE_LISTEN)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := openPanel(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.store.Close()
+	data, _ := config.AbsData(cfg.Data)
+	nodeDir := filepath.Join(data, "node")
+	if err := ensureLocalNode(ctx, p.store, nodeDir, *nodeListen); err != nil {
+		return err
+	}
+	ncfg, err := node.LoadConfig(nodeDir)
+	if err != nil {
+		return err
+	}
+	ncfg.Version = Version
+	rt, err := docker.New(ctx)
+	if err != nil {
+		return fmt.Errorf("docker: %w", err)
+	}
+	defer rt.Close()
+	daemon, err := node.New(ncfg, rt, log.With("component", "node"))
+	if err != nil {
+		return err
+	}
+	nodeLn, err := net.Listen("tcp", ncfg.Listen)
+	if err != nil {
+		return fmt.Errorf("local node: %w", err)
+	}
+	panelLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		nodeLn.Close()
+		return err
+	}
+	url := "http://" + panelLn.Addr().String()
+	if err := printFirstKey(ctx, p.store, stdout, url); err != nil {
+		return err
+	}
+	log.Info("berth up", "panel", url, "node", ncfg.Listen, "data", data)
+
+	var wg sync.WaitGroup
+	var nodeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nodeErr = daemon.Serve(ctx, nodeLn)
+	}()
+	err = p.serve(ctx, panelLn)
+	wg.Wait()
+	return errors.Join(err, nodeErr)
+}
+
+// localNodeName names the node `berth up` creates for its own machine.
+const localNodeName = "local"
+
+// ensureLocalNode registers this machine as a node the first time: the node
+// record, its token (the panel's copy in the database, the node's hash in
+// nodeDir) and the address it listens on. Later starts reuse it.
+func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen string) error {
+	if _, err := node.ReadConfigFile(nodeDir); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("node-listen: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("node-listen: bad port %q", portText)
+	}
+	n := store.Node{
+		ID: store.NewID(16), Name: localNodeName, Tags: "local", RAMMiB: machineMemoryMiB(), DiskMiB: diskMiB(nodeDir),
+		Processor: fmt.Sprintf("%d CPUs", goruntime.NumCPU()), Address: host, Port: port, Scheme: "http",
+		Status: store.NodeUnconfigured, CreatedAt: time.Now(),
+	}
+	key := secret.NewToken("berth_cfg_")
+	if err := st.CreateNode(ctx, n, secret.Hash(key), time.Now().Add(time.Minute)); err != nil {
+		return err
+	}
+	token := secret.NewToken("berth_node_")
+	if _, err := st.ConfigureNode(ctx, secret.Hash(key), token, time.Now()); err != nil {
+		return err
+	}
+	return node.WriteConfigFile(nodeDir, node.ConfigFile{
+		NodeID: n.ID, TokenSHA256: secret.Hash(token), Address: host, Port: port,
+	})
+}
+
+// printFirstKey creates and prints an admin API key when the database has
+// none: the first start. The key is shown this once.
+func printFirstKey(ctx context.Context, st *store.Store, stdout io.Writer, url string) error {
+	has, err := st.HasAPIKeys(ctx)
+	if err != nil || has {
+		return err
+	}
+	_, key, err := createAPIKey(ctx, st, "admin")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Berth is up at %s\nAdmin API key (shown once, store it now):\n%s\n", url, key)
+	return nil
+}
+
+// machineMemoryMiB reads MemTotal from /proc/meminfo; 1 GiB when unknown.
+func machineMemoryMiB() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 1024
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 1024
+}
+
+// diskMiB is the size of the file system holding dir; 10 GiB when unknown.
+func diskMiB(dir string) int64 {
+	os.MkdirAll(dir, 0o750)
+	var s syscall.Statfs_t
+	if err := syscall.Statfs(dir, &s); err != nil {
+		return 10 * 1024
+	}
+	return int64(s.Blocks) * s.Bsize >> 20
+}

@@ -1,0 +1,202 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/nodeapi"
+)
+
+// ConfigFileName is the node's identity file inside its data folder.
+const ConfigFileName = "node.json"
+
+// ConfigFile is the content of <dir>/node.json: who this node is, as the
+// panel registered it. Configure writes it; LoadConfig reads it.
+type ConfigFile struct {
+	// PanelURL is the panel this node was configured from.
+	PanelURL string `json:"panelURL"`
+	// NodeID is the panel's ID for this node.
+	NodeID string `json:"nodeId"`
+	// TokenSHA256 is the hex SHA-256 of the panel's bearer token. The token
+	// itself is never stored on the node: a stolen node.json cannot call it.
+	TokenSHA256 string `json:"tokenSHA256"`
+	// Address and Port are where the panel reaches this node; the daemon
+	// listens there.
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	// TLSCert and TLSKey are PEM files, relative to the data folder unless
+	// absolute. When both are set the API is served over HTTPS.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
+}
+
+// Config is everything New needs to run a daemon.
+type Config struct {
+	// Dir is the node's data folder: node.json, instances/ (specs) and
+	// volumes/ (the instances' data folders).
+	Dir string
+	// TokenSHA256 is the hex SHA-256 of the bearer token the panel sends.
+	TokenSHA256 string
+	// Listen is the host:port the API listens on (used by Run).
+	Listen string
+	// TLSCert and TLSKey are PEM file paths; when both are set the API is
+	// served over HTTPS with TLS 1.2 or later.
+	TLSCert string
+	TLSKey  string
+	// Version is reported by GET /v1/health.
+	Version string
+	// StopTimeout is how long a stop waits after the stop command before
+	// the container is killed. Zero means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// ShutdownTimeout bounds how long Run lets in-flight requests finish
+	// once its context is done. Zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults for the Config durations left zero.
+const (
+	DefaultStopTimeout     = 30 * time.Second
+	DefaultShutdownTimeout = time.Minute
+)
+
+// HashToken returns the hex SHA-256 of a bearer token, the form in which a
+// node keeps it (ConfigFile.TokenSHA256, Config.TokenSHA256).
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Configure registers this machine with the panel: it trades the one-time
+// configure key for the node's identity and token, and writes node.json in
+// dir with only the token's hash. Configuring again replaces the identity;
+// TLS paths already in node.json are kept, since the operator put them there.
+func Configure(ctx context.Context, panelURL, key, dir string) error {
+	resp, err := nodeapi.Configure(ctx, panelURL, key)
+	if err != nil {
+		return err
+	}
+	f := ConfigFile{
+		PanelURL:    panelURL,
+		NodeID:      resp.NodeID,
+		TokenSHA256: HashToken(resp.Token),
+		Address:     resp.Address,
+		Port:        resp.Port,
+	}
+	if old, err := ReadConfigFile(dir); err == nil {
+		f.TLSCert, f.TLSKey = old.TLSCert, old.TLSKey
+	}
+	return WriteConfigFile(dir, f)
+}
+
+// ReadConfigFile reads <dir>/node.json.
+func ReadConfigFile(dir string) (ConfigFile, error) {
+	var f ConfigFile
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, fmt.Errorf("node is not configured (no %s in %s; run `berth node configure`): %w", ConfigFileName, dir, err)
+	}
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, fmt.Errorf("read %s: %w", filepath.Join(dir, ConfigFileName), err)
+	}
+	return f, nil
+}
+
+// WriteConfigFile writes <dir>/node.json atomically with mode 0600, creating
+// dir when needed: a crash leaves either the old file or the new one.
+func WriteConfigFile(dir string, f ConfigFile) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return writeFileAtomic(root, ConfigFileName, append(b, '\n'))
+}
+
+// LoadConfig reads node.json in dir and turns it into the Config of a
+// daemon that listens on the node's registered address and port. Version is
+// left for the caller to set.
+func LoadConfig(dir string) (Config, error) {
+	f, err := ReadConfigFile(dir)
+	if err != nil {
+		return Config{}, err
+	}
+	if f.Port < 1 || f.Port > 65535 {
+		return Config{}, fmt.Errorf("%s: port %d is out of range", ConfigFileName, f.Port)
+	}
+	return Config{
+		Dir:         dir,
+		TokenSHA256: f.TokenSHA256,
+		Listen:      net.JoinHostPort(f.Address, strconv.Itoa(f.Port)),
+		TLSCert:     inDir(dir, f.TLSCert),
+		TLSKey:      inDir(dir, f.TLSKey),
+	}, nil
+}
+
+func inDir(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// tempPrefix starts the name of every temporary file, so that New can sweep
+// the ones a crash left behind.
+const tempPrefix = ".tmp-"
+
+// writeFileAtomic replaces name inside root with data, mode 0600: temporary
+// file, fsync, rename, fsync of the folder. Going through root keeps the
+// write inside the folder whatever name holds.
+func writeFileAtomic(root *os.Root, name string, data []byte) error {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := tempPrefix + hex.EncodeToString(rnd[:]) + "-" + name
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = root.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	// The rename is durable only once the folder itself is synced.
+	d, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync folder: %w", name, err)
+	}
+	return nil
+}

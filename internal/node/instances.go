@@ -1,0 +1,549 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
+)
+
+// maxBodyBytes caps request bodies; a spec is a few KiB at most.
+const maxBodyBytes = 1 << 20
+
+// removeStopTimeout is the stop grace of DELETE: the data is about to be
+// deleted, so there is nothing a long clean shutdown could save.
+const removeStopTimeout = 5 * time.Second
+
+// healthRuntimeTimeout bounds the runtime check of GET /v1/health.
+const healthRuntimeTimeout = 3 * time.Second
+
+func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	h := nodeapi.Health{Version: d.cfg.Version}
+	// Health must answer fast even when Docker hangs; that is when it matters.
+	ctx, cancel := context.WithTimeout(r.Context(), healthRuntimeTimeout)
+	defer cancel()
+	states, err := d.rt.List(ctx)
+	h.Docker = err == nil
+	recs, _, _ := d.records.all()
+	h.Instances = len(instanceIDs(recs, states))
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (d *Daemon) handleListInstances(w http.ResponseWriter, r *http.Request) error {
+	list, err := d.listInstances(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (d *Daemon) handleGetInstance(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	rec, found, err := d.records.load(id)
+	if err != nil {
+		return err
+	}
+	st, err := d.inspect(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !found && st == nil {
+		return errInstanceNotFound
+	}
+	writeJSON(w, http.StatusOK, observe(id, recordOrNil(rec, found), st, d.locks.phase(id)))
+	return nil
+}
+
+func (d *Daemon) handleEnsureInstance(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var spec nodeapi.InstanceSpec
+	if err := decodeJSON(w, r, &spec); err != nil {
+		return err
+	}
+	if spec.ID != id {
+		return &nodeapi.FieldError{Field: "id", Rule: "must equal the instance ID in the path"}
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	st, err := d.ensure(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (d *Daemon) handleRemoveInstance(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := d.remove(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (d *Daemon) handlePower(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req nodeapi.PowerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	switch req.Action {
+	case nodeapi.ActionStart, nodeapi.ActionStop, nodeapi.ActionRestart, nodeapi.ActionKill:
+	default:
+		return &nodeapi.FieldError{Field: "action", Rule: fmt.Sprintf("must be one of %s, %s, %s, %s",
+			nodeapi.ActionStart, nodeapi.ActionStop, nodeapi.ActionRestart, nodeapi.ActionKill)}
+	}
+	st, err := d.power(r.Context(), id, req.Action)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	tail := nodeapi.DefaultLogTail
+	if q := r.URL.Query(); q.Has("tail") {
+		n, err := strconv.Atoi(q.Get("tail"))
+		if err != nil || n < 1 || n > nodeapi.MaxLogTail {
+			return &nodeapi.FieldError{Field: "tail", Rule: fmt.Sprintf("must be an integer from 1 to %d", nodeapi.MaxLogTail)}
+		}
+		tail = n
+	}
+	lines, err := d.rt.Logs(r.Context(), id, tail)
+	if errors.Is(err, runtime.ErrNotFound) {
+		// An instance whose container is not created yet has no output.
+		if _, found, lerr := d.records.load(id); lerr == nil && found {
+			lines, err = nil, nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	writeJSON(w, http.StatusOK, nodeapi.Logs{Lines: lines})
+	return nil
+}
+
+// listInstances reports every instance the node knows: those with a stored
+// spec and those with a labelled container, sorted by ID.
+func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, error) {
+	states, err := d.rt.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errRuntimeDown, err)
+	}
+	recs, bad, err := d.records.all()
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range bad {
+		d.log.ErrorContext(ctx, "unreadable instance spec", "err", err)
+	}
+	byID := make(map[string]*runtime.State, len(states))
+	for i := range states {
+		byID[states[i].InstanceID] = &states[i]
+	}
+	ids := instanceIDs(recs, states)
+	list := make([]nodeapi.InstanceStatus, 0, len(ids))
+	for _, id := range ids {
+		rec, found := recs[id]
+		list = append(list, observe(id, recordOrNil(rec, found), byID[id], d.locks.phase(id)))
+	}
+	return list, nil
+}
+
+// instanceIDs is the sorted union of the stored and the running instances.
+func instanceIDs(recs map[string]record, states []runtime.State) []string {
+	seen := make(map[string]bool, len(recs)+len(states))
+	for id := range recs {
+		seen[id] = true
+	}
+	for _, st := range states {
+		seen[st.InstanceID] = true
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// ensure makes the instance match spec: stored, data folder present,
+// container matching, and running or stopped as wanted. An instance that
+// already matches costs one file read and three cheap runtime calls
+// (inspect, ensure, inspect): nothing is written, stopped or restarted.
+func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi.InstanceStatus, error) {
+	id := spec.ID
+	unlock, err := d.locks.lock(ctx, id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	defer unlock()
+
+	prev, _, err := d.records.load(id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	rec := prev
+	rec.Spec = spec
+	// The spec is stored before anything else happens, so that a crash from
+	// here on leaves a node that knows the instance and can remove it.
+	if err := d.records.save(id, rec); err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+
+	st, err := d.inspect(ctx, id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	if !wantRunning(spec) && st != nil && st.Running {
+		// Stop before Ensure: the runtime recreates a changed container
+		// only once it is stopped.
+		if err := d.stop(ctx, id, &rec, d.cfg.StopTimeout); err != nil {
+			return nodeapi.InstanceStatus{}, err
+		}
+	}
+	state, err := d.ensureContainer(ctx, &rec)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	if wantRunning(spec) && !state.Running {
+		if err := d.start(ctx, id, &rec); err != nil {
+			return nodeapi.InstanceStatus{}, err
+		}
+	}
+	if err := d.records.save(id, rec); err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	return d.status(ctx, id, &rec)
+}
+
+// ensureContainer creates the data folder and has the runtime create or
+// update the container from rec's spec, recording the outcome in rec.
+func (d *Daemon) ensureContainer(ctx context.Context, rec *record) (runtime.State, error) {
+	id := rec.Spec.ID
+	if err := d.volumes.create(id); err != nil {
+		return runtime.State{}, fmt.Errorf("data folder of %s: %w", id, err)
+	}
+	state, err := d.rt.Ensure(ctx, d.runtimeSpec(rec.Spec), func(msg string) {
+		d.log.DebugContext(ctx, "pull progress", "instance", id, "progress", msg)
+	})
+	if err != nil {
+		d.recordFailure(ctx, rec, err.Error())
+		return state, err
+	}
+	rec.Applied = rec.Spec.Generation
+	rec.Error = ""
+	return state, nil
+}
+
+// recordFailure stores why applying rec's spec failed, for the panel to read
+// in the instance's status (its Error) once the request itself is gone. A
+// canceled request is no failure of the instance and is not recorded.
+func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
+	if ctx.Err() != nil {
+		return
+	}
+	rec.Error = msg
+	if err := d.records.save(rec.Spec.ID, *rec); err != nil {
+		d.log.ErrorContext(ctx, "record failure", "instance", rec.Spec.ID, "err", err)
+	}
+}
+
+// start starts the container and, once it runs, clears the stopped-on-
+// purpose mark and any earlier failure. rec is nil for a container the
+// node has no spec for. A failure (a host port taken, say) is recorded.
+func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
+	d.locks.setPhase(id, nodeapi.StatusStarting)
+	defer d.locks.setPhase(id, "")
+	if err := d.rt.Start(ctx, id); err != nil {
+		if rec != nil {
+			d.recordFailure(ctx, rec, "start: "+err.Error())
+		}
+		return err
+	}
+	if rec != nil && (rec.StoppedByNode || rec.Error != "") {
+		rec.StoppedByNode, rec.Error = false, ""
+		return d.records.save(id, *rec)
+	}
+	return nil
+}
+
+// stop stops the container with the spec's stop command. The mark that the
+// node stopped it is stored first, so that even a daemon that dies mid-stop
+// does not later call the exit a crash. A missing container is stopped.
+func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.Duration) error {
+	stopCommand := ""
+	if rec != nil {
+		stopCommand = rec.Spec.StopCommand
+		if err := d.markStopped(id, rec); err != nil {
+			return err
+		}
+	}
+	d.locks.setPhase(id, nodeapi.StatusStopping)
+	defer d.locks.setPhase(id, "")
+	if err := d.rt.Stop(ctx, id, stopCommand, timeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (d *Daemon) markStopped(id string, rec *record) error {
+	if rec.StoppedByNode {
+		return nil
+	}
+	rec.StoppedByNode = true
+	return d.records.save(id, *rec)
+}
+
+// power carries out one power action, serialized with every other
+// operation on the same instance.
+func (d *Daemon) power(ctx context.Context, id, action string) (nodeapi.InstanceStatus, error) {
+	unlock, err := d.locks.lock(ctx, id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	defer unlock()
+
+	stored, found, err := d.records.load(id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	rec := recordOrNil(stored, found)
+	st, err := d.inspect(ctx, id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	if rec == nil && st == nil {
+		return nodeapi.InstanceStatus{}, errInstanceNotFound
+	}
+	starts := action == nodeapi.ActionStart || action == nodeapi.ActionRestart
+	if starts && rec != nil && rec.Spec.Suspended {
+		return nodeapi.InstanceStatus{}, errSuspended
+	}
+
+	switch action {
+	case nodeapi.ActionStop:
+		err = d.stop(ctx, id, rec, d.cfg.StopTimeout)
+	case nodeapi.ActionKill:
+		if rec != nil {
+			if err := d.markStopped(id, rec); err != nil {
+				return nodeapi.InstanceStatus{}, err
+			}
+		}
+		if err = d.rt.Kill(ctx, id, "SIGKILL"); errors.Is(err, runtime.ErrNotFound) {
+			err = nil
+		}
+	case nodeapi.ActionRestart:
+		if err = d.stop(ctx, id, rec, d.cfg.StopTimeout); err == nil {
+			err = d.powerOn(ctx, id, rec)
+		}
+	case nodeapi.ActionStart:
+		err = d.powerOn(ctx, id, rec)
+	}
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	return d.status(ctx, id, rec)
+}
+
+// powerOn starts the instance. With a stored spec it first re-ensures the
+// container, so that a spec that changed while it ran, or a container
+// removed behind the node's back, is applied now.
+func (d *Daemon) powerOn(ctx context.Context, id string, rec *record) error {
+	if rec != nil {
+		if _, err := d.ensureContainer(ctx, rec); err != nil {
+			return err
+		}
+		if err := d.records.save(id, *rec); err != nil {
+			return err
+		}
+	}
+	return d.start(ctx, id, rec)
+}
+
+// remove stops and deletes the container, then the data folder, then the
+// spec: the spec goes last so that an interrupted removal is retried in
+// full. Removing an instance that is already gone succeeds.
+func (d *Daemon) remove(ctx context.Context, id string) error {
+	unlock, err := d.locks.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	stored, found, err := d.records.load(id)
+	if err != nil {
+		return err
+	}
+	if err := d.stop(ctx, id, recordOrNil(stored, found), removeStopTimeout); err != nil {
+		return err
+	}
+	if err := d.rt.Remove(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	if err := d.volumes.remove(id); err != nil {
+		return fmt.Errorf("data folder of %s: %w", id, err)
+	}
+	return d.records.remove(id)
+}
+
+// status reads the instance's current state from the runtime.
+func (d *Daemon) status(ctx context.Context, id string, rec *record) (nodeapi.InstanceStatus, error) {
+	st, err := d.inspect(ctx, id)
+	if err != nil {
+		return nodeapi.InstanceStatus{}, err
+	}
+	return observe(id, rec, st, d.locks.phase(id)), nil
+}
+
+// inspect returns the container's state, or nil when there is none.
+func (d *Daemon) inspect(ctx context.Context, id string) (*runtime.State, error) {
+	st, err := d.rt.Inspect(ctx, id)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: inspect %s: %w", errRuntimeDown, id, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// runtimeSpec translates the panel's spec into the runtime's. The
+// environment is sorted so that the same spec always hashes the same and
+// an unchanged instance is never recreated.
+func (d *Daemon) runtimeSpec(s nodeapi.InstanceSpec) runtime.Spec {
+	ports := make([]runtime.PortBinding, len(s.Ports))
+	for i, p := range s.Ports {
+		ports[i] = runtime.PortBinding{Container: p.Container, Host: p.Host}
+	}
+	env := make([]string, 0, len(s.Env)+2)
+	for k, v := range s.Env {
+		// The node sets these two itself; a template cannot override them.
+		if k == "PRIMARY_PORT" || k == "SERVER_PORT" {
+			continue
+		}
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	primary := strconv.Itoa(s.PrimaryPort)
+	env = append(env, "PRIMARY_PORT="+primary, "SERVER_PORT="+primary)
+	var cmd []string
+	if s.Startup != "" {
+		cmd = []string{"/bin/sh", "-c", s.Startup}
+	}
+	return runtime.Spec{
+		InstanceID: s.ID,
+		Image:      s.Image,
+		MemoryMiB:  s.MemoryMiB,
+		CPU:        s.CPU,
+		Ports:      ports,
+		Env:        env,
+		Cmd:        cmd,
+		DataDir:    d.volumes.path(s.ID),
+		MountPath:  s.MountPath,
+	}
+}
+
+// pathID returns the request's validated {id}. Every path on disk and
+// every runtime call is derived from an ID that passed here.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if err := nodeapi.ValidateInstanceID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func recordOrNil(rec record, found bool) *record {
+	if !found {
+		return nil
+	}
+	return &rec
+}
+
+// decodeJSON reads one JSON value of at most maxBodyBytes into v. Unknown
+// fields are ignored so that a newer panel can talk to an older node.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			return &apiError{http.StatusBadRequest, "body must hold a single JSON value"}
+		}
+		return nil
+	}
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return err
+	case errors.Is(err, io.EOF):
+		return &apiError{http.StatusBadRequest, "body is empty; a JSON object is required"}
+	case errors.As(err, &syntax):
+		return &apiError{http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &apiError{http.StatusBadRequest, "malformed JSON: body ends too soon"}
+	case errors.As(err, &typ) && typ.Field != "":
+		return &nodeapi.FieldError{Field: typ.Field, Rule: "must be a JSON " + jsonKind(typ.Type.Kind())}
+	case errors.As(err, &typ):
+		return &apiError{http.StatusBadRequest, "body must be a JSON object"}
+	default:
+		return &apiError{http.StatusBadRequest, "malformed JSON"}
+	}
+}
+
+// jsonKind names a Go kind the way a JSON author thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Bool:
+		return "boolean"
+	default:
+		return k.String()
+	}
+}

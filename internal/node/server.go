@@ -1,0 +1,367 @@
+// Package node is the node daemon: it serves the panel-node protocol's /v1
+// HTTP API and carries out each request through a runtime.Runtime, keeping
+// the panel's specs on disk so that a restart loses nothing.
+//
+// The daemon holds no state that matters in memory. An instance is what its
+// record in <dir>/instances says the panel wants, plus what the runtime
+// reports about its labelled container; both survive a daemon restart, and
+// running containers are left running across one.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
+)
+
+// Daemon is a node daemon: its configuration, its runtime and its API.
+type Daemon struct {
+	cfg       Config
+	rt        runtime.Runtime
+	log       *slog.Logger
+	tokenHash [sha256.Size]byte
+	records   records
+	volumes   volumes
+	locks     instanceLocks
+	handler   http.Handler
+}
+
+// recoverTimeout bounds the runtime listing New does to rebuild its view.
+const recoverTimeout = 30 * time.Second
+
+// New checks cfg, prepares the data folder and rebuilds the daemon's view of
+// its instances from the runtime's labelled containers and the stored specs.
+// It starts, stops and recreates nothing. A runtime that does not answer is
+// logged, not fatal: the daemon serves and reports it in /v1/health.
+func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("node: data folder is required")
+	}
+	if rt == nil {
+		return nil, errors.New("node: runtime is required")
+	}
+	hash, err := hex.DecodeString(cfg.TokenSHA256)
+	if err != nil || len(hash) != sha256.Size {
+		return nil, errors.New("node: token hash must be 64 hex digits (the SHA-256 of the token)")
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("node: TLS needs both a certificate and a key")
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("node: data folder: %w", err)
+	}
+	cfg.Dir = dir
+
+	d := &Daemon{
+		cfg:     cfg,
+		rt:      rt,
+		log:     logger,
+		records: records{dir: filepath.Join(dir, "instances")},
+		volumes: volumes{dir: filepath.Join(dir, "volumes")},
+	}
+	copy(d.tokenHash[:], hash)
+	if err := d.records.sweepTemp(); err != nil {
+		return nil, fmt.Errorf("node: instances folder: %w", err)
+	}
+	d.handler = d.logRequests(d.recoverPanics(d.authenticate(d.routes())))
+
+	ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
+	defer cancel()
+	d.recoverInstances(ctx)
+	return d, nil
+}
+
+// recoverInstances reads the runtime's containers and the stored specs and
+// logs what it finds. Nothing is changed: a running container keeps running,
+// and what the panel wants is applied by its next ensure.
+func (d *Daemon) recoverInstances(ctx context.Context) {
+	recs, bad, err := d.records.all()
+	if err != nil {
+		d.log.Error("read instance specs", "err", err)
+	}
+	for _, err := range bad {
+		d.log.Error("unreadable instance spec", "err", err)
+	}
+	states, err := d.rt.List(ctx)
+	if err != nil {
+		d.log.Warn("container runtime unreachable; instances will be read when it answers",
+			"specs", len(recs), "err", err)
+		return
+	}
+	running := 0
+	for _, st := range states {
+		if st.Running {
+			running++
+		}
+		if _, ok := recs[st.InstanceID]; !ok {
+			// Left for the panel to remove: deleting data on a guess is
+			// worse than an orphan listed in /v1/instances.
+			d.log.Warn("container without a stored spec", "instance", st.InstanceID, "container", st.ContainerID)
+		}
+	}
+	d.log.Info("recovered instances", "specs", len(recs), "containers", len(states), "running", running)
+}
+
+// Handler is the daemon's whole HTTP API, middleware included.
+func (d *Daemon) Handler() http.Handler { return d.handler }
+
+// routes lists every pattern of the /v1 API.
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/health", d.api(d.handleHealth))
+	mux.Handle("GET /v1/instances", d.api(d.handleListInstances))
+	mux.Handle("GET /v1/instances/{id}", d.api(d.handleGetInstance))
+	mux.Handle("PUT /v1/instances/{id}", d.api(d.handleEnsureInstance))
+	mux.Handle("DELETE /v1/instances/{id}", d.api(d.handleRemoveInstance))
+	mux.Handle("POST /v1/instances/{id}/power", d.api(d.handlePower))
+	mux.Handle("GET /v1/instances/{id}/logs", d.api(d.handleLogs))
+	return jsonUnmatched(mux)
+}
+
+// api adapts a handler that returns its failure, so that every error is
+// answered by writeError and mapped by classify, in one place.
+func (d *Daemon) api(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			d.writeError(w, r, err)
+		}
+	})
+}
+
+// jsonUnmatched answers the requests mux has no pattern for (404, 405) in
+// JSON, like every other error, keeping the mux's Allow header.
+func jsonUnmatched(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		status := probe.status
+		if status == 0 {
+			status = http.StatusNotFound
+		}
+		writeJSON(w, status, nodeapi.ErrorBody{Error: strings.ToLower(http.StatusText(status))})
+	})
+}
+
+// headerProbe records what the mux's own 404/405 handler would answer.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
+
+// authenticate lets a request through only with the panel's bearer token.
+// The token is hashed and compared in constant time with the stored hash,
+// so neither its value nor its length leaks through timing.
+func (d *Daemon) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berth-node"`)
+			writeJSON(w, http.StatusUnauthorized, nodeapi.ErrorBody{Error: "bearer token is required"})
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(sum[:], d.tokenHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berth-node", error="invalid_token"`)
+			writeJSON(w, http.StatusUnauthorized, nodeapi.ErrorBody{Error: "bearer token is invalid"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive as RFC 9110 says.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// statusRecorder remembers the status a handler answered, for the log line
+// and for the panic handler, which must not write a second header.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests gives each request an ID (also sent as X-Request-Id, so a 500
+// can be found in the log) and logs one line for it. Headers are never
+// logged: the Authorization header holds the token.
+func (d *Daemon) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		d.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", id),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// recoverPanics turns a panicking handler into a 500 that reveals nothing;
+// the panic and its stack go to the log under the request ID.
+func (d *Daemon) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			d.log.ErrorContext(r.Context(), "handler panic", "request_id", requestID(r.Context()),
+				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
+				// The answer has begun: abort the connection so the client
+				// cannot take a cut body for a whole one.
+				panic(http.ErrAbortHandler)
+			}
+			writeJSON(w, http.StatusInternalServerError, nodeapi.ErrorBody{Error: "internal error"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Server timeouts. There is no write timeout: an ensure may pull an image
+// for minutes, and the panel's client bounds each call itself.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readBodyTimeout   = time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
+// Run listens on cfg.Listen and serves until ctx is done, then shuts down
+// gracefully.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.cfg.Listen == "" {
+		return errors.New("node: no listen address")
+	}
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("node: listen: %w", err)
+	}
+	return d.Serve(ctx, ln)
+}
+
+// Serve serves the API on ln (HTTPS when a certificate is configured) until
+// ctx is done. In-flight requests then get up to cfg.ShutdownTimeout to
+// finish before their connections are closed. It closes ln.
+func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           d.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readBodyTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	if d.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(d.cfg.TLSCert, d.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("node: TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	// Decided before serving: Serve itself writes to srv.TLSConfig.
+	useTLS := srv.TLSConfig != nil
+	served := make(chan error, 1)
+	go func() {
+		if useTLS {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	d.log.Info("node API listening", "addr", ln.Addr().String(), "tls", useTLS)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("node: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	<-served // returns http.ErrServerClosed once Shutdown has begun
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("node: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package nodeapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Default timeouts, used when the caller's context has no deadline. Each
+// matches the slowest honest answer of its call: Ensure may pull an image,
+// Power may wait out a stop timeout and then start.
+const (
+	healthTimeout    = 5 * time.Second
+	readTimeout      = 15 * time.Second
+	ensureTimeout    = 10 * time.Minute
+	removeTimeout    = 2 * time.Minute
+	powerTimeout     = 3 * time.Minute
+	logsTimeout      = 30 * time.Second
+	configureTimeout = 30 * time.Second
+)
+
+// Response bodies are read up to these sizes, so a broken or hostile node
+// cannot make the panel buffer without end.
+const (
+	maxResponseBytes = 32 << 20
+	maxErrorBytes    = 64 << 10
+)
+
+// Error is a non-2xx answer from a node (or from the panel, for Configure).
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Message is the answer's {"error"} text, or the status text without one.
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("status %d: %s", e.Status, e.Message)
+}
+
+// IsNotFound reports whether err is a 404 answer.
+func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+
+// IsConflict reports whether err is a 409 answer, such as starting a
+// suspended instance.
+func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
+
+// IsImageError reports whether err is a 422 answer: the instance's image is
+// neither present on the node nor pullable, so retrying will not help.
+func IsImageError(err error) bool { return hasStatus(err, http.StatusUnprocessableEntity) }
+
+func hasStatus(err error, status int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == status
+}
+
+// Client calls one node's /v1 API. It is safe for concurrent use.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for the node at baseURL (http:// or https://),
+// authenticating with token. tlsConfig, when not nil, is used for https.
+func NewClient(baseURL, token string, tlsConfig *tls.Config) *Client {
+	return &Client{
+		base:  strings.TrimRight(baseURL, "/"),
+		token: token,
+		http:  newHTTPClient(tlsConfig),
+	}
+}
+
+// String names the node without the token, so a client that ends up in a
+// log line or an error does not carry its secret along.
+func (c *Client) String() string { return "nodeapi.Client(" + c.base + ")" }
+
+// GoString is String for %#v, which would otherwise print every field.
+func (c *Client) GoString() string { return c.String() }
+
+// CloseIdleConnections closes the client's kept-alive connections. Call it
+// when the client is dropped (a node deleted or re-addressed), since each
+// client has its own connection pool.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+func newHTTPClient(tlsConfig *tls.Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if tlsConfig != nil {
+		t.TLSClientConfig = tlsConfig.Clone()
+	}
+	return &http.Client{
+		Transport: t,
+		// A protocol endpoint never redirects; following one would send the
+		// request (and, to the same host, the token) somewhere unintended.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Health asks whether the node is up and can reach Docker.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	err := c.call(ctx, healthTimeout, http.MethodGet, "/v1/health", nil, &h)
+	return h, err
+}
+
+// ListInstances reports every instance the node knows.
+func (c *Client) ListInstances(ctx context.Context) ([]InstanceStatus, error) {
+	var list []InstanceStatus
+	err := c.call(ctx, readTimeout, http.MethodGet, "/v1/instances", nil, &list)
+	return list, err
+}
+
+// GetInstance reports one instance; IsNotFound(err) when the node has none.
+func (c *Client) GetInstance(ctx context.Context, id string) (InstanceStatus, error) {
+	var st InstanceStatus
+	p, err := instancePath(id, "")
+	if err != nil {
+		return st, err
+	}
+	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &st)
+	return st, err
+}
+
+// EnsureInstance asks the node to make the instance match spec, creating,
+// starting or stopping it as needed. Retrying it is safe.
+func (c *Client) EnsureInstance(ctx context.Context, spec InstanceSpec) (InstanceStatus, error) {
+	var st InstanceStatus
+	p, err := instancePath(spec.ID, "")
+	if err != nil {
+		return st, err
+	}
+	err = c.call(ctx, ensureTimeout, http.MethodPut, p, spec, &st)
+	return st, err
+}
+
+// RemoveInstance stops and deletes the instance's container and data. An
+// instance that is already gone is not an error.
+func (c *Client) RemoveInstance(ctx context.Context, id string) error {
+	p, err := instancePath(id, "")
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, removeTimeout, http.MethodDelete, p, nil, nil)
+}
+
+// Power runs one of ActionStart, ActionStop, ActionRestart or ActionKill.
+func (c *Client) Power(ctx context.Context, id, action string) (InstanceStatus, error) {
+	var st InstanceStatus
+	p, err := instancePath(id, "/power")
+	if err != nil {
+		return st, err
+	}
+	err = c.call(ctx, powerTimeout, http.MethodPost, p, PowerRequest{Action: action}, &st)
+	return st, err
+}
+
+// Logs returns up to tail of the instance's latest output lines; tail <= 0
+// asks for the node's default (DefaultLogTail).
+func (c *Client) Logs(ctx context.Context, id string, tail int) ([]string, error) {
+	p, err := instancePath(id, "/logs")
+	if err != nil {
+		return nil, err
+	}
+	if tail > 0 {
+		p += "?tail=" + strconv.Itoa(tail)
+	}
+	var logs Logs
+	err = c.call(ctx, logsTimeout, http.MethodGet, p, nil, &logs)
+	return logs.Lines, err
+}
+
+// Configure trades a one-time configure key for the node's identity and
+// token at <panelURL>/nodes/configure. The key travels in the body only.
+func Configure(ctx context.Context, panelURL, configureKey string) (ConfigureResponse, error) {
+	var resp ConfigureResponse
+	u, err := url.Parse(panelURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return resp, fmt.Errorf("configure: panel URL must be http:// or https:// with a host")
+	}
+	if configureKey == "" {
+		return resp, errors.New("configure: configure key is empty")
+	}
+	c := &Client{base: strings.TrimRight(panelURL, "/"), http: newHTTPClient(nil)}
+	if err := c.call(ctx, configureTimeout, http.MethodPost, "/nodes/configure", ConfigureRequest{ConfigureKey: configureKey}, &resp); err != nil {
+		return resp, err
+	}
+	switch {
+	case resp.NodeID == "":
+		return resp, errors.New("configure: panel answered without a nodeId")
+	case len(resp.Token) < 32:
+		return resp, errors.New("configure: panel answered without a usable token")
+	case resp.Port < 1 || resp.Port > 65535:
+		return resp, fmt.Errorf("configure: panel answered with port %d", resp.Port)
+	}
+	return resp, nil
+}
+
+// instancePath builds /v1/instances/<id><suffix>. The ID is checked here so
+// that an empty or odd one fails loudly instead of addressing another route.
+func instancePath(id, suffix string) (string, error) {
+	if err := ValidateInstanceID(id); err != nil {
+		return "", fmt.Errorf("instance %q: %w", id, err)
+	}
+	return "/v1/instances/" + url.PathEscape(id) + suffix, nil
+}
+
+// call sends one request and decodes a 2xx answer into out (when not nil).
+// Errors name the method and path, never the token or the request body.
+func (c *Client) call(ctx context.Context, timeout time.Duration, method, path string, in, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s %s: %w", method, path, readError(resp))
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		// Drain so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// readError turns a non-2xx answer into *Error, keeping the {"error"} text
+// when there is one.
+func readError(resp *http.Response) *Error {
+	e := &Error{Status: resp.StatusCode}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	var body ErrorBody
+	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
+		e.Message = body.Error
+	} else {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	return e
+}

@@ -1,0 +1,119 @@
+package nodeapi
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Limits of GET /v1/instances/{id}/logs: the tail a request gets when it
+// names none, and the most it may ask for.
+const (
+	DefaultLogTail = 100
+	MaxLogTail     = 5000
+)
+
+// MaxInstanceIDLen is the longest instance ID the protocol accepts.
+const MaxInstanceIDLen = 64
+
+// FieldError reports a value that breaks a protocol rule. Field is the JSON
+// name of the offending field, so both a user and a program can tell which.
+type FieldError struct {
+	Field string
+	Rule  string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
+
+// ValidateInstanceID checks that id is 1 to 64 ASCII letters, digits or
+// dashes. Node paths (container names, data folders, spec files) are built
+// from the ID, so this is what keeps them inside their folders.
+func ValidateInstanceID(id string) error {
+	if id == "" || len(id) > MaxInstanceIDLen {
+		return &FieldError{"id", fmt.Sprintf("must be 1 to %d characters", MaxInstanceIDLen)}
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return &FieldError{"id", "may contain only letters, digits and '-'"}
+		}
+	}
+	return nil
+}
+
+// Validate checks everything the node needs from a spec before it touches
+// anything. It returns a *FieldError naming the first field that is wrong.
+func (s InstanceSpec) Validate() error {
+	if err := ValidateInstanceID(s.ID); err != nil {
+		return err
+	}
+	if s.Generation < 0 {
+		return &FieldError{"generation", "must not be negative"}
+	}
+	if strings.TrimSpace(s.Image) == "" {
+		return &FieldError{"image", "is required"}
+	}
+	if strings.ContainsFunc(s.Image, isSpaceOrControl) {
+		return &FieldError{"image", "must not contain spaces or control characters"}
+	}
+	if s.MemoryMiB <= 0 {
+		return &FieldError{"memoryMiB", "must be greater than 0"}
+	}
+	// NaN compares false with everything, so test for "not positive" this way.
+	if !(s.CPU > 0) {
+		return &FieldError{"cpu", "must be greater than 0"}
+	}
+	if s.DiskMiB < 0 {
+		return &FieldError{"diskMiB", "must not be negative"}
+	}
+	if err := validatePorts(s.Ports, s.PrimaryPort); err != nil {
+		return err
+	}
+	for k, v := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return &FieldError{"env", fmt.Sprintf("name %q must be non-empty without '=' or NUL", k)}
+		}
+		if strings.ContainsRune(v, 0) {
+			return &FieldError{"env", fmt.Sprintf("value of %s must not contain NUL", k)}
+		}
+	}
+	if strings.ContainsRune(s.Startup, 0) {
+		return &FieldError{"startup", "must not contain NUL"}
+	}
+	if s.MountPath != "" && (!path.IsAbs(s.MountPath) || path.Clean(s.MountPath) != s.MountPath || s.MountPath == "/") {
+		return &FieldError{"mountPath", "must be a clean absolute path other than /"}
+	}
+	if s.Desired != DesiredRunning && s.Desired != DesiredStopped {
+		return &FieldError{"desired", fmt.Sprintf("must be %q or %q", DesiredRunning, DesiredStopped)}
+	}
+	return nil
+}
+
+func validatePorts(ports []Port, primary int) error {
+	if len(ports) == 0 {
+		return &FieldError{"ports", "at least one port is required"}
+	}
+	seen := make(map[int]bool, len(ports))
+	primaryListed := false
+	for i, p := range ports {
+		if !validPort(p.Container) {
+			return &FieldError{fmt.Sprintf("ports[%d].container", i), "must be from 1 to 65535"}
+		}
+		if !validPort(p.Host) {
+			return &FieldError{fmt.Sprintf("ports[%d].host", i), "must be from 1 to 65535"}
+		}
+		// Docker refuses to bind one host port twice; say so before it does.
+		if seen[p.Host] {
+			return &FieldError{fmt.Sprintf("ports[%d].host", i), fmt.Sprintf("port %d is listed twice", p.Host)}
+		}
+		seen[p.Host] = true
+		primaryListed = primaryListed || p.Container == primary
+	}
+	if !primaryListed {
+		return &FieldError{"primaryPort", "must be one of the container ports in ports"}
+	}
+	return nil
+}
+
+func validPort(p int) bool { return p >= 1 && p <= 65535 }
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }

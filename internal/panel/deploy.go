@@ -1,0 +1,186 @@
+package panel
+
+import (
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/ports"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// dockerRefPattern is the grammar of a Docker image reference: an optional
+// registry host, a lowercase path, then an optional tag and digest.
+var dockerRefPattern = regexp.MustCompile(`^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*` +
+	`(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
+
+// Limits on what one deploy may ask for.
+const (
+	maxMemoryMiB = 1 << 24 // 16 TiB
+	maxDiskMiB   = 1 << 30 // 1 EiB
+	maxCPU       = 1024
+)
+
+// deployRequest is a validated deploy body.
+type deployRequest struct {
+	instance store.Instance
+	template *images.Template
+}
+
+// readDeploy validates a deploy body: every failure names its field. It
+// does not touch the database; the store checks what only it can (the
+// user, the node, capacity and free ports) inside one transaction.
+func readDeploy(b body) (deployRequest, error) {
+	var in store.Instance
+	var err error
+	if in.Name, err = b.str("name", true, 100); err != nil {
+		return deployRequest{}, err
+	}
+	if in.Image, err = b.str("image", true, 255); err != nil {
+		return deployRequest{}, err
+	}
+	if in.MemoryMiB, err = b.integer("memory", true, 1, maxMemoryMiB); err != nil {
+		return deployRequest{}, err
+	}
+	if in.CPU, err = b.number("cpu", true, 0.01, maxCPU); err != nil {
+		return deployRequest{}, err
+	}
+	if in.DiskMiB, err = b.integer("disk", false, 0, maxDiskMiB); err != nil {
+		return deployRequest{}, err
+	}
+	rawPorts, err := b.str("ports", true, 2000)
+	if err != nil {
+		return deployRequest{}, err
+	}
+	if in.Ports, err = ports.Parse(rawPorts); err != nil {
+		return deployRequest{}, err
+	}
+	if in.NodeID, err = b.str("nodeId", true, maxID); err != nil {
+		return deployRequest{}, err
+	}
+	if in.UserID, err = b.str("user", true, maxID); err != nil {
+		return deployRequest{}, err
+	}
+	if in.PrimaryRaw, err = b.str("primary", true, 20); err != nil {
+		return deployRequest{}, err
+	}
+	if in.Primary, err = ports.Primary(in.PrimaryRaw, in.Ports); err != nil {
+		return deployRequest{}, err
+	}
+	if in.Variables, err = b.variables("variables"); err != nil {
+		return deployRequest{}, err
+	}
+	return deployRequest{instance: in}, nil
+}
+
+// resolveImage decides the template and the Docker image of a deploy.
+// image is a template's Id or Name, or a Docker reference; with imagename,
+// image is the Docker reference and imagename names the template.
+func (s *Server) resolveImage(r *http.Request, b body, req *deployRequest) error {
+	imagename, err := b.str("imagename", false, 255)
+	if err != nil {
+		return err
+	}
+	ref, field := req.instance.Image, "image"
+	if imagename != "" {
+		ref, field = imagename, "imagename"
+	}
+	row, err := s.store.TemplateByRef(r.Context(), ref)
+	switch {
+	case err == nil:
+		t, err := images.Decode(row.Doc)
+		if err != nil {
+			return err
+		}
+		t.ID, t.Name = row.ID, row.Name
+		req.template = &t
+		req.instance.TemplateID = t.ID
+		if imagename == "" || req.instance.Image == t.ID || req.instance.Image == t.Name {
+			req.instance.Image = t.Image
+		}
+	case !fault.Is(err, fault.NotExist):
+		return err
+	case imagename != "":
+		return fault.InvalidField(field, "no image template is named %q", imagename)
+	}
+	if !dockerRefPattern.MatchString(req.instance.Image) {
+		return fault.InvalidField("image", "%q is neither an image template from /api/images nor a Docker image reference", req.instance.Image)
+	}
+	if req.template != nil {
+		return applyVariables(req.template, req.instance.Variables)
+	}
+	return nil
+}
+
+// applyVariables fills in a template's defaults and checks its required
+// variables, naming the one at fault.
+func applyVariables(t *images.Template, vars map[string]string) error {
+	for name, v := range t.Variables {
+		if _, ok := vars[name]; !ok && v.Default != "" {
+			vars[name] = v.Default
+		}
+		if v.Required && vars[name] == "" {
+			return fault.InvalidField("variables", "%s is required by image %s", name, t.Name)
+		}
+	}
+	return nil
+}
+
+// deployed is the answer to a deploy.
+type deployed struct {
+	Message  string       `json:"message"`
+	VolumeID string       `json:"volumeId"`
+	State    string       `json:"state"`
+	Instance instanceView `json:"instance"`
+}
+
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	req, err := readDeploy(b)
+	if err == nil {
+		err = s.resolveImage(r, b, &req)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in := req.instance
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	in.InternalState = store.StateInstalling
+	in.Status = nodeapi.StatusOffline
+	in.Desired = nodeapi.DesiredRunning
+	in.Generation = 1
+	in.CreatedAt, in.UpdatedAt = now, now
+	in.InstallDeadline = now.Add(s.cfg.InstallTimeout)
+	// 64 random bits: a collision is vanishingly rare, and the primary key
+	// turns one into a retry rather than an overwrite.
+	for range 3 {
+		in.ID = store.NewID(8)
+		if err = s.store.CreateInstance(r.Context(), in); !fault.Is(err, fault.Exist) {
+			break
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	created, err := s.store.InstanceByID(r.Context(), in.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "instance.deploy", in.ID)
+	s.cfg.Kick()
+	writeJSON(w, http.StatusCreated, deployed{
+		Message:  "Container creation initiated. State will be updated asynchronously.",
+		VolumeID: in.ID,
+		State:    store.StateInstalling,
+		Instance: viewInstance(created),
+	})
+}

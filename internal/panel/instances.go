@@ -1,0 +1,125 @@
+package panel
+
+import (
+	"net/http"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// maxID bounds ids read from bodies and paths.
+const maxID = 64
+
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
+	err := s.instances.serve(w, s.store.Version, func() (any, error) {
+		list, err := s.store.ListInstances(r.Context())
+		return viewInstances(list), err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	id, err := b.str("id", true, maxID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := s.store.InstanceByID(r.Context(), id)
+	if err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewInstance(in))
+}
+
+func (s *Server) getUserInstances(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	userID, err := b.str("userId", true, maxID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.store.UserByID(r.Context(), userID); err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	list, err := s.store.InstancesByUser(r.Context(), userID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewInstances(list))
+}
+
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request)   { s.setSuspended(w, r, true) }
+func (s *Server) unsuspend(w http.ResponseWriter, r *http.Request) { s.setSuspended(w, r, false) }
+
+// setSuspended takes the id from the path, as the original did; the seed's
+// "body id" was a copy-paste of getInstance.
+func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended bool) {
+	id := r.PathValue("id")
+	if len(id) > maxID {
+		s.writeError(w, r, fault.InvalidField("id", "must be at most %d bytes", maxID))
+		return
+	}
+	in, err := s.store.SetSuspended(r.Context(), id, suspended)
+	if err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	action := "instance.unsuspend"
+	if suspended {
+		action = "instance.suspend"
+	}
+	s.audit(r, action, id)
+	s.cfg.Kick()
+	writeJSON(w, http.StatusOK, viewInstance(in))
+}
+
+func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	id, err := b.str("id", true, maxID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	s.audit(r, "instance.delete", id)
+	s.cfg.Kick()
+	writeJSON(w, s.cfg.Mode.status(instanceDeleted), map[string]string{"message": "The instance has been successfully deleted."})
+}
+
+// writeSeedError answers err, giving a lookup miss the status that the
+// compatibility table decides for seed endpoints.
+func (s *Server) writeSeedError(w http.ResponseWriter, r *http.Request, err error) {
+	if fault.Is(err, fault.NotExist) {
+		s.writeErrorStatus(w, r, s.cfg.Mode.status(seedNotFound), err)
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+// instanceOr404 loads the instance named by the path, answering 404 itself.
+func (s *Server) instanceOr404(w http.ResponseWriter, r *http.Request) (store.Instance, bool) {
+	in, err := s.store.InstanceByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return store.Instance{}, false
+	}
+	return in, true
+}

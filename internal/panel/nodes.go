@@ -1,0 +1,194 @@
+package panel
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// hostnamePattern accepts DNS names; IP addresses are checked separately.
+var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+	nodes, err := s.store.ListNodes(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]nodeView, len(nodes))
+	for i, n := range nodes {
+		out[i] = viewNode(n)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ParseSize reads a size in MiB: a bare number is MiB, and the suffixes
+// M/MB/MiB, G/GB/GiB and T/TB/TiB are accepted, case-insensitively.
+func ParseSize(field, s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TIB", 1 << 20}, {"TB", 1 << 20}, {"T", 1 << 20}, {"GIB", 1 << 10}, {"GB", 1 << 10}, {"G", 1 << 10},
+		{"MIB", 1}, {"MB", 1}, {"M", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f != f {
+		return 0, fault.InvalidField(field, "must be a size in MiB, or with a unit like 8G or 8192M")
+	}
+	mib := f * float64(mult)
+	if mib < 1 || mib > 1<<40 {
+		return 0, fault.InvalidField(field, "must be between 1 MiB and 1 EiB")
+	}
+	return int64(mib), nil
+}
+
+// readNewNode validates a nodes/create body.
+func readNewNode(b body) (store.Node, error) {
+	var n store.Node
+	var err error
+	if n.Name, err = b.str("name", true, 100); err != nil {
+		return n, err
+	}
+	if n.Tags, err = b.str("tags", false, 500); err != nil {
+		return n, err
+	}
+	if n.Processor, err = b.str("processor", false, 200); err != nil {
+		return n, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"ram", &n.RAMMiB}, {"disk", &n.DiskMiB}} {
+		raw, err := b.str(f.name, true, 32)
+		if err != nil {
+			return n, err
+		}
+		if *f.dst, err = ParseSize(f.name, raw); err != nil {
+			return n, err
+		}
+	}
+	if n.Address, err = b.str("address", true, 253); err != nil {
+		return n, err
+	}
+	if net.ParseIP(n.Address) == nil && !hostnamePattern.MatchString(n.Address) {
+		return n, fault.InvalidField("address", "must be a host name or IP address, without scheme or port")
+	}
+	port, err := b.integer("port", true, 1, 65535)
+	if err != nil {
+		return n, err
+	}
+	n.Port = int(port)
+	if n.Scheme, err = b.str("scheme", false, 5); err != nil {
+		return n, err
+	}
+	switch n.Scheme {
+	case "":
+		n.Scheme = "http"
+	case "http", "https":
+	default:
+		return n, fault.InvalidField("scheme", "must be \"http\" or \"https\"")
+	}
+	return n, nil
+}
+
+// createdNode is the one answer that carries a node's configure key.
+type createdNode struct {
+	nodeView
+	ConfigureKey     string `json:"configureKey"`
+	ConfigureCommand string `json:"configureCommand"`
+}
+
+func (s *Server) createNode(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	n, err := readNewNode(b)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n.ID = newUUID()
+	n.Status = store.NodeUnconfigured
+	n.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	key := secret.NewToken("berth_cfg_")
+	if err := s.store.CreateNode(r.Context(), n, secret.Hash(key), time.Now().Add(s.cfg.ConfigureKeyTTL)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "node.create", n.ID)
+	writeJSON(w, http.StatusCreated, createdNode{
+		nodeView:         viewNode(n),
+		ConfigureKey:     key,
+		ConfigureCommand: fmt.Sprintf("berth node configure -panel %s -key %s", s.publicURL(r), key),
+	})
+}
+
+// publicURL is the panel's address as a node should reach it.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	id, err := b.str("nodeId", true, 64)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	err = s.store.DeleteNode(r.Context(), id)
+	if err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	s.audit(r, "node.delete", id)
+	writeJSON(w, s.cfg.Mode.status(nodeDeleted), map[string]string{"message": "The node has been deleted."})
+}
+
+// configureNode exchanges a one-time configure key for the node's token.
+// It sits outside /api: the configure key is the credential.
+func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	key, err := b.str("configureKey", true, 128)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	token := secret.NewToken("berth_node_")
+	n, err := s.store.ConfigureNode(r.Context(), secret.Hash(key), token, time.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Info("node configured", "node_id", n.ID, "ip", clientIP(r))
+	s.cfg.Kick()
+	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, Address: n.Address, Port: n.Port})
+}

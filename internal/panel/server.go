@@ -1,0 +1,162 @@
+// Package panel serves Berth's admin HTTP API: the seed specification's
+// endpoints under /api, exactly, plus the endpoints beyond it, with one
+// routes function listing every pattern. Handlers read the request,
+// validate it, call the store, and answer.
+package panel
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Store is the database.
+	Store *store.Store
+	// Log receives one line per request and every unexpected error.
+	Log *slog.Logger
+	// Mode selects the compatibility status codes.
+	Mode Mode
+	// PublicURL is the panel's address as nodes reach it, used in the
+	// configure command; empty means the address the request came to.
+	PublicURL string
+	// InstallTimeout is how long a deploy may stay INSTALLING before the
+	// reconciler fails it.
+	InstallTimeout time.Duration
+	// ConfigureKeyTTL is how long a node's configure key works.
+	ConfigureKeyTTL time.Duration
+	// Kick, when set, wakes the reconciler after a change of desired state.
+	Kick func()
+}
+
+// Server is the panel's HTTP API.
+type Server struct {
+	store *store.Store
+	log   *slog.Logger
+	cfg   Config
+	mux   *http.ServeMux
+	keys  keyCache
+	// instances caches the answer of GET /api/instances.
+	instances responseCache
+}
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeSeed
+	}
+	if cfg.InstallTimeout <= 0 {
+		cfg.InstallTimeout = 15 * time.Minute
+	}
+	if cfg.ConfigureKeyTTL <= 0 {
+		cfg.ConfigureKeyTTL = time.Hour
+	}
+	if cfg.Kick == nil {
+		cfg.Kick = func() {}
+	}
+	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// routes lists every endpoint. Everything under /api needs an API key.
+func (s *Server) routes() {
+	api := func(pattern string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.requireKey(h))
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("POST /nodes/configure", s.configureNode)
+
+	api("GET /api/users", s.listUsers)
+	api("POST /api/getUser", s.getUser)
+	api("POST /api/auth/create-user", s.createUser)
+
+	api("GET /api/instances", s.listInstances)
+	api("POST /api/instances/deploy", s.deploy)
+	api("DELETE /api/instance/delete", s.deleteInstance)
+	api("POST /api/getUserInstance", s.getUserInstances)
+	api("POST /api/getInstance", s.getInstance)
+	api("POST /api/instances/suspend/{id}", s.suspend)
+	api("POST /api/instances/unsuspend/{id}", s.unsuspend)
+
+	api("GET /api/images", s.listImages)
+
+	api("GET /api/nodes", s.listNodes)
+	api("POST /api/nodes/create", s.createNode)
+	api("DELETE /api/nodes/delete", s.deleteNode)
+}
+
+// Handler returns the API with its middleware: request log, panic
+// recovery, body limit, and JSON 404/405 answers.
+func (s *Server) Handler() http.Handler {
+	return s.logRequests(s.recoverPanics(limitBodies(http.HandlerFunc(s.dispatch))))
+}
+
+// dispatch routes r, answering the mux's own 404 and 405 in JSON. An
+// unmatched /api path still needs a key, so that an unauthenticated caller
+// cannot map the API by probing.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		// Serve through the mux, not h: only ServeHTTP fills in the path
+		// values ({id}) that handlers read with r.PathValue.
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux answers unmatched requests itself; keep its status (and
+		// its Allow header) and answer in JSON instead.
+		probe := &statusProbe{header: w.Header()}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			writeErrorMessage(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		writeErrorMessage(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.requireKey(unmatched).ServeHTTP(w, r)
+		return
+	}
+	unmatched(w, r)
+}
+
+// statusProbe is a ResponseWriter that keeps only the status.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.status = code }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.logError(r, "healthz", err)
+		writeErrorMessage(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// decode reads r's body, answering the error itself when it fails.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request) (body, bool) {
+	b, err := decodeBody(r)
+	if err == errTooLarge {
+		writeErrorMessage(w, http.StatusRequestEntityTooLarge, err.Error())
+		return nil, false
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return b, true
+}

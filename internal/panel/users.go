@@ -1,0 +1,141 @@
+package panel
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/secret"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// userIDPattern is what a caller-chosen userId may look like: clients pass
+// Discord ids and UUIDs.
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Password length bounds: argon2id makes a very long password expensive,
+// and a short one is guessable.
+const (
+	minPassword = 8
+	maxPassword = 1024
+)
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]userView, len(users))
+	for i, u := range users {
+		out[i] = viewUser(u)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	kind, err := b.str("type", true, 16)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	value, err := b.str("value", true, 320)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var u store.User
+	switch kind {
+	case "email":
+		u, err = s.store.UserByEmail(r.Context(), value)
+	case "username":
+		u, err = s.store.UserByUsername(r.Context(), value)
+	default:
+		s.writeError(w, r, fault.InvalidField("type", "must be \"email\" or \"username\""))
+		return
+	}
+	if err != nil {
+		s.writeSeedError(w, r, err)
+		return
+	}
+	writeJSON(w, s.cfg.Mode.status(userFound), viewUser(u))
+}
+
+// readNewUser validates a create-user body.
+func readNewUser(b body) (store.User, string, error) {
+	var u store.User
+	var err error
+	if u.Username, err = b.str("username", true, 64); err != nil {
+		return u, "", err
+	}
+	if u.Email, err = b.str("email", true, 254); err != nil {
+		return u, "", err
+	}
+	if at := strings.LastIndexByte(u.Email, '@'); at < 1 || at == len(u.Email)-1 || strings.ContainsAny(u.Email, " \t") {
+		return u, "", fault.InvalidField("email", "must be an email address")
+	}
+	if !b.present("password") {
+		return u, "", fault.InvalidField("password", "is required")
+	}
+	password, err := b.str("password", true, maxPassword)
+	if err != nil {
+		return u, "", err
+	}
+	// str trims, but a password is kept exactly as sent: a login has to
+	// match what the user chose, spaces included.
+	var exact string
+	if json.Unmarshal(b["password"], &exact) == nil {
+		password = exact
+	}
+	if len(password) < minPassword {
+		return u, "", fault.InvalidField("password", "must be at least %d characters", minPassword)
+	}
+	if u.ID, err = b.str("userId", false, 64); err != nil {
+		return u, "", err
+	}
+	if u.ID == "" {
+		u.ID = newUUID()
+	} else if !userIDPattern.MatchString(u.ID) {
+		return u, "", fault.InvalidField("userId", "may hold only letters, digits, '.', '_' and '-' (at most 64)")
+	}
+	if u.Admin, err = b.boolean("admin"); err != nil {
+		return u, "", err
+	}
+	return u, password, nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	u, password, err := readNewUser(b)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u.PasswordHash = secret.HashPassword(password)
+	u.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.store.CreateUser(r.Context(), u); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "user.create", u.ID)
+	writeJSON(w, http.StatusCreated, viewUser(u))
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	h := store.NewID(16)
+	b := []byte(h)
+	b[12] = '4'
+	b[16] = "89ab"[b[16]%4]
+	return string(b[0:8]) + "-" + string(b[8:12]) + "-" + string(b[12:16]) + "-" + string(b[16:20]) + "-" + string(b[20:32])
+}

@@ -1,0 +1,380 @@
+// Package reconcile carries the panel's desired state to the nodes. It
+// reads instances from the database and drives each to what the database
+// says on its node: ensure, start, stop, remove. Everything it knows lives
+// in the database, so a panel killed mid-deploy picks up where it stopped.
+//
+// Each node has its own worker goroutine with its own timeouts, so a node
+// that is down or slow delays only its own instances.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Config tunes a Reconciler. Zero values take the defaults.
+type Config struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// Interval is how often each node is visited without a kick (2s).
+	Interval time.Duration
+	// HealthTimeout bounds a node's health call (3s).
+	HealthTimeout time.Duration
+	// EnsureTimeout bounds one ensure call, image pull included (10m).
+	EnsureTimeout time.Duration
+	// Parallel is how many instances of one node are ensured at once (8).
+	Parallel int
+}
+
+// Reconciler owns one worker per configured node.
+type Reconciler struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	wake    chan struct{}
+}
+
+// New returns a Reconciler; Run starts it.
+func New(cfg Config) *Reconciler {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = 3 * time.Second
+	}
+	if cfg.EnsureTimeout <= 0 {
+		cfg.EnsureTimeout = 10 * time.Minute
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 8
+	}
+	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
+}
+
+// Kick asks every worker to look again now, after a change of desire.
+func (r *Reconciler) Kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run supervises the workers until ctx ends, then waits for each to stop
+// at a safe point: between two calls, never inside a database write.
+func (r *Reconciler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(r.cfg.Interval)
+	defer tick.Stop()
+	for {
+		r.syncWorkers(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.wake:
+			r.mu.Lock()
+			for _, w := range r.workers {
+				w.poke()
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// syncWorkers starts a worker for each node and stops those of deleted
+// nodes.
+func (r *Reconciler) syncWorkers(ctx context.Context, wg *sync.WaitGroup) {
+	nodes, err := r.st.ListNodes(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("reconcile: list nodes", "err", err)
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		seen[n.ID] = true
+		if r.workers[n.ID] != nil {
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		w := &worker{r: r, nodeID: n.ID, wake: make(chan struct{}, 1), cancel: cancel}
+		r.workers[n.ID] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(wctx)
+		}()
+	}
+	for id, w := range r.workers {
+		if !seen[id] {
+			w.cancel()
+			delete(r.workers, id)
+		}
+	}
+}
+
+// worker reconciles one node.
+type worker struct {
+	r      *Reconciler
+	nodeID string
+	wake   chan struct{}
+	cancel context.CancelFunc
+
+	client    *nodeapi.Client
+	clientFor string
+}
+
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	tick := time.NewTicker(w.r.cfg.Interval)
+	defer tick.Stop()
+	for {
+		w.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// pass is one visit to the node: health, removals, ensures, observation.
+func (w *worker) pass(ctx context.Context) {
+	log := w.r.log.With("node_id", w.nodeID)
+	n, err := w.r.st.NodeByID(ctx, w.nodeID)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("reconcile: load node", "err", err)
+		}
+		return
+	}
+	if n.Token == "" {
+		w.failOverdue(ctx, "node "+n.Name+" has not been configured yet (run its configure command)")
+		return
+	}
+	c := w.clientOf(n)
+	hctx, cancel := context.WithTimeout(ctx, w.r.cfg.HealthTimeout)
+	h, err := c.Health(hctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		if n.Status != store.NodeOffline {
+			log.Warn("node offline", "err", err)
+		}
+		w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", time.Time{})
+		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
+		return
+	}
+	if err := w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, time.Now()); err != nil {
+		log.Error("reconcile: record health", "err", err)
+	}
+	w.removeDeleted(ctx, c, log)
+	w.ensureDue(ctx, c, log)
+	w.observe(ctx, c, log)
+}
+
+// clientOf returns the node's client, rebuilt when its address or token
+// changed.
+func (w *worker) clientOf(n store.Node) *nodeapi.Client {
+	key := n.Scheme + "://" + n.Address + ":" + strconv.Itoa(n.Port) + "\x00" + n.Token
+	if w.client == nil || w.clientFor != key {
+		w.client, w.clientFor = ClientFor(n), key
+	}
+	return w.client
+}
+
+// ClientFor returns a client for node n's API.
+func ClientFor(n store.Node) *nodeapi.Client {
+	return nodeapi.NewClient(n.Scheme+"://"+n.Address+":"+strconv.Itoa(n.Port), n.Token, nil)
+}
+
+// failOverdue fails the node's installs whose deadline has passed.
+func (w *worker) failOverdue(ctx context.Context, reason string) {
+	list, err := w.r.st.InstancesByNode(ctx, w.nodeID)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, in := range list {
+		if in.InternalState == store.StateInstalling && now.After(in.InstallDeadline) {
+			w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
+			w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason)
+		}
+	}
+}
+
+func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
+	list, err := w.r.st.DueRemovals(ctx, time.Now())
+	if err != nil {
+		return
+	}
+	for _, rm := range list {
+		if rm.NodeID != w.nodeID {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := c.RemoveInstance(cctx, rm.InstanceID)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Warn("remove failed", "instance_id", rm.InstanceID, "err", err)
+			w.r.st.RecordRemovalFailure(ctx, rm.InstanceID, err.Error(), time.Now().Add(backoff(rm.Attempts)))
+			continue
+		}
+		w.r.st.CompleteRemoval(ctx, rm.InstanceID)
+		log.Info("instance removed", "instance_id", rm.InstanceID)
+	}
+}
+
+// ensureDue applies every due instance, a few at a time.
+func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
+	list, err := w.r.st.DueInstances(ctx, w.nodeID, time.Now())
+	if err != nil {
+		return
+	}
+	sem := make(chan struct{}, w.r.cfg.Parallel)
+	var wg sync.WaitGroup
+	for _, in := range list {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.ensure(ctx, c, in, log)
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instance, log *slog.Logger) {
+	spec, err := w.specOf(ctx, in)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, w.r.cfg.EnsureTimeout)
+		var st nodeapi.InstanceStatus
+		st, err = c.EnsureInstance(cctx, spec)
+		cancel()
+		if err == nil {
+			if err := w.r.st.MarkApplied(ctx, in.ID, spec.Generation, st.Status, st.ContainerID); err != nil {
+				log.Error("reconcile: mark applied", "instance_id", in.ID, "err", err)
+			} else if in.InternalState == store.StateInstalling {
+				log.Info("instance ready", "instance_id", in.ID)
+			}
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	var perm *permanent
+	switch {
+	case nodeapi.IsImageError(err) || errors.As(err, &perm):
+		w.r.st.MarkFailed(ctx, in.ID, err.Error())
+		log.Warn("install failed", "instance_id", in.ID, "err", err)
+	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
+		w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+err.Error())
+		log.Warn("install timed out", "instance_id", in.ID, "err", err)
+	default:
+		log.Warn("ensure failed; will retry", "instance_id", in.ID, "attempt", in.Attempts+1, "err", err)
+		w.r.st.RecordAttemptFailure(ctx, in.ID, err.Error(), time.Now().Add(backoff(in.Attempts)))
+	}
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
+
+// specOf builds what the node is asked to make true.
+func (w *worker) specOf(ctx context.Context, in store.Instance) (nodeapi.InstanceSpec, error) {
+	spec := nodeapi.InstanceSpec{
+		ID: in.ID, Generation: in.Generation, Image: in.Image, MemoryMiB: in.MemoryMiB, CPU: in.CPU,
+		DiskMiB: in.DiskMiB, PrimaryPort: in.Primary.Container, Desired: in.Desired, Suspended: in.Suspended,
+		Env: map[string]string{},
+	}
+	for _, b := range in.Ports {
+		spec.Ports = append(spec.Ports, nodeapi.Port{Container: b.Container, Host: b.Host})
+	}
+	if in.TemplateID != "" {
+		row, err := w.r.st.TemplateByRef(ctx, in.TemplateID)
+		if err != nil {
+			return spec, &permanent{fmt.Errorf("image template %s: %w", in.TemplateID, err)}
+		}
+		t, err := images.Decode(row.Doc)
+		if err != nil {
+			return spec, &permanent{err}
+		}
+		for _, kv := range t.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				spec.Env[k] = v
+			}
+		}
+		spec.Startup = images.Render(t.Startup, in.Variables)
+		spec.StopCommand = t.StopCommand
+		spec.MountPath = t.MountPath
+	}
+	for k, v := range in.Variables {
+		spec.Env[k] = v
+	}
+	if spec.Startup != "" {
+		spec.Env["STARTUP"] = spec.Startup
+	}
+	return spec, nil
+}
+
+// observe copies the node's view of each instance's power status into the
+// database.
+func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, w.r.cfg.HealthTimeout)
+	list, err := c.ListInstances(cctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("reconcile: list node instances", "err", err)
+		}
+		return
+	}
+	for _, st := range list {
+		if err := w.r.st.SetObserved(ctx, st.ID, st.Status, st.ContainerID); err != nil {
+			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
+		}
+	}
+}
+
+// backoff is the wait before attempt n+1: exponential from 1s, capped at a
+// minute, with jitter so that many retries do not fall on one instant.
+func backoff(attempts int) time.Duration {
+	d := time.Second << min(attempts, 6)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,169 @@
+package docker
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/berth-dev/berth/internal/runtime"
+)
+
+func baseSpec() runtime.Spec {
+	return runtime.Spec{
+		InstanceID: "abc123",
+		Image:      "example/game:1",
+		MemoryMiB:  1024,
+		CPU:        1.5,
+		Ports:      []runtime.PortBinding{{Container: 25565, Host: 30001}, {Container: 25575, Host: 30002}},
+		Env:        []string{"PRIMARY_PORT=25565", "EULA=true"},
+		DataDir:    "/srv/berth/abc123",
+	}
+}
+
+func TestCreateOptionsFollowDesign(t *testing.T) {
+	opts, err := createOptions(baseSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, hc := opts.Config, opts.HostConfig
+	if opts.Name != "berth-abc123" {
+		t.Errorf("Name = %q, want berth-abc123", opts.Name)
+	}
+	if hc.Memory != 1024<<20 || hc.MemorySwap != hc.Memory {
+		t.Errorf("Memory = %d, MemorySwap = %d, want both 1 GiB", hc.Memory, hc.MemorySwap)
+	}
+	if hc.NanoCPUs != 1_500_000_000 {
+		t.Errorf("NanoCPUs = %d, want 1.5e9", hc.NanoCPUs)
+	}
+	if hc.PidsLimit == nil || *hc.PidsLimit != DefaultPidsLimit {
+		t.Errorf("PidsLimit = %v, want the default %d", hc.PidsLimit, DefaultPidsLimit)
+	}
+	if !cfg.Tty || !cfg.OpenStdin || !cfg.AttachStdin || !cfg.AttachStdout || !cfg.AttachStderr || cfg.StdinOnce {
+		t.Errorf("console settings = %+v, want a TTY with stdin kept open", cfg)
+	}
+	if cfg.Cmd != nil {
+		t.Errorf("Cmd = %q, want the image's own command", cfg.Cmd)
+	}
+	if cfg.WorkingDir != runtime.DefaultMountPath {
+		t.Errorf("WorkingDir = %q, want %q", cfg.WorkingDir, runtime.DefaultMountPath)
+	}
+	want := []mount.Mount{{Type: mount.TypeBind, Source: "/srv/berth/abc123", Target: runtime.DefaultMountPath}}
+	if !slices.Equal(hc.Mounts, want) {
+		t.Errorf("Mounts = %+v, want %+v", hc.Mounts, want)
+	}
+	if got := cfg.Labels; got[runtime.LabelInstance] != "abc123" || got[runtime.LabelManaged] != "true" ||
+		got[runtime.LabelSpecHash] != SpecHash(baseSpec()) {
+		t.Errorf("Labels = %v", got)
+	}
+	if !slices.Equal(hc.CapDrop, droppedCaps) || !slices.Equal(hc.SecurityOpt, []string{"no-new-privileges"}) {
+		t.Errorf("CapDrop = %v, SecurityOpt = %v", hc.CapDrop, hc.SecurityOpt)
+	}
+	if !hc.ReadonlyRootfs || hc.Tmpfs["/tmp"] != tmpfsOptions {
+		t.Errorf("ReadonlyRootfs = %v, Tmpfs = %v, want a read-only root with a tmpfs /tmp", hc.ReadonlyRootfs, hc.Tmpfs)
+	}
+	if !hc.RestartPolicy.IsNone() {
+		t.Errorf("RestartPolicy = %+v, want none", hc.RestartPolicy)
+	}
+	if len(cfg.ExposedPorts) != 4 || len(hc.PortBindings) != 4 {
+		t.Errorf("ExposedPorts = %v, PortBindings = %v, want tcp and udp for 2 ports", cfg.ExposedPorts, hc.PortBindings)
+	}
+	for _, p := range []string{"25565/tcp", "25565/udp"} {
+		b := hc.PortBindings[network.MustParsePort(p)]
+		if len(b) != 1 || b[0].HostPort != "30001" || b[0].HostIP.IsValid() {
+			t.Errorf("binding %s = %+v, want 30001 on every address", p, b)
+		}
+	}
+}
+
+func TestCreateOptionsUseCmdAndMountPathWhenGiven(t *testing.T) {
+	spec := baseSpec()
+	spec.Cmd = []string{"/start.sh", "--nogui"}
+	spec.MountPath = "/data"
+	spec.PidsLimit = 64
+	spec.CPU = 0
+	opts, err := createOptions(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(opts.Config.Cmd, spec.Cmd) || opts.Config.WorkingDir != "/data" || opts.HostConfig.Mounts[0].Target != "/data" {
+		t.Errorf("Cmd = %q, WorkingDir = %q, Mounts = %+v", opts.Config.Cmd, opts.Config.WorkingDir, opts.HostConfig.Mounts)
+	}
+	if *opts.HostConfig.PidsLimit != 64 || opts.HostConfig.NanoCPUs != 0 {
+		t.Errorf("PidsLimit = %d, NanoCPUs = %d, want 64 and unlimited", *opts.HostConfig.PidsLimit, opts.HostConfig.NanoCPUs)
+	}
+}
+
+func TestCreateOptionsRejectInvalidSpecs(t *testing.T) {
+	tests := []struct {
+		field  string
+		mutate func(*runtime.Spec)
+	}{
+		{"InstanceID", func(s *runtime.Spec) { s.InstanceID = "" }},
+		{"Image", func(s *runtime.Spec) { s.Image = "" }},
+		{"MemoryMiB", func(s *runtime.Spec) { s.MemoryMiB = -1 }},
+		{"CPU", func(s *runtime.Spec) { s.CPU = -0.5 }},
+		{"PidsLimit", func(s *runtime.Spec) { s.PidsLimit = -2 }},
+		{"DataDir", func(s *runtime.Spec) { s.DataDir = "relative/dir" }},
+		{"MountPath", func(s *runtime.Spec) { s.MountPath = "data" }},
+		{"Ports", func(s *runtime.Spec) { s.Ports = []runtime.PortBinding{{Container: 0, Host: 1}} }},
+		{"Ports", func(s *runtime.Spec) { s.Ports = []runtime.PortBinding{{Container: 1, Host: 70000}} }},
+		{"Ports", func(s *runtime.Spec) {
+			s.Ports = []runtime.PortBinding{{Container: 80, Host: 1000}, {Container: 80, Host: 1001}}
+		}},
+	}
+	for _, tt := range tests {
+		spec := baseSpec()
+		tt.mutate(&spec)
+		_, err := createOptions(spec)
+		if err == nil || !strings.Contains(err.Error(), "spec."+tt.field) {
+			t.Errorf("createOptions(bad %s) = %v, want an error naming spec.%s", tt.field, err, tt.field)
+		}
+	}
+}
+
+func TestSpecHashIgnoresDefaultsAndPortOrder(t *testing.T) {
+	a := baseSpec()
+	b := baseSpec()
+	b.MountPath = runtime.DefaultMountPath
+	b.PidsLimit = DefaultPidsLimit
+	slices.Reverse(b.Ports)
+	if SpecHash(a) != SpecHash(b) {
+		t.Error("specs that differ only in spelled-out defaults and port order hash differently")
+	}
+	if len(a.Ports) != 2 || a.Ports[0].Container != 25565 {
+		t.Error("SpecHash reordered the caller's ports")
+	}
+	c := baseSpec()
+	c.Env = append(c.Env, "DIFFICULTY=hard")
+	if SpecHash(a) == SpecHash(c) {
+		t.Error("specs with different environments hash the same")
+	}
+	if h := SpecHash(a); len(h) != 64 {
+		t.Errorf("SpecHash = %q, want 64 hex digits", h)
+	}
+}
+
+func TestStopAction(t *testing.T) {
+	tests := []struct {
+		stopCommand, signal, input string
+	}{
+		{"", "SIGTERM", ""},
+		{"stop", "", "stop\n"},
+		{"say bye; stop", "", "say bye; stop\n"},
+		{"^SIGINT", "SIGINT", ""},
+		{"^sigterm", "SIGTERM", ""},
+		{"^HUP", "SIGHUP", ""},
+		{"^C", "SIGINT", ""},
+		{"^c", "SIGINT", ""},
+		{"^", "", "^\n"},
+	}
+	for _, tt := range tests {
+		signal, input := stopAction(tt.stopCommand)
+		if signal != tt.signal || input != tt.input {
+			t.Errorf("stopAction(%q) = %q, %q; want %q, %q", tt.stopCommand, signal, input, tt.signal, tt.input)
+		}
+	}
+}

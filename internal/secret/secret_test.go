@@ -1,0 +1,40 @@
+package secret
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHashPasswordRoundTrip(t *testing.T) {
+	h := HashPassword("correct horse")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q is not an argon2id PHC string with our parameters", h)
+	}
+	if ok, err := CheckPassword(h, "correct horse"); !ok || err != nil {
+		t.Fatalf("right password: ok=%v err=%v", ok, err)
+	}
+	if ok, err := CheckPassword(h, "correct horsf"); ok || err != nil {
+		t.Fatalf("wrong password: ok=%v err=%v", ok, err)
+	}
+	if HashPassword("correct horse") == h {
+		t.Fatal("two hashes of one password are equal: the salt is not random")
+	}
+}
+
+func TestCheckPasswordRejectsMalformedHashes(t *testing.T) {
+	for _, h := range []string{"", "plain", "$2a$10$bcrypt", "$argon2id$v=19$m=x$a$b", "$argon2id$v=18$m=1,t=1,p=1$AAAA$AAAA"} {
+		if _, err := CheckPassword(h, "pw"); err == nil {
+			t.Errorf("CheckPassword(%q) accepted a malformed hash", h)
+		}
+	}
+}
+
+func TestNewTokenIsPrefixedRandomAndHashesStably(t *testing.T) {
+	a, b := NewToken("berth_"), NewToken("berth_")
+	if a == b || !strings.HasPrefix(a, "berth_") || len(a) < len("berth_")+43 {
+		t.Fatalf("tokens %q %q: want distinct, prefixed, 32 random bytes", a, b)
+	}
+	if Hash(a) != Hash(a) || Hash(a) == Hash(b) || len(Hash(a)) != 64 {
+		t.Fatal("Hash is not a stable hex SHA-256")
+	}
+}

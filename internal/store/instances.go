@@ -1,0 +1,374 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/ports"
+)
+
+// Install states of an instance (its InternalState).
+const (
+	StateInstalling = "INSTALLING"
+	StateReady      = "READY"
+	StateFailed     = "FAILED"
+)
+
+// Instance is one deployed server. Beside what the API shows it carries
+// what the reconciler needs: the desired power state, a generation bumped
+// by every change of desire, the generation the node last applied, and the
+// retry bookkeeping.
+type Instance struct {
+	ID         string
+	Name       string
+	UserID     string
+	NodeID     string
+	TemplateID string
+	Image      string
+	MemoryMiB  int64
+	CPU        float64
+	DiskMiB    int64
+	Ports      []ports.Binding
+	Primary    ports.Binding
+	// PrimaryRaw is the primary port as the caller wrote it.
+	PrimaryRaw    string
+	Variables     map[string]string
+	InternalState string
+	Status        string
+	ContainerID   string
+	Suspended     bool
+	// Desired is "running" or "stopped".
+	Desired           string
+	Generation        int64
+	AppliedGeneration int64
+	Attempts          int
+	NextAttemptAt     time.Time
+	InstallDeadline   time.Time
+	LastError         string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	// Node is a summary of the node, joined at read time.
+	Node NodeSummary
+}
+
+// NodeSummary is the part of a node shown inside an instance: no secrets.
+type NodeSummary struct {
+	ID      string
+	Name    string
+	Address string
+	Port    int
+	Status  string
+}
+
+const instanceColumns = `i.id, i.name, i.user_id, i.node_id, COALESCE(i.template_id, ''), i.image, i.memory_mib, i.cpu,
+	i.disk_mib, i.ports, i.primary_port, i.primary_raw, i.variables, i.internal_state, i.status, i.container_id,
+	i.suspended, i.desired, i.generation, i.applied_generation, i.attempts, i.next_attempt_at, i.install_deadline,
+	i.last_error, i.created_at, i.updated_at, n.name, n.address, n.port, n.status`
+
+const instanceFrom = ` FROM instances i JOIN nodes n ON n.id = i.node_id`
+
+func scanInstance(row interface{ Scan(...any) error }) (Instance, error) {
+	var in Instance
+	var portsText, vars string
+	var primaryPort, suspended int
+	var next, deadline, created, updated int64
+	err := row.Scan(&in.ID, &in.Name, &in.UserID, &in.NodeID, &in.TemplateID, &in.Image, &in.MemoryMiB, &in.CPU,
+		&in.DiskMiB, &portsText, &primaryPort, &in.PrimaryRaw, &vars, &in.InternalState, &in.Status, &in.ContainerID,
+		&suspended, &in.Desired, &in.Generation, &in.AppliedGeneration, &in.Attempts, &next, &deadline,
+		&in.LastError, &created, &updated, &in.Node.Name, &in.Node.Address, &in.Node.Port, &in.Node.Status)
+	if err != nil {
+		return Instance{}, err
+	}
+	in.Node.ID = in.NodeID
+	in.Suspended = suspended != 0
+	in.NextAttemptAt, in.InstallDeadline = fromMillis(next), fromMillis(deadline)
+	in.CreatedAt, in.UpdatedAt = fromMillis(created), fromMillis(updated)
+	if in.Ports, err = ports.Parse(portsText); err != nil {
+		return Instance{}, fmt.Errorf("instance %s: stored ports: %w", in.ID, err)
+	}
+	for _, b := range in.Ports {
+		if b.Host == primaryPort {
+			in.Primary = b
+		}
+	}
+	if err := json.Unmarshal([]byte(vars), &in.Variables); err != nil {
+		return Instance{}, fmt.Errorf("instance %s: stored variables: %w", in.ID, err)
+	}
+	return in, nil
+}
+
+// CreateInstance records a new instance and allocates its host ports, in one
+// transaction. The user and node must exist, the node must have room for
+// the memory and disk, and every host port must be free on the node: the
+// port table's primary key decides, so parallel deploys never share one.
+// Each failure is an Invalid fault naming the field.
+func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
+	vars, err := json.Marshal(in.Variables)
+	if err != nil {
+		return fmt.Errorf("create instance: %w", err)
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		ok, err := userExists(ctx, s, tx, in.UserID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.InvalidField("user", "no user has userId %q", in.UserID)
+		}
+		// On PostgreSQL the node row lock serializes deploys to one node, so
+		// two cannot both fit into the last free memory. SQLite's immediate
+		// transactions are serialized already.
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
+		var ram, disk int64
+		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk)
+		if err == sql.ErrNoRows {
+			return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
+		}
+		if err != nil {
+			return err
+		}
+		var usedRAM, usedDisk int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(memory_mib), 0), COALESCE(SUM(disk_mib), 0)
+			FROM instances WHERE node_id = ?`), in.NodeID).Scan(&usedRAM, &usedDisk); err != nil {
+			return err
+		}
+		if usedRAM+in.MemoryMiB > ram {
+			return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
+		}
+		if usedDisk+in.DiskMiB > disk {
+			return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
+		}
+		var tmpl any
+		if in.TemplateID != "" {
+			tmpl = in.TemplateID
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO instances (id, name, user_id, node_id, template_id, image,
+			memory_mib, cpu, disk_mib, ports, primary_port, primary_raw, variables, internal_state, status,
+			suspended, desired, generation, install_deadline, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			in.ID, in.Name, in.UserID, in.NodeID, tmpl, in.Image, in.MemoryMiB, in.CPU, in.DiskMiB,
+			ports.Format(in.Ports), in.Primary.Host, in.PrimaryRaw, string(vars), in.InternalState, in.Status,
+			boolInt(in.Suspended), in.Desired, in.Generation, millis(in.InstallDeadline),
+			millis(in.CreatedAt), millis(in.CreatedAt))
+		if _, dup := uniqueViolation(err); dup {
+			return fault.New(fault.Exist, "instance id %q is taken", in.ID)
+		}
+		if err != nil {
+			return err
+		}
+		for _, b := range in.Ports {
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO instance_ports (node_id, host_port, instance_id, container_port)
+				VALUES (?, ?, ?, ?)`), in.NodeID, b.Host, in.ID, b.Container)
+			if _, dup := uniqueViolation(err); dup {
+				return fault.InvalidField("ports", "host port %d is already allocated on node %s", b.Host, in.NodeID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && fault.KindOf(err) == fault.Other {
+		return fmt.Errorf("create instance: %w", err)
+	}
+	return err
+}
+
+// ListInstances returns every instance, oldest first.
+func (s *Store) ListInstances(ctx context.Context) ([]Instance, error) {
+	return s.instancesWhere(ctx, "")
+}
+
+// InstancesByUser returns the instances userID owns.
+func (s *Store) InstancesByUser(ctx context.Context, userID string) ([]Instance, error) {
+	return s.instancesWhere(ctx, " WHERE i.user_id = ?", userID)
+}
+
+// InstancesByNode returns the instances placed on a node.
+func (s *Store) InstancesByNode(ctx context.Context, nodeID string) ([]Instance, error) {
+	return s.instancesWhere(ctx, " WHERE i.node_id = ?", nodeID)
+}
+
+// DueInstances returns the instances of a node the reconciler should act on now: a
+// change of desire the node has not applied, or an install not finished,
+// whose backoff has passed. FAILED instances wait for a new desire.
+func (s *Store) DueInstances(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
+	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND (i.applied_generation < i.generation OR i.internal_state = ?)
+		AND i.internal_state <> ? AND i.next_attempt_at <= ?`, nodeID, StateInstalling, StateFailed, millis(now))
+}
+
+func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
+	rows, err := s.query(ctx, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	defer rows.Close()
+	list := []Instance{}
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		list = append(list, in)
+	}
+	return list, rows.Err()
+}
+
+// InstanceByID returns one instance.
+func (s *Store) InstanceByID(ctx context.Context, id string) (Instance, error) {
+	in, err := scanInstance(s.queryRow(ctx, `SELECT `+instanceColumns+instanceFrom+` WHERE i.id = ?`, id))
+	if err != nil {
+		return Instance{}, notFound(err, "Instance")
+	}
+	return in, nil
+}
+
+// SetSuspended sets the suspended flag. Setting it to what it already is
+// changes nothing, so both directions are idempotent.
+func (s *Store) SetSuspended(ctx context.Context, id string, suspended bool) (Instance, error) {
+	return s.changeDesire(ctx, id, `suspended = ?`, `suspended <> ?`, boolInt(suspended))
+}
+
+// SetDesired sets the desired power state ("running" or "stopped").
+func (s *Store) SetDesired(ctx context.Context, id, desired string) (Instance, error) {
+	return s.changeDesire(ctx, id, `desired = ?`, `desired <> ?`, desired)
+}
+
+// changeDesire applies set when cond holds and bumps the generation, so the
+// reconciler carries the change to the node; then it reads the instance.
+func (s *Store) changeDesire(ctx context.Context, id, set, cond string, v any) (Instance, error) {
+	_, err := s.exec(ctx, `UPDATE instances SET `+set+`, generation = generation + 1, attempts = 0, next_attempt_at = 0,
+		updated_at = ? WHERE id = ? AND `+cond, v, millis(time.Now()), id, v)
+	if err != nil {
+		return Instance{}, fmt.Errorf("update instance %s: %w", id, err)
+	}
+	return s.InstanceByID(ctx, id)
+}
+
+// MarkApplied records that the node applied generation gen, and what it
+// observed. An INSTALLING instance becomes READY here, exactly once.
+func (s *Store) MarkApplied(ctx context.Context, id string, gen int64, status, containerID string) error {
+	_, err := s.exec(ctx, `UPDATE instances SET applied_generation = ?, status = ?, container_id = ?, attempts = 0,
+		last_error = '', next_attempt_at = 0, updated_at = ?,
+		internal_state = CASE WHEN internal_state = ? THEN ? ELSE internal_state END
+		WHERE id = ? AND applied_generation <= ?`,
+		gen, status, containerID, millis(time.Now()), StateInstalling, StateReady, id, gen)
+	if err != nil {
+		return fmt.Errorf("mark applied %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecordAttemptFailure counts a failed attempt and when to try again.
+func (s *Store) RecordAttemptFailure(ctx context.Context, id, reason string, next time.Time) error {
+	_, err := s.exec(ctx, `UPDATE instances SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+		updated_at = ? WHERE id = ?`, reason, millis(next), millis(time.Now()), id)
+	if err != nil {
+		return fmt.Errorf("record failure %s: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed turns an instance that is still installing into FAILED, with
+// a reason a person can read.
+func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
+	_, err := s.exec(ctx, `UPDATE instances SET internal_state = ?, last_error = ?, updated_at = ?
+		WHERE id = ? AND internal_state = ?`, StateFailed, reason, millis(time.Now()), id, StateInstalling)
+	if err != nil {
+		return fmt.Errorf("mark failed %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetObserved records the power status a node reports, writing only when
+// something changed.
+func (s *Store) SetObserved(ctx context.Context, id, status, containerID string) error {
+	_, err := s.exec(ctx, `UPDATE instances SET status = ?, container_id = ?, updated_at = ?
+		WHERE id = ? AND (status <> ? OR container_id <> ?)`,
+		status, containerID, millis(time.Now()), id, status, containerID)
+	if err != nil {
+		return fmt.Errorf("set observed %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteInstance removes an instance and frees its host ports at once, and
+// queues the removal of its container and data on its node, in one
+// transaction: the removal outlives a node that is down and a panel that
+// restarts.
+func (s *Store) DeleteInstance(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var nodeID string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id FROM instances WHERE id = ?`), id).Scan(&nodeID)
+		if err != nil {
+			return notFound(err, "Instance")
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_ports WHERE instance_id = ?`), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instances WHERE id = ?`), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO removals (instance_id, node_id, created_at) VALUES (?, ?, ?)`),
+			id, nodeID, millis(time.Now()))
+		return err
+	})
+	if err != nil && fault.KindOf(err) == fault.Other {
+		return fmt.Errorf("delete instance %s: %w", id, err)
+	}
+	return err
+}
+
+// Removal is a deleted instance whose node has not yet confirmed removing
+// its container and data.
+type Removal struct {
+	InstanceID string
+	NodeID     string
+	Attempts   int
+	LastError  string
+}
+
+// DueRemovals returns the removals whose backoff has passed.
+func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, error) {
+	rows, err := s.query(ctx, `SELECT instance_id, node_id, attempts, last_error FROM removals
+		WHERE next_attempt_at <= ? ORDER BY created_at`, millis(now))
+	if err != nil {
+		return nil, fmt.Errorf("due removals: %w", err)
+	}
+	defer rows.Close()
+	var list []Removal
+	for rows.Next() {
+		var r Removal
+		if err := rows.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError); err != nil {
+			return nil, fmt.Errorf("due removals: %w", err)
+		}
+		list = append(list, r)
+	}
+	return list, rows.Err()
+}
+
+// CompleteRemoval forgets a removal the node confirmed.
+func (s *Store) CompleteRemoval(ctx context.Context, instanceID string) error {
+	_, err := s.exec(ctx, `DELETE FROM removals WHERE instance_id = ?`, instanceID)
+	if err != nil {
+		return fmt.Errorf("complete removal %s: %w", instanceID, err)
+	}
+	return nil
+}
+
+// RecordRemovalFailure counts a failed removal and when to try again.
+func (s *Store) RecordRemovalFailure(ctx context.Context, instanceID, reason string, next time.Time) error {
+	_, err := s.exec(ctx, `UPDATE removals SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+		WHERE instance_id = ?`, reason, millis(next), instanceID)
+	if err != nil {
+		return fmt.Errorf("record removal failure %s: %w", instanceID, err)
+	}
+	return nil
+}

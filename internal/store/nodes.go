@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+)
+
+// Node status words, as the original system shows them.
+const (
+	NodeUnconfigured = "Unconfigured"
+	NodeOnline       = "Online"
+	NodeOffline      = "Offline"
+)
+
+// Node is a machine that runs instances. Token is the bearer token the
+// panel presents to the node; it never appears in an API response.
+type Node struct {
+	ID        string
+	Name      string
+	Tags      string
+	RAMMiB    int64
+	DiskMiB   int64
+	Processor string
+	Address   string
+	Port      int
+	// Scheme is http or https, the way the panel reaches the node.
+	Scheme    string
+	Status    string
+	LastSeen  time.Time
+	Version   string
+	Token     string
+	CreatedAt time.Time
+}
+
+const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token, created_at`
+
+func scanNode(row interface{ Scan(...any) error }) (Node, error) {
+	var n Node
+	var seen, created int64
+	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
+		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created)
+	n.LastSeen, n.CreatedAt = fromMillis(seen), fromMillis(created)
+	return n, err
+}
+
+// CreateNode stores n with the SHA-256 of its one-time configure key, which
+// stops working at expires.
+func (s *Store) CreateNode(ctx context.Context, n Node, configureKeyHash string, expires time.Time) error {
+	_, err := s.exec(ctx, `INSERT INTO nodes (id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status,
+		configure_key_hash, configure_expires, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.Name, n.Tags, n.RAMMiB, n.DiskMiB, n.Processor, n.Address, n.Port, n.Scheme, n.Status,
+		configureKeyHash, millis(expires), millis(n.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create node: %w", err)
+	}
+	return nil
+}
+
+// ListNodes returns every node, oldest first.
+func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
+	rows, err := s.query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	defer rows.Close()
+	nodes := []Node{}
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, rows.Err()
+}
+
+// NodeByID returns one node.
+func (s *Store) NodeByID(ctx context.Context, id string) (Node, error) {
+	n, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE id = ?`, id))
+	if err != nil {
+		return Node{}, notFound(err, "Node")
+	}
+	return n, nil
+}
+
+// DeleteNode removes a node. A node that still carries instances, or
+// removals not yet confirmed, is a Conflict: nothing is orphaned. A node
+// never configured was never sent an instance, so its pending removals have
+// nothing to remove and go with it.
+func (s *Store) DeleteNode(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// On PostgreSQL the row lock makes a deploy to this node (which locks
+		// it too) finish first or fail after, so the count below is final;
+		// without it the DELETE could fail on the foreign key instead.
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
+		var token string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT token FROM nodes WHERE id = ?`+lock), id).Scan(&token)
+		if err != nil {
+			return notFound(err, "Node")
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM instances WHERE node_id = ?`), id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fault.New(fault.Conflict, "node still has %d instance(s); delete them first", n)
+		}
+		if token == "" {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM removals WHERE node_id = ?`), id); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM removals WHERE node_id = ?`), id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fault.New(fault.Conflict, "node still has %d instance removal(s) pending; bring it online to finish them", n)
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM nodes WHERE id = ?`), id)
+		return err
+	})
+	if err != nil && fault.KindOf(err) == fault.Other {
+		return fmt.Errorf("delete node %s: %w", id, err)
+	}
+	return err
+}
+
+// ConfigureNode exchanges a one-time configure key (by its hash) for the
+// node's bearer token. The key works once and only before it expires: the
+// single UPDATE both checks and consumes it.
+func (s *Store) ConfigureNode(ctx context.Context, keyHash, token string, now time.Time) (Node, error) {
+	res, err := s.exec(ctx, `UPDATE nodes SET token = ?, configure_key_hash = NULL, configure_expires = 0
+		WHERE configure_key_hash = ? AND configure_expires > ?`, token, keyHash, millis(now))
+	if err != nil {
+		return Node{}, fmt.Errorf("configure node: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return Node{}, fault.New(fault.Permission, "configure key is invalid, used or expired")
+	}
+	n, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE token = ?`, token))
+	if err != nil {
+		return Node{}, fmt.Errorf("configure node: %w", err)
+	}
+	return n, nil
+}
+
+// RenewConfigureKey replaces a node's configure key, for a node that must
+// be configured again.
+func (s *Store) RenewConfigureKey(ctx context.Context, id, keyHash string, expires time.Time) error {
+	res, err := s.exec(ctx, `UPDATE nodes SET configure_key_hash = ?, configure_expires = ? WHERE id = ?`,
+		keyHash, millis(expires), id)
+	if err != nil {
+		return fmt.Errorf("renew configure key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fault.New(fault.NotExist, "Node not found")
+	}
+	return nil
+}
+
+// SetNodeHealth records the result of a health call. Only a change of
+// status counts as a change for cached reads; the time last seen does not.
+func (s *Store) SetNodeHealth(ctx context.Context, id, status, version string, seen time.Time) error {
+	var err error
+	if status == NodeOnline {
+		_, err = s.exec(ctx, `UPDATE nodes SET status = ?, version = ? WHERE id = ? AND (status <> ? OR version <> ?)`,
+			status, version, id, status, version)
+		if err == nil {
+			_, err = s.execQuiet(ctx, `UPDATE nodes SET last_seen = ? WHERE id = ?`, millis(seen), id)
+		}
+	} else {
+		_, err = s.exec(ctx, `UPDATE nodes SET status = ? WHERE id = ? AND status <> ?`, status, id, status)
+	}
+	if err != nil {
+		return fmt.Errorf("set node health: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+// Package store holds every SQL statement Berth runs. It speaks to SQLite
+// (the embedded default) and PostgreSQL through one set of portable
+// statements, applies the embedded migrations at open, and leaves
+// uniqueness to the database's indexes rather than check-then-insert.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/berth-dev/berth/internal/fault"
+)
+
+// Store is the panel's database.
+type Store struct {
+	// write serializes writers. On SQLite it has a single connection, so
+	// writers queue in Go instead of spinning on SQLITE_BUSY; on PostgreSQL
+	// it is the same pool as read.
+	write *sql.DB
+	read  *sql.DB
+	pg    bool
+	// version counts the writes this process has made, so that callers can
+	// cache what they read until the next write.
+	version atomic.Uint64
+	// stmts caches prepared read statements by their text: parsing SQL
+	// costs more than running a primary-key lookup.
+	stmts sync.Map
+}
+
+// SQLiteFile is the database file's name inside the data folder.
+const SQLiteFile = "berth.db"
+
+// Open connects to the database named by url and applies migrations. A
+// postgres:// (or postgresql://) url selects PostgreSQL; anything else is a
+// SQLite file path, and an empty url means SQLiteFile inside dataDir.
+func Open(ctx context.Context, url, dataDir string) (*Store, error) {
+	var s *Store
+	var err error
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		s, err = openPostgres(url)
+	} else {
+		if url == "" {
+			url = filepath.Join(dataDir, SQLiteFile)
+		}
+		s, err = openSQLite(url)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(url string) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	return &Store{write: db, read: db, pg: true}, nil
+}
+
+func openSQLite(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// WAL lets readers run beside the writer; busy_timeout covers the rare
+	// checkpoint contention; _txlock=immediate takes the write lock at BEGIN
+	// so that a transaction never fails half-way upgrading a read lock.
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	return &Store{write: write, read: read}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
+
+// Postgres reports whether the store runs on PostgreSQL.
+func (s *Store) Postgres() bool { return s.pg }
+
+// q adapts a statement written with ? placeholders to the dialect.
+func (s *Store) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// Version changes whenever this process writes to the database. A reader
+// that cached a result may keep serving it while Version is unchanged.
+// Writes by other processes (another panel on the same PostgreSQL) are not
+// seen; Berth runs one panel per database.
+func (s *Store) Version() uint64 { return s.version.Load() }
+
+// prepared returns the read statement for query, preparing it once.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.read.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// query runs a read statement through the statement cache.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is query for a single row; errors surface at Scan.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		// A closed or failed statement's QueryRow reports err at Scan.
+		return s.read.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// tx runs fn in a write transaction and commits it when fn succeeds.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	defer s.version.Add(1)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs one write statement outside any transaction.
+// A statement that changed no row leaves Version alone.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := s.execQuiet(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		s.version.Add(1)
+	}
+	return res, nil
+}
+
+// execQuiet is exec for writes that change nothing a cached read shows,
+// such as the audit log, so that they do not invalidate caches.
+func (s *Store) execQuiet(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.write.ExecContext(ctx, s.q(query), args...)
+}
+
+// uniqueViolation reports whether err is a unique-index violation, and the
+// violated index or column list as the driver names it.
+func uniqueViolation(err error) (string, bool) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		if se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+			return se.Error(), true
+		}
+		return "", false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return pe.ConstraintName, true
+	}
+	return "", false
+}
+
+// NewID returns a random identifier of n bytes, hex-encoded.
+func NewID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// notFound turns sql.ErrNoRows into a NotExist fault naming what was sought.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fault.New(fault.NotExist, "%s not found", what)
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+)
+
+// Template is an image template. Doc is the template model as JSON; the
+// images package owns its shape.
+type Template struct {
+	ID        string
+	Name      string
+	Doc       []byte
+	CreatedAt time.Time
+}
+
+// CreateTemplate stores t. Names are unique ignoring case.
+func (s *Store) CreateTemplate(ctx context.Context, t Template) error {
+	_, err := s.exec(ctx, `INSERT INTO templates (id, name, name_key, doc, created_at) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Name, foldKey(t.Name), string(t.Doc), millis(t.CreatedAt))
+	if _, dup := uniqueViolation(err); dup {
+		return &fault.Error{Kind: fault.Exist, Field: "Name", Msg: fmt.Sprintf("an image named %q already exists", t.Name)}
+	}
+	if err != nil {
+		return fmt.Errorf("create template: %w", err)
+	}
+	return nil
+}
+
+// ListTemplates returns every template, by name.
+func (s *Store) ListTemplates(ctx context.Context) ([]Template, error) {
+	rows, err := s.query(ctx, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`)
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	defer rows.Close()
+	list := []Template{}
+	for rows.Next() {
+		t, err := scanTemplate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list templates: %w", err)
+		}
+		list = append(list, t)
+	}
+	return list, rows.Err()
+}
+
+// TemplateByRef finds a template by its Id, or else by its Name ignoring
+// case.
+func (s *Store) TemplateByRef(ctx context.Context, ref string) (Template, error) {
+	t, err := scanTemplate(s.queryRow(ctx, `SELECT id, name, doc, created_at FROM templates
+		WHERE id = ? OR name_key = ? ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
+		ref, foldKey(ref), ref))
+	if err != nil {
+		return Template{}, notFound(err, "Image")
+	}
+	return t, nil
+}
+
+// DeleteTemplate removes a template no instance uses; one in use is a
+// Conflict.
+func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM instances WHERE template_id = ?`), id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fault.New(fault.Conflict, "image is used by %d instance(s)", n)
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM templates WHERE id = ?`), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fault.New(fault.NotExist, "Image not found")
+		}
+		return nil
+	})
+}
+
+func scanTemplate(row interface{ Scan(...any) error }) (Template, error) {
+	var t Template
+	var doc string
+	var created int64
+	if err := row.Scan(&t.ID, &t.Name, &doc, &created); err != nil {
+		return Template{}, err
+	}
+	t.Doc = []byte(doc)
+	t.CreatedAt = fromMillis(created)
+	return t, nil
+}
