@@ -85,6 +85,8 @@ func (s *Server) routes() {
 	api("POST /api/getInstance", s.getInstance)
 	api("POST /api/instances/suspend/{id}", s.suspend)
 	api("POST /api/instances/unsuspend/{id}", s.unsuspend)
+	api("POST /api/instances/power/{id}", s.power)
+	api("GET /api/instances/logs/{id}", s.logs)
 
 	api("GET /api/images", s.listImages)
 
