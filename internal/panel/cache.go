@@ -8,22 +8,25 @@ import (
 	"time"
 )
 
-// responseCache keeps one encoded answer while the store's Version stays
-// the same: the instance list is large and read far more often than the
-// instances change.
+// responseCache keeps encoded answers while the store's Version stays the
+// same: reads far outnumber writes, and the instance list is large. Any
+// write empties it.
 type responseCache struct {
 	mu      sync.Mutex
 	version uint64
-	body    []byte
+	bodies  map[string][]byte
 }
 
-// serve answers from the cache, or calls build and caches its result when
-// no write happened while it ran.
-func (c *responseCache) serve(w http.ResponseWriter, version func() uint64, build func() (any, error)) error {
+// maxCachedResponses bounds the cache; past it, the cache starts over.
+const maxCachedResponses = 4096
+
+// serve answers key from the cache, or calls build and caches its result
+// when no write happened while it ran.
+func (c *responseCache) serve(w http.ResponseWriter, key string, version func() uint64, build func() (any, error)) error {
 	v := version()
 	c.mu.Lock()
-	body := c.body
-	fresh := body != nil && c.version == v
+	body, fresh := c.bodies[key]
+	fresh = fresh && c.version == v
 	c.mu.Unlock()
 	if !fresh {
 		data, err := build()
@@ -35,11 +38,14 @@ func (c *responseCache) serve(w http.ResponseWriter, version func() uint64, buil
 			return err
 		}
 		body = buf.Bytes()
-		if version() == v {
-			c.mu.Lock()
-			c.version, c.body = v, body
-			c.mu.Unlock()
+		c.mu.Lock()
+		if c.version != v || c.bodies == nil || len(c.bodies) >= maxCachedResponses {
+			c.version, c.bodies = v, make(map[string][]byte)
 		}
+		if version() == v {
+			c.bodies[key] = body
+		}
+		c.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

@@ -11,7 +11,7 @@ import (
 const maxID = 64
 
 func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
-	err := s.instances.serve(w, s.store.Version, func() (any, error) {
+	err := s.responses.serve(w, "instances", s.store.Version, func() (any, error) {
 		list, err := s.store.ListInstances(r.Context())
 		return viewInstances(list), err
 	})
@@ -30,12 +30,13 @@ func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	in, err := s.store.InstanceByID(r.Context(), id)
+	err = s.responses.serve(w, "instance\x00"+id, s.store.Version, func() (any, error) {
+		in, err := s.store.InstanceByID(r.Context(), id)
+		return viewInstance(in), err
+	})
 	if err != nil {
 		s.writeSeedError(w, r, err)
-		return
 	}
-	writeJSON(w, http.StatusOK, viewInstance(in))
 }
 
 func (s *Server) getUserInstances(w http.ResponseWriter, r *http.Request) {

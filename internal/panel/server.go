@@ -40,8 +40,8 @@ type Server struct {
 	cfg   Config
 	mux   *http.ServeMux
 	keys  keyCache
-	// instances caches the answer of GET /api/instances.
-	instances responseCache
+	// responses caches the answers of the instance reads.
+	responses responseCache
 }
 
 // New builds the API server.

@@ -220,16 +220,13 @@ func ClientFor(n store.Node) *nodeapi.Client {
 
 // failOverdue fails the node's installs whose deadline has passed.
 func (w *worker) failOverdue(ctx context.Context, reason string) {
-	list, err := w.r.st.InstancesByNode(ctx, w.nodeID)
+	list, err := w.r.st.OverdueInstalls(ctx, w.nodeID, time.Now())
 	if err != nil {
 		return
 	}
-	now := time.Now()
 	for _, in := range list {
-		if in.InternalState == store.StateInstalling && now.After(in.InstallDeadline) {
-			w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
-			w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason)
-		}
+		w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
+		w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason)
 	}
 }
 

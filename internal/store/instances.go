@@ -204,6 +204,13 @@ func (s *Store) DueInstances(ctx context.Context, nodeID string, now time.Time) 
 		AND i.internal_state <> ? AND i.next_attempt_at <= ?`, nodeID, StateInstalling, StateFailed, millis(now))
 }
 
+// OverdueInstalls returns a node's instances still INSTALLING after their
+// install deadline.
+func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
+	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND i.internal_state = ? AND i.install_deadline < ?`,
+		nodeID, StateInstalling, millis(now))
+}
+
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
 	rows, err := s.query(ctx, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
 	if err != nil {
