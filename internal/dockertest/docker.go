@@ -5,9 +5,11 @@
 package dockertest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/berth-dev/berth/internal/runtime"
@@ -75,20 +78,69 @@ func Cleanup(t testing.TB, cli *client.Client, instanceID string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
-		res, err := cli.ContainerList(ctx, client.ContainerListOptions{
-			All:     true,
-			Filters: make(client.Filters).Add("label", runtime.LabelInstance+"="+instanceID),
-		})
-		if err != nil {
-			t.Errorf("cleanup %s: list containers: %v", instanceID, err)
-			return
-		}
-		for _, c := range res.Items {
-			if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-				t.Errorf("cleanup %s: remove %s: %v", instanceID, c.ID, err)
-			}
+		if err := RemoveContainers(ctx, cli, instanceID); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
+}
+
+// RemoveContainers force-removes every container labelled as belonging to
+// instanceID, running or not.
+func RemoveContainers(ctx context.Context, cli *client.Client, instanceID string) error {
+	list, err := listContainers(ctx, cli, instanceID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range list {
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %s of %s: %w", c.ID, instanceID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Containers lists every container labelled as belonging to instanceID,
+// running or not.
+func Containers(t testing.TB, cli *client.Client, instanceID string) []container.Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	list, err := listContainers(ctx, cli, instanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func listContainers(ctx context.Context, cli *client.Client, instanceID string) ([]container.Summary, error) {
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", runtime.LabelInstance+"="+instanceID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s: %w", instanceID, err)
+	}
+	return res.Items, nil
+}
+
+// ReadBanner connects to the game server published on 127.0.0.1:port over
+// network ("tcp" or "udp") and returns the first line it sends, which
+// starts with "berth-gameserver ".
+func ReadBanner(network string, port int) (string, error) {
+	conn, err := net.DialTimeout(network, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if network == "udp" {
+		// UDP has no connection to greet: the server answers a datagram.
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			return "", err
+		}
+	}
+	return bufio.NewReader(conn).ReadString('\n')
 }
 
 // FreePort returns a port that is free for both TCP and UDP on every host

@@ -78,6 +78,21 @@ func TestCreateOptionsFollowDesign(t *testing.T) {
 	}
 }
 
+func TestCreateOptionsPublishOneContainerPortOnEveryHostPortGiven(t *testing.T) {
+	spec := baseSpec()
+	spec.Ports = []runtime.PortBinding{{Container: 80, Host: 9001}, {Container: 80, Host: 9000}}
+	opts, err := createOptions(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"80/tcp", "80/udp"} {
+		b := opts.HostConfig.PortBindings[network.MustParsePort(p)]
+		if len(b) != 2 || b[0].HostPort != "9000" || b[1].HostPort != "9001" {
+			t.Errorf("binding %s = %+v, want host ports 9000 and 9001", p, b)
+		}
+	}
+}
+
 func TestCreateOptionsUseCmdAndMountPathWhenGiven(t *testing.T) {
 	spec := baseSpec()
 	spec.Cmd = []string{"/start.sh", "--nogui"}
@@ -111,7 +126,7 @@ func TestCreateOptionsRejectInvalidSpecs(t *testing.T) {
 		{"Ports", func(s *runtime.Spec) { s.Ports = []runtime.PortBinding{{Container: 0, Host: 1}} }},
 		{"Ports", func(s *runtime.Spec) { s.Ports = []runtime.PortBinding{{Container: 1, Host: 70000}} }},
 		{"Ports", func(s *runtime.Spec) {
-			s.Ports = []runtime.PortBinding{{Container: 80, Host: 1000}, {Container: 80, Host: 1001}}
+			s.Ports = []runtime.PortBinding{{Container: 80, Host: 1000}, {Container: 81, Host: 1000}}
 		}},
 	}
 	for _, tt := range tests {

@@ -14,7 +14,8 @@ import (
 var publishedProtocols = []network.IPProtocol{network.TCP, network.UDP}
 
 // validatePorts reports the first binding that is not a valid port pair, or
-// a container port bound twice.
+// a host port bound twice. One container port may be published on several
+// host ports, as the panel's port syntax allows ("80:9000,80:9001").
 func validatePorts(ports []runtime.PortBinding) error {
 	seen := make(map[int]bool, len(ports))
 	for _, p := range ports {
@@ -24,16 +25,17 @@ func validatePorts(ports []runtime.PortBinding) error {
 		if p.Host < 1 || p.Host > 65535 {
 			return fmt.Errorf("spec.Ports: host port must be 1-65535, got %d", p.Host)
 		}
-		if seen[p.Container] {
-			return fmt.Errorf("spec.Ports: container port %d is bound twice", p.Container)
+		if seen[p.Host] {
+			return fmt.Errorf("spec.Ports: host port %d is bound twice", p.Host)
 		}
-		seen[p.Container] = true
+		seen[p.Host] = true
 	}
 	return nil
 }
 
 // portMaps turns bindings into Docker's exposed ports and port bindings,
-// one entry per protocol, published on every host address.
+// one entry per protocol, published on every host address. A container
+// port listed twice gets both host ports.
 func portMaps(ports []runtime.PortBinding) (network.PortSet, network.PortMap) {
 	exposed := make(network.PortSet, len(ports)*len(publishedProtocols))
 	bindings := make(network.PortMap, len(ports)*len(publishedProtocols))
@@ -41,7 +43,7 @@ func portMaps(ports []runtime.PortBinding) (network.PortSet, network.PortMap) {
 		for _, proto := range publishedProtocols {
 			port, _ := network.PortFrom(uint16(p.Container), proto)
 			exposed[port] = struct{}{}
-			bindings[port] = []network.PortBinding{{HostPort: strconv.Itoa(p.Host)}}
+			bindings[port] = append(bindings[port], network.PortBinding{HostPort: strconv.Itoa(p.Host)})
 		}
 	}
 	return exposed, bindings

@@ -3,7 +3,6 @@ package docker_test
 import (
 	"bufio"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,23 +144,6 @@ func poll(t *testing.T, what string, done func() (bool, error), describe func() 
 	}
 }
 
-// dialBanner connects to the host port over network and returns the first
-// line the game server sends.
-func dialBanner(network string, port int) (string, error) {
-	conn, err := net.DialTimeout(network, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if network == "udp" {
-		if _, err := conn.Write([]byte("ping")); err != nil {
-			return "", err
-		}
-	}
-	return bufio.NewReader(conn).ReadString('\n')
-}
-
 func TestEnsureCreatesLimitedContainerAndStopCommandStopsIt(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -224,7 +206,7 @@ func TestEnsureCreatesLimitedContainerAndStopCommandStopsIt(t *testing.T) {
 	for _, proto := range []string{"tcp", "udp"} {
 		var banner string
 		poll(t, proto+" banner on host port "+strconv.Itoa(hostPort), func() (bool, error) {
-			line, err := dialBanner(proto, hostPort)
+			line, err := dockertest.ReadBanner(proto, hostPort)
 			banner = line
 			return err == nil && strings.HasPrefix(line, "berth-gameserver "), nil
 		}, func() string { return banner })
