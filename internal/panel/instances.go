@@ -2,6 +2,9 @@ package panel
 
 import (
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/store"
@@ -9,6 +12,17 @@ import (
 
 // maxID bounds ids read from bodies and paths.
 const maxID = 64
+
+// pathID reads the {id} of the path, held to the rules of a body's id: the
+// path is unescaped, so it could carry a NUL or invalid UTF-8, which
+// PostgreSQL refuses as an argument with an error that would answer 500.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if len(id) > maxID || !utf8.ValidString(id) || strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return "", fault.InvalidField("id", "must be at most %d bytes of printable text", maxID)
+	}
+	return id, nil
+}
 
 func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
 	err := s.responses.serve(w, "instances", s.store.Version, func() (any, error) {
@@ -67,9 +81,9 @@ func (s *Server) unsuspend(w http.ResponseWriter, r *http.Request) { s.setSuspen
 // setSuspended takes the id from the path, as the original did; the seed's
 // "body id" was a copy-paste of getInstance.
 func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended bool) {
-	id := r.PathValue("id")
-	if len(id) > maxID {
-		s.writeError(w, r, fault.InvalidField("id", "must be at most %d bytes", maxID))
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	in, err := s.store.SetSuspended(r.Context(), id, suspended)
@@ -117,7 +131,12 @@ func (s *Server) writeSeedError(w http.ResponseWriter, r *http.Request, err erro
 
 // instanceOr404 loads the instance named by the path, answering 404 itself.
 func (s *Server) instanceOr404(w http.ResponseWriter, r *http.Request) (store.Instance, bool) {
-	in, err := s.store.InstanceByID(r.Context(), r.PathValue("id"))
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return store.Instance{}, false
+	}
+	in, err := s.store.InstanceByID(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return store.Instance{}, false
