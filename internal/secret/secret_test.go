@@ -34,7 +34,8 @@ func TestNewTokenIsPrefixedRandomAndHashesStably(t *testing.T) {
 	if a == b || !strings.HasPrefix(a, "berth_") || len(a) < len("berth_")+43 {
 		t.Fatalf("tokens %q %q: want distinct, prefixed, 32 random bytes", a, b)
 	}
-	if Hash(a) != Hash(a) || Hash(a) == Hash(b) || len(Hash(a)) != 64 {
+	first, again := Hash(a), Hash(a)
+	if first != again || first == Hash(b) || len(first) != 64 {
 		t.Fatal("Hash is not a stable hex SHA-256")
 	}
 }
