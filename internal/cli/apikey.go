@@ -23,11 +23,7 @@ func runAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	data, err := config.AbsData(data)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, dbURL, data)
+	st, err := openStore(ctx, data, dbURL)
 	if err != nil {
 		return err
 	}
@@ -38,6 +34,16 @@ func runAPIKey(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Created API key %s (%s). It is shown once; store it now:\n%s\n", id, *name, key)
 	return nil
+}
+
+// openStore opens the database of a command that works on it directly:
+// the data folder's SQLite file, or the -database URL.
+func openStore(ctx context.Context, data, dbURL string) (*store.Store, error) {
+	data, err := config.AbsData(data)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, dbURL, data)
 }
 
 // createAPIKey makes a key, stores its hash, and returns its id and the key.

@@ -27,6 +27,8 @@ Usage:
   berth node configure -panel URL -key KEY [-data DIR]
   berth node [-data DIR]                     the node daemon
   berth apikey create [-name NAME] [-data DIR | -database URL]
+  berth image import FILE|DIR... [-data DIR | -database URL]
+                                             import templates: Berth, Skyport, eggs
   berth version
 
 Run "berth COMMAND -h" for a command's flags.
@@ -54,6 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runNode(ctx, args[1:], stdout, log)
 	case "apikey":
 		err = runAPIKey(ctx, args[1:], stdout)
+	case "image":
+		err = runImage(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
@@ -56,6 +57,10 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, data)
 	if err != nil {
+		return nil, err
+	}
+	if err := images.InstallBuiltins(ctx, st); err != nil {
+		st.Close()
 		return nil, err
 	}
 	rec := reconcile.New(reconcile.Config{Store: st, Log: log})

@@ -68,6 +68,34 @@ type InstanceSpec struct {
 	Desired string `json:"desired"`
 	// Suspended instances are stopped and refuse every start.
 	Suspended bool `json:"suspended"`
+	// ReadyPatterns move the instance from starting to running when one
+	// appears in its console output: a substring, or "regex:" and a Go
+	// regular expression. Empty means running as soon as the process is.
+	ReadyPatterns []string `json:"readyPatterns,omitempty"`
+	// Install, when set, is a script run once before the first start, in
+	// its own container with the data folder at /mnt/server and Env.
+	Install *InstallSpec `json:"install,omitempty"`
+	// Downloads are fetched into the data folder before the first start,
+	// before Install runs.
+	Downloads []Download `json:"downloads,omitempty"`
+}
+
+// InstallSpec is an instance's install script.
+type InstallSpec struct {
+	// Image is the Docker image the script runs in.
+	Image string `json:"image"`
+	// Entrypoint is the interpreter given the script, such as "bash".
+	Entrypoint string `json:"entrypoint"`
+	// Script is the script's text.
+	Script string `json:"script"`
+}
+
+// Download is one file fetched into an instance's data folder.
+type Download struct {
+	// URL is where the file comes from; https only.
+	URL string `json:"url"`
+	// Path is where it goes: relative to the data folder, clean, inside it.
+	Path string `json:"path"`
 }
 
 // InstanceStatus is the node's observation of one instance.

@@ -2,7 +2,9 @@ package nodeapi
 
 import (
 	"fmt"
+	"net/url"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -84,6 +86,63 @@ func (s InstanceSpec) Validate() error {
 	}
 	if s.Desired != DesiredRunning && s.Desired != DesiredStopped {
 		return &FieldError{"desired", fmt.Sprintf("must be %q or %q", DesiredRunning, DesiredStopped)}
+	}
+	for i, p := range s.ReadyPatterns {
+		if err := validateReadyPattern(fmt.Sprintf("readyPatterns[%d]", i), p); err != nil {
+			return err
+		}
+	}
+	if s.Install != nil {
+		if err := s.Install.validate(); err != nil {
+			return err
+		}
+	}
+	for i, d := range s.Downloads {
+		if err := d.validate(fmt.Sprintf("downloads[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateReadyPattern accepts a non-empty substring, or "regex:" and a
+// regular expression that compiles.
+func validateReadyPattern(field, p string) error {
+	if p == "" || strings.ContainsRune(p, 0) {
+		return &FieldError{field, "must be non-empty, without NUL"}
+	}
+	if re, ok := strings.CutPrefix(p, "regex:"); ok {
+		if _, err := regexp.Compile(re); err != nil {
+			return &FieldError{field, "invalid regular expression: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+func (s InstallSpec) validate() error {
+	if strings.TrimSpace(s.Image) == "" || strings.ContainsFunc(s.Image, isSpaceOrControl) {
+		return &FieldError{"install.image", "is required, without spaces or control characters"}
+	}
+	if strings.TrimSpace(s.Entrypoint) == "" || strings.ContainsRune(s.Entrypoint, 0) {
+		return &FieldError{"install.entrypoint", "is required, without NUL"}
+	}
+	if strings.TrimSpace(s.Script) == "" || strings.ContainsRune(s.Script, 0) {
+		return &FieldError{"install.script", "is required, without NUL"}
+	}
+	return nil
+}
+
+// validate accepts an https URL and a path that stays inside the data
+// folder: relative, clean, not "..".
+func (d Download) validate(field string) error {
+	u, err := url.Parse(d.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return &FieldError{field + ".url", "must be an https URL without credentials"}
+	}
+	p := d.Path
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") ||
+		strings.ContainsAny(p, "\\\x00") {
+		return &FieldError{field + ".path", "must be a clean relative path inside the data folder"}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/images"
 )
 
 // maxBody is the largest request body accepted; larger ones get 413.
@@ -216,17 +217,5 @@ func (b body) variables(name string) (map[string]string, error) {
 	return vars, nil
 }
 
-func validEnvName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validEnvName reports whether s can name an environment variable.
+func validEnvName(s string) bool { return images.IsEnvName(s) }

@@ -2,7 +2,6 @@ package panel
 
 import (
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
@@ -11,11 +10,6 @@ import (
 	"github.com/berth-dev/berth/internal/ports"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// dockerRefPattern is the grammar of a Docker image reference: an optional
-// registry host, a lowercase path, then an optional tag and digest.
-var dockerRefPattern = regexp.MustCompile(`^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*` +
-	`(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
 
 // Limits on what one deploy may ask for.
 const (
@@ -106,26 +100,33 @@ func (s *Server) resolveImage(r *http.Request, b body, req *deployRequest) error
 	case imagename != "":
 		return fault.InvalidField(field, "no image template is named %q", imagename)
 	}
-	if !dockerRefPattern.MatchString(req.instance.Image) {
+	if !images.IsImageRef(req.instance.Image) {
 		return fault.InvalidField("image", "%q is neither an image template from /api/images nor a Docker image reference", req.instance.Image)
 	}
 	if req.template != nil {
-		return applyVariables(req.template, req.instance.Variables)
+		return checkTemplateDeploy(req.template, &req.instance)
 	}
 	return nil
 }
 
-// applyVariables fills in a template's defaults and checks its required
-// variables, naming the one at fault.
-func applyVariables(t *images.Template, vars map[string]string) error {
-	for name, v := range t.Variables {
-		if _, ok := vars[name]; !ok && v.Default != "" {
-			vars[name] = v.Default
-		}
-		if v.Required && vars[name] == "" {
-			return fault.InvalidField("variables", "%s is required by image %s", name, t.Name)
-		}
+// checkTemplateDeploy holds a deploy to its template: the Docker image
+// must be one the template offers, and the variables must keep its rules.
+// It replaces the deploy's variables with the checked ones, defaults
+// filled in.
+func checkTemplateDeploy(t *images.Template, in *store.Instance) error {
+	if !t.AllowsImage(in.Image) {
+		return fault.InvalidField("image", "%q is not an image of template %s (its Image or one of its AltImages)", in.Image, t.Name)
 	}
+	vars, err := t.CheckVariables(in.Variables)
+	if err != nil {
+		return err
+	}
+	// A value lands in the download URLs too; refuse one that breaks them
+	// now rather than fail the install later.
+	if _, err := t.RenderDownloads(vars); err != nil {
+		return fault.InvalidField("variables", "the values make a download invalid: %s", fault.Message(err))
+	}
+	in.Variables = vars
 	return nil
 }
 

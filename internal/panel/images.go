@@ -1,11 +1,15 @@
 package panel
 
 import (
+	"errors"
+	"io"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/images"
 )
 
+// listImages answers every template, in the shape the seed's clients read.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	list, err := s.store.ListTemplates(r.Context())
 	if err != nil {
@@ -23,4 +27,42 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		out = append(out, t)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// createImage imports the body, a template in any format images.Import
+// reads, and stores it: 201 with the stored template, 400 naming the field
+// at fault, 409 when the name is taken. The template is stored in one
+// insert after it has passed every check, so nothing is half-imported.
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(r.Body)
+	if errors.As(err, new(*http.MaxBytesError)) {
+		writeErrorMessage(w, http.StatusRequestEntityTooLarge, errTooLarge.Error())
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, fault.InvalidField("body", "could not be read"))
+		return
+	}
+	t, err := images.Import(raw)
+	if err == nil {
+		t, err = images.Save(r.Context(), s.store, t)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "image.create", t.ID)
+	writeJSON(w, http.StatusCreated, t)
+}
+
+// deleteImage removes a template by Id: 404 when there is none, 409 while
+// instances use it.
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.store.DeleteTemplate(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "image.delete", id)
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Image deleted"})
 }

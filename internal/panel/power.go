@@ -62,6 +62,15 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
 	defer cancel()
+	if desired == nodeapi.DesiredRunning && in.AppliedGeneration < in.Generation {
+		// The node still holds an older spec, one from before an unsuspend
+		// say, and would refuse the start or start what is no longer
+		// wanted: hand it the current spec first.
+		if err := s.pushSpec(ctx, c, in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	st, err := c.Power(ctx, in.ID, action)
 	if err != nil {
 		s.writeError(w, r, nodeFault(in, err))
@@ -72,6 +81,20 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 	}
 	in.Status, in.ContainerID = st.Status, st.ContainerID
 	writeJSON(w, http.StatusOK, viewInstance(in))
+}
+
+// pushSpec has the node apply the instance's current spec, as the
+// reconciler would on its next pass, and records that it did.
+func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Instance) error {
+	spec, err := reconcile.Spec(ctx, s.store, in)
+	if err != nil {
+		return err
+	}
+	st, err := c.EnsureInstance(ctx, spec)
+	if err != nil {
+		return nodeFault(in, err)
+	}
+	return s.store.MarkApplied(ctx, in.ID, spec.Generation, st.Status, st.ContainerID)
 }
 
 // logs answers the last lines of an instance's console output.

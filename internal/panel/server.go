@@ -89,6 +89,8 @@ func (s *Server) routes() {
 	api("GET /api/instances/logs/{id}", s.logs)
 
 	api("GET /api/images", s.listImages)
+	api("POST /api/images", s.createImage)
+	api("DELETE /api/images/{id}", s.deleteImage)
 
 	api("GET /api/nodes", s.listNodes)
 	api("POST /api/nodes/create", s.createNode)

@@ -275,7 +275,7 @@ func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Log
 }
 
 func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instance, log *slog.Logger) {
-	spec, err := w.specOf(ctx, in)
+	spec, err := Spec(ctx, w.r.st, in)
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, w.r.cfg.EnsureTimeout)
 		var st nodeapi.InstanceStatus
@@ -312,8 +312,9 @@ type permanent struct{ err error }
 
 func (p *permanent) Error() string { return p.err.Error() }
 
-// specOf builds what the node is asked to make true.
-func (w *worker) specOf(ctx context.Context, in store.Instance) (nodeapi.InstanceSpec, error) {
+// Spec builds what in's node is asked to make true: the instance's own
+// fields plus its template's environment, startup and stop command.
+func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.InstanceSpec, error) {
 	spec := nodeapi.InstanceSpec{
 		ID: in.ID, Generation: in.Generation, Image: in.Image, MemoryMiB: in.MemoryMiB, CPU: in.CPU,
 		DiskMiB: in.DiskMiB, PrimaryPort: in.Primary.Container, Desired: in.Desired, Suspended: in.Suspended,
@@ -323,7 +324,7 @@ func (w *worker) specOf(ctx context.Context, in store.Instance) (nodeapi.Instanc
 		spec.Ports = append(spec.Ports, nodeapi.Port{Container: b.Container, Host: b.Host})
 	}
 	if in.TemplateID != "" {
-		row, err := w.r.st.TemplateByRef(ctx, in.TemplateID)
+		row, err := st.TemplateByRef(ctx, in.TemplateID)
 		if err != nil {
 			return spec, &permanent{fmt.Errorf("image template %s: %w", in.TemplateID, err)}
 		}
@@ -336,9 +337,23 @@ func (w *worker) specOf(ctx context.Context, in store.Instance) (nodeapi.Instanc
 				spec.Env[k] = v
 			}
 		}
-		spec.Startup = images.Render(t.Startup, in.Variables)
+		vars := images.Placeholders(in.Variables, in.MemoryMiB, in.Primary.Container)
+		spec.Startup = images.Render(t.Startup, vars)
 		spec.StopCommand = t.StopCommand
 		spec.MountPath = t.MountPath
+		spec.ReadyPatterns = t.ReadyPatterns
+		if s := t.Scripts.Installer; s != nil {
+			spec.Install = &nodeapi.InstallSpec{Image: s.Image, Entrypoint: s.Entrypoint, Script: s.Script}
+		}
+		downloads, err := t.RenderDownloads(in.Variables)
+		if err != nil {
+			return spec, &permanent{err}
+		}
+		for _, d := range downloads {
+			spec.Downloads = append(spec.Downloads, nodeapi.Download{URL: d.URI, Path: d.Path})
+		}
+		spec.Env[images.PlaceholderMemory] = vars[images.PlaceholderMemory]
+		spec.Env[images.PlaceholderIP] = vars[images.PlaceholderIP]
 	}
 	for k, v := range in.Variables {
 		spec.Env[k] = v

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+const imageUsage = "usage: berth image import FILE|DIR... [-data DIR | -database URL]"
+
+// runImage is `berth image import FILE|DIR...`: it imports each template
+// file (each .json file of a folder), reporting one line per file, and
+// fails when any file did. Each file is stored whole or not at all.
+func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "import" {
+		return errors.New(imageUsage)
+	}
+	fs := newFlags("image import")
+	fs.SetOutput(stderr)
+	var data, dbURL string
+	config.BindData(fs, &data)
+	config.BindDatabase(fs, &dbURL)
+	targets, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(stderr, imageUsage)
+		return errUsage
+	}
+	files, err := templateFiles(targets)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, data, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	failed := 0
+	for _, file := range files {
+		t, format, err := importFile(ctx, st, file)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: imported %s (%s) as %s\n", file, t.Name, format, t.ID)
+	}
+	if failed > 0 {
+		return fmt.Errorf("image import: %d of %d file(s) failed", failed, len(files))
+	}
+	return nil
+}
+
+// importFile imports and stores one template file.
+func importFile(ctx context.Context, st *store.Store, file string) (images.Template, images.Format, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return images.Template{}, "", err
+	}
+	defer f.Close()
+	// One byte past the limit, so that Import can say the file is too big.
+	raw, err := io.ReadAll(io.LimitReader(f, images.MaxDocument+1))
+	if err != nil {
+		return images.Template{}, "", err
+	}
+	t, format, err := images.ImportFormat(raw)
+	if err != nil {
+		return images.Template{}, "", err
+	}
+	t, err = images.Save(ctx, st, t)
+	return t, format, err
+}
+
+// templateFiles expands the arguments: a file as it is, a folder into its
+// .json files in name order (not recursively).
+func templateFiles(targets []string) ([]string, error) {
+	var files []string
+	for _, target := range targets {
+		info, err := os.Stat(target)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			files = append(files, target)
+			continue
+		}
+		entries, err := os.ReadDir(target)
+		if err != nil {
+			return nil, err
+		}
+		var found []string
+		for _, e := range entries {
+			if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".json") {
+				found = append(found, filepath.Join(target, e.Name()))
+			}
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no .json files", target)
+		}
+		slices.Sort(found)
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments, which it returns.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

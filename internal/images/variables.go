@@ -1,0 +1,124 @@
+package images
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/internal/fault"
+)
+
+// CheckVariables turns the variables a deploy gave into the instance's
+// variables: each of the template's, with its default where none was
+// given, checked against its rules. It refuses a name the template does
+// not declare (a typo, or an attempt to override the environment) and a
+// new value for a variable that is not editable. Every error is a
+// fault.Invalid on the field "variables" that names the variable. given is
+// not modified.
+func (t Template) CheckVariables(given map[string]string) (map[string]string, error) {
+	for _, name := range sortedKeys(given) {
+		v, ok := t.Variables[name]
+		if !ok {
+			return nil, fault.InvalidField("variables", "%s: is not a variable of image %s", name, t.Name)
+		}
+		// Clients often send back every value they were shown; repeating
+		// the default is not an edit.
+		if !v.Editable() && given[name] != v.Default {
+			return nil, fault.InvalidField("variables", "%s: is not editable", name)
+		}
+	}
+	out := make(map[string]string, len(t.Variables))
+	for _, name := range sortedKeys(t.Variables) {
+		v := t.Variables[name]
+		val, ok := given[name]
+		if !ok {
+			val = v.Default
+		}
+		if val == "" {
+			if v.Required {
+				return nil, fault.InvalidField("variables", "%s: is required", name)
+			}
+		} else if msg := checkValue(v, val); msg != "" {
+			return nil, fault.InvalidField("variables", "%s: %s", name, msg)
+		}
+		out[name] = val
+	}
+	return out, nil
+}
+
+// numberPattern is a decimal number, as a user would type it.
+var numberPattern = regexp.MustCompile(`^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$`)
+
+// checkValue checks a non-empty value against v's rules and returns what
+// it breaks, or "".
+func checkValue(v Variable, val string) string {
+	switch v.Type {
+	case TypeInt:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return "must be a whole number"
+		}
+		if msg := checkRange(v, float64(n)); msg != "" {
+			return msg
+		}
+	case TypeNumber:
+		if !numberPattern.MatchString(val) {
+			return "must be a number"
+		}
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return "must be a number"
+		}
+		if msg := checkRange(v, f); msg != "" {
+			return msg
+		}
+	case TypeBool:
+		switch strings.ToLower(val) {
+		case "true", "false", "1", "0":
+		default:
+			return "must be true, false, 1 or 0"
+		}
+	default:
+		n := int64(utf8.RuneCountInString(val))
+		if v.Min != nil && n < *v.Min {
+			return fmt.Sprintf("must be at least %d characters", *v.Min)
+		}
+		if v.Max != nil && n > *v.Max {
+			return fmt.Sprintf("must be at most %d characters", *v.Max)
+		}
+	}
+	if v.Regex != "" {
+		re, err := regexp.Compile(v.Regex)
+		if err != nil || !re.MatchString(val) {
+			return "must match " + v.Regex
+		}
+	}
+	if len(v.OneOf) > 0 && !slices.Contains(v.OneOf, val) {
+		return "must be one of " + strings.Join(v.OneOf, ", ")
+	}
+	return ""
+}
+
+func checkRange(v Variable, f float64) string {
+	if v.Min != nil && f < float64(*v.Min) {
+		return fmt.Sprintf("must be at least %d", *v.Min)
+	}
+	if v.Max != nil && f > float64(*v.Max) {
+		return fmt.Sprintf("must be at most %d", *v.Max)
+	}
+	return ""
+}
+
+// sortedKeys returns m's keys in order, so that the first error reported
+// is the same on every run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,269 @@
+package panel_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/panel"
+)
+
+// imageFields are the fields of an image in GET /api/images and in the
+// answer of POST /api/images: the seed's, then Berth's additions.
+var imageFields = []string{"Id", "Name", "Description", "Author", "Image", "AltImages", "Env", "Variables",
+	"StopCommand", "Startup", "Scripts", "Format", "ReadyPatterns", "MountPath", "features"}
+
+// imgSkyport is a Skyport "Images v2" document.
+const imgSkyport = `{
+  "Name": "Spigot", "Author": "ops@example.com", "Image": "ghcr.io/example/java:21",
+  "AltImages": ["ghcr.io/example/java:17"], "Env": ["START=java -jar server.jar"], "StopCommand": "stop",
+  "features": ["eula"],
+  "Scripts": {"Install": [{"Uri": "https://dl.example.com/spigot-{{Version}}.jar", "Path": "server.jar"}]},
+  "Variables": {"Version": {"type": "text", "default": "1.21", "required": true}}
+}`
+
+// imgEgg is a PTDL_v2 egg whose variables carry Laravel rules.
+const imgEgg = `{
+  "meta": {"version": "PTDL_v2"}, "name": "Rules Egg", "author": "eggs@example.org", "description": "d",
+  "docker_images": {"Default": "ghcr.io/example/yolks:debian", "Alt": "ghcr.io/example/yolks:ubuntu"},
+  "startup": "./server -m {{SERVER_MEMORY}} -p {{SERVER_PORT}} -n {{SLOTS}}",
+  "config": {"files": "{}", "startup": "{\"done\": \"ready\"}", "logs": "{}", "stop": "^C"},
+  "scripts": {"installation": {"script": "#!/bin/bash\necho hi", "container": "debian:bookworm-slim", "entrypoint": "bash"}},
+  "variables": [
+    {"name": "Slots", "env_variable": "SLOTS", "default_value": "10", "user_editable": true, "rules": "required|integer|between:1,64"},
+    {"name": "Level", "env_variable": "LEVEL", "default_value": "world", "user_editable": true, "rules": "required|regex:/^[a-z]+$/"},
+    {"name": "Edition", "env_variable": "EDITION", "default_value": "community", "user_editable": false, "rules": "required|in:community,pro"}
+  ]
+}`
+
+// imgBerth is a template in Berth's own format.
+const imgBerth = `{"Format": "berth/v1", "Name": "Own", "Image": "busybox", "Startup": "sleep 1000",
+  "ReadyPatterns": ["regex:^up$"], "Variables": {"MODE": {"default": "a", "oneOf": ["a", "b"]}}}`
+
+// imgCount is how many templates the panel stores.
+func imgCount(t *testing.T, p *testPanel) int {
+	t.Helper()
+	list, err := p.st.ListTemplates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// imgCreate posts doc and returns the stored image from the 201 answer.
+func imgCreate(t *testing.T, p *testPanel, doc string) map[string]any {
+	t.Helper()
+	img := p.expect(201, "POST", "/api/images", doc).object(t)
+	if id, _ := img["Id"].(string); id == "" {
+		t.Fatalf("POST /api/images answered no Id: %v", img)
+	}
+	return img
+}
+
+func TestCreateImageImportsEachFormatAndAnswers201(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	for _, tc := range []struct{ doc, name, image string }{
+		{imgSkyport, "Spigot", "ghcr.io/example/java:21"},
+		{imgEgg, "Rules Egg", "ghcr.io/example/yolks:debian"},
+		{imgBerth, "Own", "busybox"},
+	} {
+		img := imgCreate(t, p, tc.doc)
+		hasKeys(t, "created image", img, imageFields...)
+		if img["Name"] != tc.name || img["Image"] != tc.image || img["Format"] != "berth/v1" {
+			t.Errorf("created image = %v, want Name %q Image %q in Berth's format", img, tc.name, tc.image)
+		}
+		p.expectAudit("image.create", img["Id"].(string))
+		// The list shows exactly what the create answered.
+		listed := indexBy(t, p.expect(200, "GET", "/api/images", nil).array(t), "Id")[img["Id"].(string)]
+		if !reflect.DeepEqual(listed, img) {
+			t.Errorf("GET /api/images shows\n%v\nPOST answered\n%v", listed, img)
+		}
+	}
+	if n := imgCount(t, p); n != 3 {
+		t.Errorf("%d templates stored, want 3", n)
+	}
+}
+
+func TestCreateImageConvertsAnEgg(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	img := imgCreate(t, p, imgEgg)
+	if img["StopCommand"] != "^SIGINT" || img["MountPath"] != "/home/container" {
+		t.Errorf("StopCommand %v MountPath %v, want ^SIGINT and /home/container", img["StopCommand"], img["MountPath"])
+	}
+	if got := img["ReadyPatterns"]; !reflect.DeepEqual(got, []any{"ready"}) {
+		t.Errorf("ReadyPatterns = %v, want [ready]", got)
+	}
+	slots := img["Variables"].(map[string]any)["SLOTS"].(map[string]any)
+	if slots["type"] != "int" || slots["min"] != 1.0 || slots["max"] != 64.0 || slots["required"] != true {
+		t.Errorf("SLOTS = %v, want a required int from 1 to 64", slots)
+	}
+	installer := img["Scripts"].(map[string]any)["Installer"].(map[string]any)
+	if installer["Image"] != "debian:bookworm-slim" || installer["Entrypoint"] != "bash" {
+		t.Errorf("Installer = %v", installer)
+	}
+}
+
+func TestCreateImageRejectsBadDocumentsNamingTheField(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	before, count := p.snapshot(), imgCount(t, p)
+	for _, tc := range []struct {
+		doc   string
+		words []string
+	}{
+		{`{"meta": {"version": "PTDL_v9"}, "name": "x"}`, []string{"meta.version", "PTDL_v9"}},
+		{`{"meta": {"version": "PTDL_v2"}, "name": "x", "docker_images": ["alpine"]}`, []string{"docker_images", "must be an object"}},
+		{`{"meta": {"version": "PTDL_v2"}, "name": "x", "docker_images": {"a": "alpine"},
+		   "variables": [{"env_variable": "A", "rules": "required|email"}]}`, []string{"variables[0].rules", "email"}},
+		{`{"Name": "x", "Image": "alpine", "Scripts": {"Install": [{"Uri": "http://x.example/a", "Path": "a"}]}}`, []string{"Scripts.Install[0].Uri", "https"}},
+		{`{"Name": "x", "Image": "Not An Image"}`, []string{"Image"}},
+		{`{"Format": "berth/v1", "Name": "x", "Image": "alpine", "Startp": "typo"}`, []string{"Startp"}},
+		{`{"Format": "berth/v1", "Name": "", "Image": "alpine"}`, []string{"Name", "required"}},
+		{`{"title": "not a template"}`, []string{"document"}},
+		{`[1, 2]`, []string{"document"}},
+		{`{"Name": `, []string{"document", "JSON"}},
+		{``, []string{"document"}},
+	} {
+		p.expectError(400, "POST", "/api/images", tc.doc, tc.words...)
+	}
+	p.expectUnchanged(before)
+	if n := imgCount(t, p); n != count {
+		t.Errorf("rejected imports stored templates: %d, want %d", n, count)
+	}
+}
+
+func TestCreateImageRejectsATakenNameIgnoringCase(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	imgCreate(t, p, imgBerth)
+	before := p.snapshot()
+	p.expectError(409, "POST", "/api/images", strings.Replace(imgBerth, `"Own"`, `"OWN"`, 1), "OWN", "already exists")
+	p.expectUnchanged(before)
+	if n := imgCount(t, p); n != 1 {
+		t.Errorf("%d templates stored, want 1", n)
+	}
+}
+
+func TestCreateImageOver1MiBAnswers413(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	doc := `{"Format": "berth/v1", "Name": "Big", "Image": "alpine", "Description": "` + strings.Repeat("x", 1<<20) + `"}`
+	p.expectError(413, "POST", "/api/images", doc)
+	if n := imgCount(t, p); n != 0 {
+		t.Errorf("%d templates stored, want 0", n)
+	}
+}
+
+func TestImageMutationsRequireAKey(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	id := imgCreate(t, p, imgBerth)["Id"].(string)
+	for _, r := range []response{
+		p.send("", "POST", "/api/images", imgSkyport),
+		p.send("", "DELETE", "/api/images/"+id, nil),
+		p.send("berth_wrong", "DELETE", "/api/images/"+id, nil),
+	} {
+		if r.code != 401 {
+			t.Errorf("status %d without a valid key, want 401: %s", r.code, r.body)
+		}
+	}
+	if n := imgCount(t, p); n != 1 {
+		t.Errorf("%d templates stored, want 1", n)
+	}
+}
+
+func TestDeleteImageAnswers200AndRemovesIt(t *testing.T) {
+	forEachMode(t, func(t *testing.T, p *testPanel) {
+		id := imgCreate(t, p, imgBerth)["Id"].(string)
+		r := p.expect(200, "DELETE", "/api/images/"+id, nil).object(t)
+		if msg, _ := r["message"].(string); msg == "" {
+			t.Errorf("DELETE answered %v, want a message", r)
+		}
+		p.expectAudit("image.delete", id)
+		if list := p.expect(200, "GET", "/api/images", nil).array(t); len(list) != 0 {
+			t.Errorf("images after delete = %v, want none", list)
+		}
+		before := p.snapshot()
+		p.expectError(404, "DELETE", "/api/images/"+id, nil, "not found")
+		p.expectError(404, "DELETE", "/api/images/no-such-image", nil)
+		p.expectUnchanged(before)
+	})
+}
+
+func TestDeleteImageAnswers409WhileAnInstanceUsesIt(t *testing.T) {
+	forEachMode(t, func(t *testing.T, p *testPanel) {
+		user, node := setup(p)
+		id := imgCreate(t, p, imgBerth)["Id"].(string)
+		body := deployBody(user, node, "25565", "25565")
+		body["image"] = "Own"
+		instance := p.deploy(body)
+		before := p.snapshot()
+		p.expectError(409, "DELETE", "/api/images/"+id, nil, "used by 1 instance")
+		p.expectUnchanged(before)
+		if n := imgCount(t, p); n != 1 {
+			t.Fatalf("%d templates stored, want 1", n)
+		}
+		p.expect(modeCodes[p.mode].instanceDeleted, "DELETE", "/api/instance/delete", map[string]any{"id": instance})
+		p.expect(200, "DELETE", "/api/images/"+id, nil)
+	})
+}
+
+func TestDeployHoldsTheDockerImageToTheTemplate(t *testing.T) {
+	forEachMode(t, func(t *testing.T, p *testPanel) {
+		user, node := setup(p)
+		imgCreate(t, p, imgSkyport)
+		before := p.snapshot()
+		body := deployBody(user, node, "25565", "25565")
+		body["image"], body["imagename"] = "ghcr.io/example/other:1", "Spigot"
+		p.expectError(400, "POST", "/api/instances/deploy", body, "image", "ghcr.io/example/other:1", "AltImages")
+		p.expectUnchanged(before)
+		for i, image := range []string{"ghcr.io/example/java:21", "ghcr.io/example/java:17"} {
+			body := deployBody(user, node, itoa(25565+i), itoa(25565+i))
+			body["image"], body["imagename"] = image, "spigot"
+			in := p.expect(201, "POST", "/api/instances/deploy", body).object(t)["instance"].(map[string]any)
+			if in["Image"] != image {
+				t.Errorf("Image = %v, want %s", in["Image"], image)
+			}
+		}
+	})
+}
+
+func TestDeployChecksVariablesAgainstTheTemplateRules(t *testing.T) {
+	forEachMode(t, func(t *testing.T, p *testPanel) {
+		user, node := setup(p)
+		imgCreate(t, p, imgEgg)
+		before := p.snapshot()
+		for _, tc := range []struct {
+			vars  map[string]any
+			words []string
+		}{
+			{map[string]any{"SLOTS": "100"}, []string{"variables", "SLOTS", "at most 64"}},
+			{map[string]any{"SLOTS": "many"}, []string{"SLOTS", "whole number"}},
+			{map[string]any{"LEVEL": "World 1"}, []string{"LEVEL", "must match"}},
+			{map[string]any{"LEVEL": ""}, []string{"LEVEL", "required"}},
+			{map[string]any{"EDITION": "pro"}, []string{"EDITION", "not editable"}},
+			{map[string]any{"PATH": "/tmp"}, []string{"PATH", "not a variable"}},
+		} {
+			body := deployBody(user, node, "25565", "25565")
+			body["image"], body["variables"] = "Rules Egg", tc.vars
+			p.expectError(400, "POST", "/api/instances/deploy", body, tc.words...)
+		}
+		p.expectUnchanged(before)
+
+		body := deployBody(user, node, "25565", "25565")
+		body["image"], body["variables"] = "Rules Egg", `{"SLOTS": 64, "EDITION": "community"}`
+		in := p.expect(201, "POST", "/api/instances/deploy", body).object(t)["instance"].(map[string]any)
+		want := map[string]any{"SLOTS": "64", "LEVEL": "world", "EDITION": "community"}
+		if got := in["Variables"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("Variables = %v, want %v (defaults filled in)", got, want)
+		}
+	})
+}
+
+func TestDeployRejectsAVariableThatBreaksADownloadURL(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	user, node := setup(p)
+	imgCreate(t, p, imgSkyport)
+	before := p.snapshot()
+	body := deployBody(user, node, "25565", "25565")
+	body["image"], body["variables"] = "Spigot", map[string]any{"Version": "1\n21"}
+	p.expectError(400, "POST", "/api/instances/deploy", body, "variables", "Scripts.Install[0].Uri")
+	p.expectUnchanged(before)
+}
