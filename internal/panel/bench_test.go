@@ -3,6 +3,7 @@ package panel
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,11 +130,11 @@ func (q benchRequest) do(c *http.Client, base, key string) (*http.Response, erro
 	return c.Do(req)
 }
 
-// runLoad runs b.N requests with benchConcurrency clients and reports
+// runLoad runs b.N requests with that many concurrent clients and reports
 // requests per second and latency percentiles.
-func runLoad(b *testing.B, base, key string, q benchRequest) {
+func runLoad(b *testing.B, base, key string, q benchRequest, clients int) {
 	b.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: benchConcurrency, MaxConnsPerHost: benchConcurrency}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
 	var mu sync.Mutex
@@ -146,7 +147,7 @@ func runLoad(b *testing.B, base, key string, q benchRequest) {
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range benchConcurrency {
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -223,8 +224,27 @@ func benchAPI(b *testing.B, q func(id string) benchRequest) {
 	base, key := benchTarget(b, st, key)
 	req := q(id)
 	bare := bareTarget(b, base, key, req)
-	b.Run("berth", func(b *testing.B) { runLoad(b, base, key, req) })
-	b.Run("bare", func(b *testing.B) { runLoad(b, bare, key, req) })
+	for _, c := range []int{benchConcurrency, 1} {
+		b.Run(fmt.Sprintf("berth/c%d", c), func(b *testing.B) { runLoad(b, base, key, req, c) })
+		b.Run(fmt.Sprintf("bare/c%d", c), func(b *testing.B) { runLoad(b, bare, key, req, c) })
+	}
+}
+
+// BenchmarkListInstancesRebuild is what GET /api/instances costs when a
+// write has just emptied the response cache: the query over 10,000
+// instances, shaping, and encoding.
+func BenchmarkListInstancesRebuild(b *testing.B) {
+	st, _, _ := benchStore(b)
+	ctx := context.Background()
+	for b.Loop() {
+		list, err := st.ListInstances(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := json.NewEncoder(io.Discard).Encode(viewInstances(list)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkAPIListInstances(b *testing.B) {
