@@ -29,6 +29,9 @@ Usage:
   berth apikey create [-name NAME] [-data DIR | -database URL]
   berth image import FILE|DIR... [-data DIR | -database URL]
                                              import templates: Berth, Skyport, eggs
+  berth image test TEMPLATE [-timeout D] [-var NAME=VALUE]...
+                                             deploy a template on a throwaway local node,
+                                             wait for ready, stop it: PASS or FAIL
   berth version
 
 Run "berth COMMAND -h" for a command's flags.
@@ -57,7 +60,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "apikey":
 		err = runAPIKey(ctx, args[1:], stdout)
 	case "image":
-		err = runImage(ctx, args[1:], stdout, stderr)
+		if len(args) > 1 && args[1] == "test" {
+			err = runImageTest(ctx, args[2:], stdout, stderr)
+		} else {
+			err = runImage(ctx, args[1:], stdout, stderr)
+		}
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":

@@ -16,7 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 )
 
-const imageUsage = "usage: berth image import FILE|DIR... [-data DIR | -database URL]"
+const imageUsage = "usage: berth image import FILE|DIR... [-data DIR | -database URL], or berth image test TEMPLATE [flags]"
 
 // runImage is `berth image import FILE|DIR...`: it imports each template
 // file (each .json file of a folder), reporting one line per file, and

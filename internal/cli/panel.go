@@ -66,6 +66,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	rec := reconcile.New(reconcile.Config{Store: st, Log: log})
 	api := panel.New(panel.Config{
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
+		MaxUploadBytes: cfg.MaxUploadMiB << 20,
 	})
 	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
 }

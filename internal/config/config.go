@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -33,6 +34,8 @@ type Panel struct {
 	PublicURL string
 	// InstallTimeout fails a deploy that has not become READY in time.
 	InstallTimeout time.Duration
+	// MaxUploadMiB caps the body of one file upload through the panel.
+	MaxUploadMiB int64
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -44,6 +47,8 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 	fs.StringVar(&p.PublicURL, "public-url", Env("BERTH_PUBLIC_URL", ""), "the panel's URL as nodes reach it (BERTH_PUBLIC_URL)")
 	fs.DurationVar(&p.InstallTimeout, "install-timeout", EnvDuration("BERTH_INSTALL_TIMEOUT", 15*time.Minute),
 		"how long a deploy may stay INSTALLING (BERTH_INSTALL_TIMEOUT)")
+	fs.Int64Var(&p.MaxUploadMiB, "max-upload-mib", EnvInt64("BERTH_MAX_UPLOAD_MIB", 1024),
+		"cap in MiB on the body of one file upload (BERTH_MAX_UPLOAD_MIB)")
 }
 
 // BindData registers -data.
@@ -71,6 +76,16 @@ func EnvDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok {
 		if d, err := time.ParseDuration(v); err == nil {
 			return d
+		}
+	}
+	return def
+}
+
+// EnvInt64 is Env for whole numbers; an unparsable value keeps def.
+func EnvInt64(name string, def int64) int64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
 		}
 	}
 	return def

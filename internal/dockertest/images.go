@@ -53,8 +53,9 @@ type image struct {
 }
 
 var (
-	gameServerImage image
-	busyboxImage    image
+	gameServerImage      image
+	busyboxImage         image
+	shellGameServerImage image
 )
 
 // get builds the image on first use with build, and reports the reference
@@ -91,26 +92,20 @@ func BusyboxImage(t testing.TB) string {
 	return busyboxImage.get(t, buildBusybox)
 }
 
+// ShellGameServerImage returns a local image holding both the game server
+// (as /gameserver, its command) and the busybox shell, tagged
+// berth-test/gameserver-sh:<hash>: the shape of a real game image, whose
+// templates' startup commands run through /bin/sh. It needs Debian's
+// busybox-static package.
+func ShellGameServerImage(t testing.TB) string {
+	t.Helper()
+	return shellGameServerImage.get(t, buildShellGameServer)
+}
+
 // buildGameServer compiles the fake game server statically and imports it
 // as an image whose command is /gameserver.
 func buildGameServer(ctx context.Context, cli *client.Client) (string, error) {
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", fmt.Errorf("gameserver image: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "berth-gameserver-")
-	if err != nil {
-		return "", fmt.Errorf("gameserver image: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "gameserver")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./internal/gameserver")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gameserver image: go build: %w\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
+	data, err := compileGameServer(ctx)
 	if err != nil {
 		return "", fmt.Errorf("gameserver image: %w", err)
 	}
@@ -121,28 +116,9 @@ func buildGameServer(ctx context.Context, cli *client.Client) (string, error) {
 
 // buildBusybox imports the host's static busybox as a small shell image.
 func buildBusybox(ctx context.Context, cli *client.Client) (string, error) {
-	f, err := elf.Open(busyboxPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%w: %s is missing; apt-get install busybox-static", errUnavailable, busyboxPath)
-	}
+	files, err := busyboxFiles()
 	if err != nil {
 		return "", fmt.Errorf("busybox image: %w", err)
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			f.Close()
-			return "", fmt.Errorf("%w: %s is dynamically linked and cannot run alone in an image; apt-get install busybox-static",
-				errUnavailable, busyboxPath)
-		}
-	}
-	f.Close()
-	data, err := os.ReadFile(busyboxPath)
-	if err != nil {
-		return "", fmt.Errorf("busybox image: %w", err)
-	}
-	files := []tarFile{{name: "bin/busybox", mode: 0o755, data: data}}
-	for _, applet := range busyboxApplets {
-		files = append(files, tarFile{name: "bin/" + applet, link: "busybox"})
 	}
 	changes := []string{
 		`CMD ["/bin/sh"]`,
@@ -150,6 +126,73 @@ func buildBusybox(ctx context.Context, cli *client.Client) (string, error) {
 		"WORKDIR /home/container",
 	}
 	return importImage(ctx, cli, "berth-test/busybox", files, changes)
+}
+
+// buildShellGameServer imports the game server beside busybox's shell.
+func buildShellGameServer(ctx context.Context, cli *client.Client) (string, error) {
+	files, err := busyboxFiles()
+	if err != nil {
+		return "", fmt.Errorf("gameserver-sh image: %w", err)
+	}
+	data, err := compileGameServer(ctx)
+	if err != nil {
+		return "", fmt.Errorf("gameserver-sh image: %w", err)
+	}
+	files = append(files, tarFile{name: "gameserver", mode: 0o755, data: data})
+	changes := []string{`CMD ["/gameserver"]`, "ENV PATH=/bin", "WORKDIR /home/container"}
+	return importImage(ctx, cli, "berth-test/gameserver-sh", files, changes)
+}
+
+// compileGameServer builds internal/gameserver as a static Linux binary
+// and returns it.
+func compileGameServer(ctx context.Context) ([]byte, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "berth-gameserver-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "gameserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./internal/gameserver")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return os.ReadFile(bin)
+}
+
+// busyboxFiles are the host's static busybox as /bin/busybox and a
+// symlink to it for each applet. A missing or dynamic busybox is
+// errUnavailable.
+func busyboxFiles() ([]tarFile, error) {
+	f, err := elf.Open(busyboxPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s is missing; apt-get install busybox-static", errUnavailable, busyboxPath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s is dynamically linked and cannot run alone in an image; apt-get install busybox-static",
+				errUnavailable, busyboxPath)
+		}
+	}
+	f.Close()
+	data, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		return nil, err
+	}
+	files := []tarFile{{name: "bin/busybox", mode: 0o755, data: data}}
+	for _, applet := range busyboxApplets {
+		files = append(files, tarFile{name: "bin/" + applet, link: "busybox"})
+	}
+	return files, nil
 }
 
 // moduleRoot finds the root of this Go module, where go build runs.

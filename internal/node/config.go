@@ -62,13 +62,83 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run lets in-flight requests finish
 	// once its context is done. Zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// Install tunes installs: downloads and install scripts.
+	Install InstallConfig
+	// Files tunes the file API and the disk limit's periodic check.
+	Files FilesConfig
+	// CrashWindow is the crash-loop guard: an instance that crashes again
+	// within this long of its last crash is not restarted automatically.
+	// Zero means DefaultCrashWindow.
+	CrashWindow time.Duration
+	// RestartDelay is the wait before restarting a crashed instance; it
+	// doubles with each crash in a row, up to MaxRestartDelay. Zero means
+	// DefaultRestartDelay.
+	RestartDelay time.Duration
+	// ConsoleLines is how many output lines each instance keeps for the
+	// replay a console client gets on connecting. Zero means
+	// DefaultConsoleLines.
+	ConsoleLines int
+	// ConsoleLineRate is the output lines per second an instance may send
+	// to its console clients; past it, lines are dropped, with one notice,
+	// until the rate falls. Zero means DefaultConsoleLineRate.
+	ConsoleLineRate int
+	// ConsoleCommandRate caps the messages (commands, power actions) per
+	// second of one console connection. Zero means
+	// DefaultConsoleCommandRate.
+	ConsoleCommandRate int
+	// ConsoleConnections caps the console connections of one instance.
+	// Zero means DefaultConsoleConnections.
+	ConsoleConnections int
 }
 
 // Defaults for the Config durations left zero.
 const (
 	DefaultStopTimeout     = 30 * time.Second
 	DefaultShutdownTimeout = time.Minute
+	DefaultCrashWindow     = time.Minute
+	DefaultRestartDelay    = 2 * time.Second
+	// MaxRestartDelay caps the growing wait before a crash restart.
+	MaxRestartDelay = 5 * time.Minute
 )
+
+// Defaults for the console limits left zero.
+const (
+	DefaultConsoleLines       = 500
+	DefaultConsoleLineRate    = 2000
+	DefaultConsoleCommandRate = 10
+	DefaultConsoleConnections = 16
+)
+
+// withDefaults fills in the durations and limits left zero.
+func (c Config) withDefaults() Config {
+	for _, f := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{
+		{&c.StopTimeout, DefaultStopTimeout},
+		{&c.ShutdownTimeout, DefaultShutdownTimeout},
+		{&c.CrashWindow, DefaultCrashWindow},
+		{&c.RestartDelay, DefaultRestartDelay},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
+	for _, f := range []struct {
+		v *int
+		d int
+	}{
+		{&c.ConsoleLines, DefaultConsoleLines},
+		{&c.ConsoleLineRate, DefaultConsoleLineRate},
+		{&c.ConsoleCommandRate, DefaultConsoleCommandRate},
+		{&c.ConsoleConnections, DefaultConsoleConnections},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
+	return c
+}
 
 // HashToken returns the hex SHA-256 of a bearer token, the form in which a
 // node keeps it (ConfigFile.TokenSHA256, Config.TokenSHA256).

@@ -29,9 +29,18 @@ type dockerNode struct {
 	rt    *docker.Runtime
 	cli   *client.Client
 	image string
+	// tune, when set, adjusts each daemon's configuration.
+	tune func(*Config)
 }
 
 func newDockerNode(t *testing.T) *dockerNode {
+	t.Helper()
+	return newTunedDockerNode(t, nil)
+}
+
+// newTunedDockerNode is newDockerNode with tune applied to the daemons'
+// configuration.
+func newTunedDockerNode(t testing.TB, tune func(*Config)) *dockerNode {
 	t.Helper()
 	cli := dockertest.RequireDocker(t)
 	image := dockertest.GameServerImage(t)
@@ -40,25 +49,40 @@ func newDockerNode(t *testing.T) *dockerNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close() })
-	n := &dockerNode{dir: t.TempDir(), rt: rt, cli: cli, image: image}
+	n := &dockerNode{dir: t.TempDir(), rt: rt, cli: cli, image: image, tune: tune}
 	n.d = n.restart(t)
 	return n
 }
 
 // restart builds a new daemon over the same data folder and runtime, as a
-// node process that was stopped and started again would.
-func (n *dockerNode) restart(t *testing.T) *Daemon {
+// node process that was stopped and started again would; the daemon before
+// it, if any, is closed first, as that process would have ended.
+func (n *dockerNode) restart(t testing.TB) *Daemon {
 	t.Helper()
-	d, err := New(Config{Dir: n.dir, TokenSHA256: HashToken(testToken), Version: "test", StopTimeout: 10 * time.Second}, n.rt, nil)
+	if n.d != nil {
+		n.d.Close()
+	}
+	d, err := New(n.config(), n.rt, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(d.Close)
 	return d
+}
+
+// config is the daemons' configuration: short waits, so tests stay quick.
+func (n *dockerNode) config() Config {
+	cfg := Config{Dir: n.dir, TokenSHA256: HashToken(testToken), Version: "test", StopTimeout: 10 * time.Second,
+		RestartDelay: 200 * time.Millisecond}
+	if n.tune != nil {
+		n.tune(&cfg)
+	}
+	return cfg
 }
 
 // spec is a valid spec of a fresh instance running the game server on a
 // free host port; its containers are removed when the test ends.
-func (n *dockerNode) spec(t *testing.T) nodeapi.InstanceSpec {
+func (n *dockerNode) spec(t testing.TB) nodeapi.InstanceSpec {
 	t.Helper()
 	id := dockertest.InstanceID(t)
 	dockertest.Cleanup(t, n.cli, id)

@@ -45,6 +45,9 @@ type fakeRuntime struct {
 	}
 	lastKillSignal string
 	lastTail       int
+	// install, when set, plays RunInstall (fake_install_test.go).
+	install     fakeInstall
+	installJobs []runtime.InstallJob
 }
 
 type fakeContainer struct {

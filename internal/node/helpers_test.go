@@ -27,6 +27,7 @@ func newTestDaemonIn(t *testing.T, rt *fakeRuntime, dir string, logger *slog.Log
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(d.Close)
 	return d
 }
 

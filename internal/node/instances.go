@@ -65,7 +65,7 @@ func (d *Daemon) handleGetInstance(w http.ResponseWriter, r *http.Request) error
 	if !found && st == nil {
 		return errInstanceNotFound
 	}
-	writeJSON(w, http.StatusOK, observe(id, recordOrNil(rec, found), st, d.locks.phase(id)))
+	writeJSON(w, http.StatusOK, observe(id, recordOrNil(rec, found), st, d.phase(id, st)))
 	return nil
 }
 
@@ -119,7 +119,10 @@ func (d *Daemon) handlePower(w http.ResponseWriter, r *http.Request) error {
 		return &nodeapi.FieldError{Field: "action", Rule: fmt.Sprintf("must be one of %s, %s, %s, %s",
 			nodeapi.ActionStart, nodeapi.ActionStop, nodeapi.ActionRestart, nodeapi.ActionKill)}
 	}
-	st, err := d.power(r.Context(), id, req.Action)
+	if req.Generation < 0 {
+		return &nodeapi.FieldError{Field: "generation", Rule: "must not be negative"}
+	}
+	st, err := d.power(r.Context(), id, req)
 	if err != nil {
 		return err
 	}
@@ -179,7 +182,7 @@ func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, e
 	list := make([]nodeapi.InstanceStatus, 0, len(ids))
 	for _, id := range ids {
 		rec, found := recs[id]
-		list = append(list, observe(id, recordOrNil(rec, found), byID[id], d.locks.phase(id)))
+		list = append(list, observe(id, recordOrNil(rec, found), byID[id], d.phase(id, byID[id])))
 	}
 	return list, nil
 }
@@ -207,15 +210,24 @@ func instanceIDs(recs map[string]record, states []runtime.State) []string {
 // (inspect, ensure, inspect): nothing is written, stopped or restarted.
 func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi.InstanceStatus, error) {
 	id := spec.ID
-	unlock, err := d.locks.lock(ctx, id)
+	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
 	defer unlock()
 
-	prev, _, err := d.records.load(id)
+	prev, found, err := d.records.load(id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
+	}
+	if found && spec.Generation < max(prev.Spec.Generation, prev.PowerGeneration) {
+		// Sent before a newer desire reached the node (a power action, or
+		// a newer spec): applying it would undo that. It is answered with
+		// what is, and nothing is done.
+		d.log.InfoContext(ctx, "ignored an ensure of an older generation", "instance", id,
+			"generation", spec.Generation, "spec_generation", prev.Spec.Generation,
+			"power_generation", prev.PowerGeneration)
+		return d.status(ctx, id, &prev)
 	}
 	rec := prev
 	rec.Spec = spec
@@ -223,6 +235,11 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 	// here on leaves a node that knows the instance and can remove it.
 	if err := d.records.save(id, rec); err != nil {
 		return nodeapi.InstanceStatus{}, err
+	}
+	d.sups.get(id).configure(&rec)
+	// An instance still to be installed waits here, installing.
+	if st, wait, err := d.installGate(ctx, &rec); wait || err != nil {
+		return st, err
 	}
 
 	st, err := d.inspect(ctx, id)
@@ -287,9 +304,10 @@ func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
 // purpose mark and any earlier failure. rec is nil for a container the
 // node has no spec for. A failure (a host port taken, say) is recorded.
 func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
-	d.locks.setPhase(id, nodeapi.StatusStarting)
-	defer d.locks.setPhase(id, "")
-	if err := d.rt.Start(ctx, id); err != nil {
+	if err := d.checkDiskBeforeStart(ctx, id, rec); err != nil {
+		return err
+	}
+	if err := d.sups.get(id).start(ctx); err != nil {
 		if rec != nil {
 			d.recordFailure(ctx, rec, "start: "+err.Error())
 		}
@@ -302,8 +320,9 @@ func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
 	return nil
 }
 
-// stop stops the container with the spec's stop command. The mark that the
-// node stopped it is stored first, so that even a daemon that dies mid-stop
+// stop stops the container with the spec's stop command, then SIGTERM,
+// then SIGKILL, through the instance's supervisor. The mark that the node
+// stopped it is stored first, so that even a daemon that dies mid-stop
 // does not later call the exit a crash. A missing container is stopped.
 func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.Duration) error {
 	stopCommand := ""
@@ -313,12 +332,7 @@ func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.
 			return err
 		}
 	}
-	d.locks.setPhase(id, nodeapi.StatusStopping)
-	defer d.locks.setPhase(id, "")
-	if err := d.rt.Stop(ctx, id, stopCommand, timeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return err
-	}
-	return nil
+	return d.sups.get(id).stop(ctx, stopCommand, timeout)
 }
 
 func (d *Daemon) markStopped(id string, rec *record) error {
@@ -330,9 +344,18 @@ func (d *Daemon) markStopped(id string, rec *record) error {
 }
 
 // power carries out one power action, serialized with every other
-// operation on the same instance.
-func (d *Daemon) power(ctx context.Context, id, action string) (nodeapi.InstanceStatus, error) {
-	unlock, err := d.locks.lock(ctx, id)
+// operation on the same instance. A kill does not queue: it signals at
+// once, cancels the operation in progress, and then takes its turn to
+// record itself and wait for the exit.
+func (d *Daemon) power(ctx context.Context, id string, req nodeapi.PowerRequest) (nodeapi.InstanceStatus, error) {
+	action := req.Action
+	if action == nodeapi.ActionKill {
+		d.sups.get(id).interrupt()
+		if err := d.rt.Kill(ctx, id, "SIGKILL"); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return nodeapi.InstanceStatus{}, err
+		}
+	}
+	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
@@ -348,11 +371,17 @@ func (d *Daemon) power(ctx context.Context, id, action string) (nodeapi.Instance
 		return nodeapi.InstanceStatus{}, err
 	}
 	if rec == nil && st == nil {
+		d.sups.drop(id)
 		return nodeapi.InstanceStatus{}, errInstanceNotFound
 	}
 	starts := action == nodeapi.ActionStart || action == nodeapi.ActionRestart
 	if starts && rec != nil && rec.Spec.Suspended {
 		return nodeapi.InstanceStatus{}, errSuspended
+	}
+	if rec != nil {
+		if err := d.recordPower(id, rec, req); err != nil {
+			return nodeapi.InstanceStatus{}, err
+		}
 	}
 
 	switch action {
@@ -364,9 +393,7 @@ func (d *Daemon) power(ctx context.Context, id, action string) (nodeapi.Instance
 				return nodeapi.InstanceStatus{}, err
 			}
 		}
-		if err = d.rt.Kill(ctx, id, "SIGKILL"); errors.Is(err, runtime.ErrNotFound) {
-			err = nil
-		}
+		err = d.sups.get(id).kill(ctx)
 	case nodeapi.ActionRestart:
 		if err = d.stop(ctx, id, rec, d.cfg.StopTimeout); err == nil {
 			err = d.powerOn(ctx, id, rec)
@@ -399,7 +426,9 @@ func (d *Daemon) powerOn(ctx context.Context, id string, rec *record) error {
 // spec: the spec goes last so that an interrupted removal is retried in
 // full. Removing an instance that is already gone succeeds.
 func (d *Daemon) remove(ctx context.Context, id string) error {
-	unlock, err := d.locks.lock(ctx, id)
+	// Before the lock, which an ending install takes to record its end.
+	d.installs.stop(id)
+	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -418,7 +447,14 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	if err := d.volumes.remove(id); err != nil {
 		return fmt.Errorf("data folder of %s: %w", id, err)
 	}
-	return d.records.remove(id)
+	if err := d.removeInstallLog(id); err != nil {
+		return fmt.Errorf("install log of %s: %w", id, err)
+	}
+	if err := d.records.remove(id); err != nil {
+		return err
+	}
+	d.sups.drop(id)
+	return nil
 }
 
 // status reads the instance's current state from the runtime.
@@ -427,7 +463,7 @@ func (d *Daemon) status(ctx context.Context, id string, rec *record) (nodeapi.In
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
-	return observe(id, rec, st, d.locks.phase(id)), nil
+	return observe(id, rec, st, d.phase(id, st)), nil
 }
 
 // inspect returns the container's state, or nil when there is none.

@@ -313,7 +313,9 @@ func TestStatusTellsCrashFromStop(t *testing.T) {
 		exit   int
 		oomHit bool
 	}{
-		{"exit 0 by itself", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 0, false) }, nodeapi.StatusStopped, 0, false},
+		// An exit nobody asked for is a crash whatever its code: the
+		// panel wants the instance up.
+		{"exit 0 by itself", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 0, false) }, nodeapi.StatusCrashed, 0, false},
 		{"exit 1 by itself", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 1, false) }, nodeapi.StatusCrashed, 1, false},
 		{"killed by OOM", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 137, true) }, nodeapi.StatusCrashed, 137, true},
 		{"power stop", func(t *testing.T, d *Daemon, rt *fakeRuntime) { power(t, d, "x", nodeapi.ActionStop) }, nodeapi.StatusStopped, 143, false},

@@ -19,9 +19,6 @@ type instanceLock struct {
 	// refs counts the holder and the waiters; the entry is dropped at zero
 	// so the map does not grow with every instance ever seen.
 	refs int
-	// phase is StatusStarting or StatusStopping while the holder waits on
-	// the runtime for that transition, so reads can report it.
-	phase string
 }
 
 // lock waits for the instance's turn and returns the function that ends it.
@@ -51,30 +48,10 @@ func (l *instanceLocks) release(id string, e *instanceLock, held bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if held {
-		e.phase = ""
 		<-e.sem
 	}
 	e.refs--
 	if e.refs == 0 {
 		delete(l.m, id)
 	}
-}
-
-// setPhase records a transition in progress; only the holder calls it.
-func (l *instanceLocks) setPhase(id, phase string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.m[id]; e != nil {
-		e.phase = phase
-	}
-}
-
-// phase reports the transition in progress on id, or "".
-func (l *instanceLocks) phase(id string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.m[id]; e != nil {
-		return e.phase
-	}
-	return ""
 }

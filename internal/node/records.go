@@ -25,6 +25,15 @@ type record struct {
 	// stopped or killed it, so that its non-zero exit code (143 after
 	// SIGTERM, 137 after SIGKILL) reads as stopped, not crashed.
 	StoppedByNode bool `json:"stoppedByNode,omitempty"`
+	// Install is the progress of the instance's install (install.go).
+	Install installState `json:"install,omitzero"`
+	// PowerGeneration is the highest generation a power action carried.
+	// An ensure of an older generation than it (or than Spec's) was sent
+	// before that desire was recorded, and is ignored (supervisor.go).
+	PowerGeneration int64 `json:"powerGeneration,omitempty"`
+	// Crash is the instance's last crash, kept for the crash-loop guard
+	// and the status across daemon restarts (supervisor.go).
+	Crash *crashRecord `json:"crash,omitempty"`
 }
 
 // records stores one record per instance in <dir>/instances/<id>.json.

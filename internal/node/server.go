@@ -39,6 +39,14 @@ type Daemon struct {
 	volumes   volumes
 	locks     instanceLocks
 	handler   http.Handler
+
+	// installs runs the instances' installs in the background (install.go).
+	installs installs
+	// sups follows each instance's power state, output and exits
+	// (supervisor.go).
+	sups supervisors
+	// disk keeps the instances' disk usage (disk.go).
+	disk diskUsages
 }
 
 // recoverTimeout bounds the runtime listing New does to rebuild its view.
@@ -62,12 +70,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("node: TLS needs both a certificate and a key")
 	}
-	if cfg.StopTimeout <= 0 {
-		cfg.StopTimeout = DefaultStopTimeout
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
-	}
+	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +88,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		volumes: volumes{dir: filepath.Join(dir, "volumes")},
 	}
 	copy(d.tokenHash[:], hash)
+	d.sups.init(d)
 	if err := d.records.sweepTemp(); err != nil {
 		return nil, fmt.Errorf("node: instances folder: %w", err)
 	}
@@ -97,8 +101,10 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 }
 
 // recoverInstances reads the runtime's containers and the stored specs and
-// logs what it finds. Nothing is changed: a running container keeps running,
-// and what the panel wants is applied by its next ensure.
+// gives each instance its supervisor, which adopts a running container
+// (attaches to it, follows it) without restarting it. What the panel wants
+// is applied by its next ensure; an instance that crashed while no daemon
+// watched is handled as a crash.
 func (d *Daemon) recoverInstances(ctx context.Context) {
 	recs, bad, err := d.records.all()
 	if err != nil {
@@ -106,6 +112,9 @@ func (d *Daemon) recoverInstances(ctx context.Context) {
 	}
 	for _, err := range bad {
 		d.log.Error("unreadable instance spec", "err", err)
+	}
+	for id, rec := range recs {
+		d.sups.get(id).configure(&rec)
 	}
 	states, err := d.rt.List(ctx)
 	if err != nil {
@@ -124,6 +133,7 @@ func (d *Daemon) recoverInstances(ctx context.Context) {
 			d.log.Warn("container without a stored spec", "instance", st.InstanceID, "container", st.ContainerID)
 		}
 	}
+	d.recoverSupervisors(ctx, recs, states)
 	d.log.Info("recovered instances", "specs", len(recs), "containers", len(states), "running", running)
 }
 
@@ -140,6 +150,20 @@ func (d *Daemon) routes() http.Handler {
 	mux.Handle("DELETE /v1/instances/{id}", d.api(d.handleRemoveInstance))
 	mux.Handle("POST /v1/instances/{id}/power", d.api(d.handlePower))
 	mux.Handle("GET /v1/instances/{id}/logs", d.api(d.handleLogs))
+	mux.Handle("GET /v1/instances/{id}/console", d.api(d.handleConsole))
+	mux.Handle("GET /v1/instances/{id}/stats", d.api(d.handleStats))
+	mux.Handle("GET /v1/instances/{id}/disk", d.api(d.handleDisk))
+	mux.Handle("GET /v1/instances/{id}/files", d.fileRoute(false, d.handleListFiles))
+	mux.Handle("GET /v1/instances/{id}/files/content", d.fileRoute(false, d.handleReadFile))
+	mux.Handle("PUT /v1/instances/{id}/files/content", d.fileRoute(true, d.handleWriteFile))
+	mux.Handle("GET /v1/instances/{id}/files/download", d.fileRoute(false, d.handleDownloadFile))
+	mux.Handle("POST /v1/instances/{id}/files/upload", d.fileRoute(true, d.handleUploadFiles))
+	mux.Handle("POST /v1/instances/{id}/files/mkdir", d.fileRoute(true, d.handleMkdir))
+	mux.Handle("POST /v1/instances/{id}/files/rename", d.fileRoute(true, d.handleRename))
+	mux.Handle("POST /v1/instances/{id}/files/delete", d.fileRoute(true, d.handleDelete))
+	mux.Handle("POST /v1/instances/{id}/files/compress", d.fileRoute(true, d.handleCompress))
+	mux.Handle("POST /v1/instances/{id}/files/extract", d.fileRoute(true, d.handleExtract))
+	mux.Handle("GET /v1/instances/{id}/install-log", d.api(d.handleInstallLog))
 	return jsonUnmatched(mux)
 }
 
@@ -349,6 +373,8 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	d.log.Info("node API listening", "addr", ln.Addr().String(), "tls", useTLS)
+	stopDiskCheck := d.watchDisk(ctx)
+	defer stopDiskCheck()
 
 	select {
 	case err := <-served:
@@ -357,6 +383,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
+	defer d.Close()
 	err := srv.Shutdown(shutdownCtx)
 	<-served // returns http.ErrServerClosed once Shutdown has begun
 	if err != nil {

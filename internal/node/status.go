@@ -7,7 +7,8 @@ import (
 
 // observe builds an instance's status from what the node stored (rec, nil
 // when it has no spec) and what the runtime sees (st, nil when there is no
-// container). phase, when set, is a transition the node is carrying out.
+// container). phase, when set, is the state its supervisor's state machine
+// is in, which wins over what the container alone would tell.
 func observe(id string, rec *record, st *runtime.State, phase string) nodeapi.InstanceStatus {
 	s := nodeapi.InstanceStatus{ID: id, Status: nodeapi.StatusOffline}
 	if rec != nil {
@@ -26,17 +27,23 @@ func observe(id string, rec *record, st *runtime.State, phase string) nodeapi.In
 	if phase != "" {
 		s.Status = phase
 	}
+	if rec != nil {
+		applyInstall(&s, rec.Install)
+	}
 	return s
 }
 
-// powerStatus maps a container's state to the panel's power words. A
-// container that exited on its own with a non-zero code while the panel
-// wanted it running has crashed; every other stopped container is stopped.
+// powerStatus maps a container's state to the panel's power words, for
+// an instance whose supervisor knows nothing better yet. A container that
+// exited while the panel wanted it running, and not because the node
+// stopped it, has crashed, whatever its exit code; every other stopped
+// container is stopped.
 func powerStatus(rec *record, st runtime.State) string {
 	switch {
 	case st.Running:
 		return nodeapi.StatusRunning
-	case st.ExitCode == 0 && !st.OOMKilled:
+	case st.Status == "created":
+		// Never started: nothing has exited.
 		return nodeapi.StatusStopped
 	case rec == nil || rec.StoppedByNode:
 		return nodeapi.StatusStopped
@@ -45,6 +52,16 @@ func powerStatus(rec *record, st runtime.State) string {
 	default:
 		return nodeapi.StatusStopped
 	}
+}
+
+// phase is the status the supervisor of id reports given the runtime's
+// view st, or "" when it has none or knows no better.
+func (d *Daemon) phase(id string, st *runtime.State) string {
+	s := d.sups.lookup(id)
+	if s == nil {
+		return ""
+	}
+	return s.observed(st)
 }
 
 // wantRunning reports whether the panel wants the instance's process up.

@@ -19,6 +19,9 @@ const (
 	StatusStopping = "stopping"
 	StatusStopped  = "stopped"
 	StatusCrashed  = "crashed"
+	// StatusInstalling is reported while the install runs, before the
+	// instance's container exists.
+	StatusInstalling = "installing"
 )
 
 // Power actions accepted by POST /v1/instances/{id}/power.
@@ -112,6 +115,14 @@ type InstanceStatus struct {
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	// Error is the last failure the node met applying the spec.
 	Error string `json:"error,omitempty"`
+	// Installing is true while the node downloads the spec's files or runs
+	// its install script; Status is then StatusInstalling and the
+	// instance's container does not exist yet.
+	Installing bool `json:"installing,omitempty"`
+	// InstallError says why the install failed: the download at fault, or
+	// the script's exit code and the tail of its output. The instance is
+	// not created; a spec of a later generation tries the install again.
+	InstallError string `json:"installError,omitempty"`
 }
 
 // Health is the answer of GET /v1/health.
@@ -124,6 +135,12 @@ type Health struct {
 // PowerRequest is the body of POST /v1/instances/{id}/power.
 type PowerRequest struct {
 	Action string `json:"action"`
+	// Generation is the instance's generation once the panel recorded the
+	// desire this action carries out. The node remembers the highest it
+	// was sent and ignores an ensure of an older generation, so that a
+	// reconciler pass already in flight cannot undo the action. Zero (a
+	// caller that does not know) orders nothing.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // Logs is the answer of GET /v1/instances/{id}/logs?tail=N.

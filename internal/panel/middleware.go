@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -97,36 +96,24 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// limitBodies caps every request body at maxBody.
-func limitBodies(next http.Handler) http.Handler {
+// limitBodies caps every request body at maxBody, or at the larger cap
+// its route was registered with (uploads).
+func (s *Server) limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if len(s.bodyLimits) > 0 {
+			if _, pattern := s.mux.Handler(r); s.bodyLimits[pattern] > 0 {
+				limit = s.bodyLimits[pattern]
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
 
 // requireKey authenticates a request by its x-api-key header.
 func (s *Server) requireKey(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("x-api-key")
-		if key == "" {
-			writeErrorMessage(w, http.StatusUnauthorized, "API key is required")
-			return
-		}
-		id, err := s.authenticate(r, key)
-		if fault.Is(err, fault.NotExist) {
-			writeErrorMessage(w, http.StatusUnauthorized, "API key is invalid")
-			return
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if p, _ := r.Context().Value(ctxKeyID).(*string); p != nil {
-			*p = id
-		}
-		next.ServeHTTP(w, r)
-	})
+	return s.requireAuth(next, s.apiKeyAuth)
 }
 
 // authenticate returns the id of the API key key, from the cache or the

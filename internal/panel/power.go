@@ -3,7 +3,6 @@ package panel
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
@@ -16,9 +15,8 @@ import (
 // server to save its world.
 const powerTimeout = 2 * time.Minute
 
-// power runs start, stop, restart or kill. The desired state is recorded
-// first, so that the reconciler keeps to it if the node is down now, and
-// then the node is asked to act at once.
+// power runs start, stop, restart or kill, and answers the instance with
+// the status the node reports once the action is done.
 func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.decode(w, r)
 	if !ok {
@@ -29,12 +27,7 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	desired := nodeapi.DesiredRunning
-	switch action {
-	case nodeapi.ActionStart, nodeapi.ActionRestart:
-	case nodeapi.ActionStop, nodeapi.ActionKill:
-		desired = nodeapi.DesiredStopped
-	default:
+	if !isPowerAction(action) {
 		s.writeError(w, r, fault.InvalidField("action", "must be start, stop, restart or kill"))
 		return
 	}
@@ -42,45 +35,69 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if in.Suspended && desired == nodeapi.DesiredRunning {
-		s.writeError(w, r, fault.New(fault.Conflict, "instance is suspended"))
-		return
-	}
-	if in.InternalState != store.StateReady {
-		s.writeError(w, r, fault.New(fault.Conflict, "instance is %s, not READY", in.InternalState))
-		return
-	}
-	if in, err = s.store.SetDesired(r.Context(), in.ID, desired); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.audit(r, "instance.power."+action, in.ID)
-	c, err := s.nodeClient(r.Context(), in)
+	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
+	defer cancel()
+	in, err = s.applyPower(ctx, r, in, action)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
-	defer cancel()
+	writeJSON(w, http.StatusOK, viewInstance(in))
+}
+
+// isPowerAction reports whether action is one of the four power words.
+func isPowerAction(action string) bool {
+	switch action {
+	case nodeapi.ActionStart, nodeapi.ActionRestart, nodeapi.ActionStop, nodeapi.ActionKill:
+		return true
+	}
+	return false
+}
+
+// applyPower carries out a valid power action on in, for the power
+// endpoint and the console alike. The desired state is recorded first, so
+// that the reconciler keeps to it if the node is down now; then the node is
+// asked to act at once, with the generation that desire was recorded at,
+// so that an ensure the reconciler sent before cannot undo the action. It
+// returns in with the status the node answered. r is the request, for the
+// audit entry.
+func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Instance, action string) (store.Instance, error) {
+	desired := nodeapi.DesiredRunning
+	if action == nodeapi.ActionStop || action == nodeapi.ActionKill {
+		desired = nodeapi.DesiredStopped
+	}
+	if in.Suspended && desired == nodeapi.DesiredRunning {
+		return in, fault.New(fault.Conflict, "instance is suspended")
+	}
+	if in.InternalState != store.StateReady {
+		return in, fault.New(fault.Conflict, "instance is %s, not READY", in.InternalState)
+	}
+	in, err := s.store.SetDesired(ctx, in.ID, desired)
+	if err != nil {
+		return in, err
+	}
+	s.audit(r, "instance.power."+action, in.ID)
+	c, err := s.nodeClient(ctx, in)
+	if err != nil {
+		return in, err
+	}
 	if desired == nodeapi.DesiredRunning && in.AppliedGeneration < in.Generation {
 		// The node still holds an older spec, one from before an unsuspend
 		// say, and would refuse the start or start what is no longer
 		// wanted: hand it the current spec first.
 		if err := s.pushSpec(ctx, c, in); err != nil {
-			s.writeError(w, r, err)
-			return
+			return in, err
 		}
 	}
-	st, err := c.Power(ctx, in.ID, action)
+	st, err := c.RequestPower(ctx, in.ID, nodeapi.PowerRequest{Action: action, Generation: in.Generation})
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return in, nodeFault(in, err)
 	}
-	if err := s.store.SetObserved(r.Context(), in.ID, st.Status, st.ContainerID); err != nil {
+	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, st.Status, st.ContainerID); err != nil {
 		s.logError(r, "record observed state", err)
 	}
 	in.Status, in.ContainerID = st.Status, st.ContainerID
-	writeJSON(w, http.StatusOK, viewInstance(in))
+	return in, nil
 }
 
 // pushSpec has the node apply the instance's current spec, as the
@@ -99,22 +116,13 @@ func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Insta
 
 // logs answers the last lines of an instance's console output.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
-	tail := nodeapi.DefaultLogTail
-	if q := r.URL.Query().Get("tail"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 || n > nodeapi.MaxLogTail {
-			s.writeError(w, r, fault.InvalidField("tail", "must be a whole number from 1 to %d", nodeapi.MaxLogTail))
-			return
-		}
-		tail = n
-	}
-	in, ok := s.instanceOr404(w, r)
-	if !ok {
-		return
-	}
-	c, err := s.nodeClient(r.Context(), in)
+	tail, err := tailParam(r, nodeapi.DefaultLogTail)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	in, c, ok := s.instanceAndNode(w, r)
+	if !ok {
 		return
 	}
 	lines, err := c.Logs(r.Context(), in.ID, tail)
@@ -123,6 +131,21 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "lines": lines})
+}
+
+// instanceAndNode loads the instance named by the path and a client for
+// its node, answering the failure itself when either cannot be had.
+func (s *Server) instanceAndNode(w http.ResponseWriter, r *http.Request) (store.Instance, *nodeapi.Client, bool) {
+	in, ok := s.instanceOr404(w, r)
+	if !ok {
+		return in, nil, false
+	}
+	c, err := s.nodeClient(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return in, nil, false
+	}
+	return in, c, true
 }
 
 // nodeClient returns a client for the instance's node, or an Unavailable

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -31,6 +32,10 @@ type Config struct {
 	ConfigureKeyTTL time.Duration
 	// Kick, when set, wakes the reconciler after a change of desired state.
 	Kick func()
+	// MaxUploadBytes caps one file upload's body, which the 1 MiB cap of
+	// every other body would not let through; 0 means
+	// DefaultMaxUploadBytes.
+	MaxUploadBytes int64
 }
 
 // Server is the panel's HTTP API.
@@ -42,6 +47,9 @@ type Server struct {
 	keys  keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
+	// bodyLimits holds the body caps of the routes allowed more than
+	// maxBody, by pattern.
+	bodyLimits map[string]int64
 }
 
 // New builds the API server.
@@ -61,6 +69,9 @@ func New(cfg Config) *Server {
 	if cfg.Kick == nil {
 		cfg.Kick = func() {}
 	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
 	s.routes()
 	return s
@@ -70,6 +81,14 @@ func New(cfg Config) *Server {
 func (s *Server) routes() {
 	api := func(pattern string, h http.HandlerFunc) {
 		s.mux.Handle(pattern, s.requireKey(h))
+	}
+	// apiLarge is api for a route whose bodies may pass maxBody.
+	apiLarge := func(pattern string, limit int64, h http.HandlerFunc) {
+		api(pattern, h)
+		if s.bodyLimits == nil {
+			s.bodyLimits = map[string]int64{}
+		}
+		s.bodyLimits[pattern] = limit
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("POST /nodes/configure", s.configureNode)
@@ -87,6 +106,20 @@ func (s *Server) routes() {
 	api("POST /api/instances/unsuspend/{id}", s.unsuspend)
 	api("POST /api/instances/power/{id}", s.power)
 	api("GET /api/instances/logs/{id}", s.logs)
+	api("GET /api/instances/disk/{id}", s.diskUsage)
+	api("GET /api/instances/files/{id}", s.listFiles)
+	api("GET /api/instances/files/{id}/content", s.readFileContent)
+	apiLarge("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
+	api("GET /api/instances/files/{id}/download", s.downloadFile)
+	apiLarge("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
+	api("POST /api/instances/files/{id}/mkdir", s.makeDir)
+	api("POST /api/instances/files/{id}/rename", s.renameFile)
+	api("POST /api/instances/files/{id}/delete", s.deleteFiles)
+	api("POST /api/instances/files/{id}/compress", s.compressFiles)
+	api("POST /api/instances/files/{id}/extract", s.extractFile)
+	api("GET /api/instances/stats/{id}", s.stats)
+	s.mux.Handle("GET /api/instances/console/{id}", s.requireAuth(http.HandlerFunc(s.console), s.consoleAuthenticators()...))
+	api("GET /api/instances/install-log/{id}", s.installLog)
 
 	api("GET /api/images", s.listImages)
 	api("POST /api/images", s.createImage)
@@ -100,7 +133,7 @@ func (s *Server) routes() {
 // Handler returns the API with its middleware: request log, panic
 // recovery, body limit, and JSON 404/405 answers.
 func (s *Server) Handler() http.Handler {
-	return s.logRequests(s.recoverPanics(limitBodies(http.HandlerFunc(s.dispatch))))
+	return s.logRequests(s.recoverPanics(s.limitBodies(http.HandlerFunc(s.dispatch))))
 }
 
 // dispatch routes r, answering the mux's own 404 and 405 in JSON. An

@@ -144,8 +144,9 @@ func (c *cluster) register(t *testing.T, name string, port int) (testNode, strin
 }
 
 // addNode starts a node daemon over the Docker runtime on a free loopback
-// port and registers it; it serves until the test ends.
-func (c *cluster) addNode(t *testing.T, name string) testNode {
+// port and registers it; it serves until the test ends. Each option may
+// change the daemon's configuration first.
+func (c *cluster) addNode(t *testing.T, name string, options ...func(*node.Config)) testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -159,8 +160,12 @@ func (c *cluster) addNode(t *testing.T, name string) testNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close() })
-	d, err := node.New(node.Config{Dir: n.dir, TokenSHA256: secret.Hash(token), Version: "test",
-		StopTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second}, rt, nil)
+	cfg := node.Config{Dir: n.dir, TokenSHA256: secret.Hash(token), Version: "test",
+		StopTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second}
+	for _, option := range options {
+		option(&cfg)
+	}
+	d, err := node.New(cfg, rt, nil)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("node.New: %v", err)

@@ -29,7 +29,8 @@ type Config struct {
 	Log   *slog.Logger
 	// Interval is how often each node is visited without a kick (2s).
 	Interval time.Duration
-	// HealthTimeout bounds a node's health call (3s).
+	// HealthTimeout bounds a node's health call (5s); the node gives Docker
+	// less than that, so a slow engine shows as docker:false, not Offline.
 	HealthTimeout time.Duration
 	// EnsureTimeout bounds one ensure call, image pull included (10m).
 	EnsureTimeout time.Duration
@@ -57,7 +58,7 @@ func New(cfg Config) *Reconciler {
 		cfg.Interval = 2 * time.Second
 	}
 	if cfg.HealthTimeout <= 0 {
-		cfg.HealthTimeout = 3 * time.Second
+		cfg.HealthTimeout = 5 * time.Second
 	}
 	if cfg.EnsureTimeout <= 0 {
 		cfg.EnsureTimeout = 10 * time.Minute
@@ -281,6 +282,9 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 		var st nodeapi.InstanceStatus
 		st, err = c.EnsureInstance(cctx, spec)
 		cancel()
+		if err == nil && w.installPending(ctx, in, st, log) {
+			return
+		}
 		if err == nil {
 			if err := w.r.st.MarkApplied(ctx, in.ID, spec.Generation, st.Status, st.ContainerID); err != nil {
 				log.Error("reconcile: mark applied", "instance_id", in.ID, "err", err)
@@ -305,6 +309,30 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 		log.Warn("ensure failed; will retry", "instance_id", in.ID, "attempt", in.Attempts+1, "err", err)
 		w.r.st.RecordAttemptFailure(ctx, in.ID, err.Error(), time.Now().Add(backoff(in.Attempts)))
 	}
+}
+
+// installPending handles an ensure the node answered while the instance's
+// install runs or after it failed, and reports whether it did. A running
+// install is no failure and counts no attempt: the instance stays due, so
+// the next pass asks again, until the install deadline. A failed install
+// fails the instance at once, with the node's reason (the script's exit
+// code and the tail of its output).
+func (w *worker) installPending(ctx context.Context, in store.Instance, st nodeapi.InstanceStatus, log *slog.Logger) bool {
+	switch {
+	case st.InstallError != "":
+		w.r.st.MarkFailed(ctx, in.ID, "install failed: "+st.InstallError)
+		log.Warn("install failed", "instance_id", in.ID, "err", st.InstallError)
+	case !st.Installing:
+		return false
+	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
+		w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running")
+		log.Warn("install timed out", "instance_id", in.ID)
+	default:
+		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, st.Status, st.ContainerID); err != nil {
+			log.Error("reconcile: record observed state", "instance_id", in.ID, "err", err)
+		}
+	}
+	return true
 }
 
 // permanent marks an error that retrying cannot fix.
@@ -377,7 +405,7 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		return
 	}
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, st.ID, st.Status, st.ContainerID); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, st.Status, st.ContainerID); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}

@@ -88,6 +88,13 @@ type Stats struct {
 	PIDs        uint64
 }
 
+// TermGrace is how long Stop waits after SIGTERM before SIGKILL, for a
+// stop whose first ask (the stop command) had timeout: as long again, at
+// most ten seconds.
+func TermGrace(timeout time.Duration) time.Duration {
+	return min(timeout, 10*time.Second)
+}
+
 // Console is a live connection to an instance's standard streams.
 type Console interface {
 	// Output yields the container's output from the moment of attaching.
@@ -108,12 +115,15 @@ type Runtime interface {
 	// Start starts the container; starting a running container is a no-op.
 	Start(ctx context.Context, id string) error
 	// Stop asks the container to stop: stopCommand on stdin, or a signal
-	// when it is written "^SIGNAL", or SIGTERM when empty. After timeout the
-	// container is killed. Stopping a stopped container is a no-op.
+	// when it is written "^SIGNAL", or SIGTERM when empty. A container still
+	// running after timeout gets SIGTERM (unless that was the first ask),
+	// and SIGKILL after a further TermGrace(timeout). Stopping a stopped
+	// container is a no-op.
 	Stop(ctx context.Context, id, stopCommand string, timeout time.Duration) error
 	// Kill sends signal (default SIGKILL) to the container.
 	Kill(ctx context.Context, id, signal string) error
-	// Remove deletes the container. A missing container is not an error.
+	// Remove deletes the container, and any install container of the
+	// instance. A missing container is not an error.
 	Remove(ctx context.Context, id string) error
 	// Inspect reports the container's state, or ErrNotFound.
 	Inspect(ctx context.Context, id string) (State, error)
@@ -125,4 +135,18 @@ type Runtime interface {
 	Attach(ctx context.Context, id string) (Console, error)
 	// Stats samples the container's resource use once.
 	Stats(ctx context.Context, id string) (Stats, error)
+	// Wait blocks until the container is not running and reports its final
+	// state (exit code, OOM kill). It returns at once for a container that
+	// is not running, and ErrNotFound when there is none.
+	Wait(ctx context.Context, id string) (State, error)
+	// StreamStats calls fn with a sample of the container's resource use
+	// about once a second until ctx ends or the container stops.
+	StreamStats(ctx context.Context, id string, fn func(Stats)) error
+	// RunInstall runs job's script in a container of its own and waits for
+	// it to end, streaming its output to output. It returns the script's
+	// exit code; err is set only when the script could not be run to its
+	// end (the image is missing, the engine failed, ctx ended). The
+	// container is removed afterwards, and canceling ctx kills it. A
+	// leftover install container of the same instance is replaced.
+	RunInstall(ctx context.Context, job InstallJob, output io.Writer) (exitCode int, err error)
 }

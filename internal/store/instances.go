@@ -294,12 +294,13 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// SetObserved records the power status a node reports, writing only when
-// something changed.
-func (s *Store) SetObserved(ctx context.Context, id, status, containerID string) error {
+// SetObserved records the power status node nodeID reports for one of its
+// instances, writing only when something changed. A report about an
+// instance placed on another node is ignored.
+func (s *Store) SetObserved(ctx context.Context, nodeID, id, status, containerID string) error {
 	_, err := s.exec(ctx, `UPDATE instances SET status = ?, container_id = ?, updated_at = ?
-		WHERE id = ? AND (status <> ? OR container_id <> ?)`,
-		status, containerID, millis(time.Now()), id, status, containerID)
+		WHERE id = ? AND node_id = ? AND (status <> ? OR container_id <> ?)`,
+		status, containerID, millis(time.Now()), id, nodeID, status, containerID)
 	if err != nil {
 		return fmt.Errorf("set observed %s: %w", id, err)
 	}

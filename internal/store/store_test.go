@@ -37,6 +37,7 @@ var storeSuite = []struct {
 	{"DeleteNodeRacingDeploysOrphansNothing", testDeleteNodeRacingDeploys},
 	{"SetSuspendedIsIdempotent", testSetSuspended},
 	{"InstallBecomesReadyOnceOrFails", testInstallLifecycle},
+	{"SetObservedIgnoresReportsFromAnotherNode", testSetObservedByNode},
 	{"ConfigureKeyWorksOnceAndExpires", testConfigureKey},
 	{"APIKeyByHashFindsOnlyLiveKeys", testAPIKeys},
 	{"TemplatesAreFoundByIdOrNameIgnoringCase", testTemplates},
@@ -647,5 +648,25 @@ func testReopen(t *testing.T, db database) {
 		if err := st.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func testSetObservedByNode(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "n1", 8192, 10240, true)
+	addNode(t, st, "n2", 8192, 10240, true)
+	mustCreate(t, st, instance(t, "a", "u", "n1", "80"))
+	if err := st.SetObserved(ctx, "n2", "a", "crashed", "other"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.InstanceByID(ctx, "a"); a.Status == "crashed" || a.ContainerID == "other" {
+		t.Errorf("node n2's report changed instance a of node n1: %+v", a)
+	}
+	if err := st.SetObserved(ctx, "n1", "a", "running", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.InstanceByID(ctx, "a"); a.Status != "running" || a.ContainerID != "c1" {
+		t.Errorf("node n1's own report was not recorded: %+v", a)
 	}
 }

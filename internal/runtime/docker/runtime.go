@@ -109,8 +109,10 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	return nil
 }
 
-// Stop asks the container to stop as stopCommand says, waits up to timeout
-// for it to exit, then kills it.
+// Stop asks the container to stop as stopCommand says and waits up to
+// timeout for it to exit; then it sends SIGTERM (when the first ask was
+// something else) and waits runtime.TermGrace(timeout) more; then it kills
+// the container.
 func (r *Runtime) Stop(ctx context.Context, id, stopCommand string, timeout time.Duration) error {
 	st, err := r.Inspect(ctx, id)
 	if err != nil {
@@ -140,6 +142,19 @@ func (r *Runtime) Stop(ctx context.Context, id, stopCommand string, timeout time
 	case !errors.Is(err, errStillRunning):
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
+	if signal != "SIGTERM" {
+		// A server that ignored its stop command may still save and exit
+		// cleanly on SIGTERM, which a kill would not let it do.
+		if err := r.signal(ctx, st.ContainerID, "SIGTERM"); err != nil {
+			return fmt.Errorf("stop %s: SIGTERM after %s: %w", id, timeout, err)
+		}
+		switch err := r.waitExit(ctx, st.ContainerID, runtime.TermGrace(timeout)); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, errStillRunning):
+			return fmt.Errorf("stop %s: %w", id, err)
+		}
+	}
 	if err := r.signal(ctx, st.ContainerID, "SIGKILL"); err != nil {
 		return fmt.Errorf("stop %s: kill after %s: %w", id, timeout, err)
 	}
@@ -168,12 +183,16 @@ func (r *Runtime) Kill(ctx context.Context, id, signal string) error {
 	return nil
 }
 
-// Remove force-removes the container, keeping any volumes; a missing
-// container is not an error.
+// Remove force-removes the container, keeping any volumes, and an install
+// container a killed daemon left behind; a missing container is not an
+// error.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
 	_, err := r.cli.ContainerRemove(ctx, ContainerName(id), client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	if err := r.removeInstallContainer(ctx, InstallContainerName(id)); err != nil {
+		return fmt.Errorf("remove %s: install container: %w", id, err)
 	}
 	return nil
 }

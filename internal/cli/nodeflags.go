@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/node"
+)
+
+// bindInstallFlags registers the flags of a node's installs on fs, for
+// every command that runs a node: `berth node`, `berth up` and `berth
+// image test`. Sizes are in MiB.
+func bindInstallFlags(fs *flag.FlagSet, cfg *node.InstallConfig) {
+	allow, _ := strconv.ParseBool(config.Env("BERTH_ALLOW_PRIVATE_DOWNLOADS", "false"))
+	fs.BoolVar(&cfg.AllowPrivateDownloads, "allow-private-downloads", allow,
+		"let templates download from private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_DOWNLOADS)")
+	fs.Func("download-max-mib", "cap on one download in MiB (BERTH_DOWNLOAD_MAX_MIB; default 1024)",
+		mibSetter(&cfg.MaxFileBytes))
+	fs.Func("downloads-total-max-mib", "cap on all the downloads of one install in MiB (BERTH_DOWNLOADS_TOTAL_MAX_MIB; default 4096)",
+		mibSetter(&cfg.MaxTotalBytes))
+	for env, dst := range map[string]*int64{
+		"BERTH_DOWNLOAD_MAX_MIB":        &cfg.MaxFileBytes,
+		"BERTH_DOWNLOADS_TOTAL_MAX_MIB": &cfg.MaxTotalBytes,
+	} {
+		if v := config.Env(env, ""); v != "" {
+			// A bad value in the environment keeps the default, as the
+			// other variables do.
+			_ = mibSetter(dst)(v)
+		}
+	}
+}
+
+// mibSetter parses a positive number of MiB into dst, in bytes.
+func mibSetter(dst *int64) func(string) error {
+	return func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 || n > 1<<40 {
+			return errors.New("must be a whole number of MiB, at least 1")
+		}
+		*dst = n << 20
+		return nil
+	}
+}

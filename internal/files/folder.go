@@ -1,0 +1,477 @@
+package files
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// tempPrefix starts the name of the temporary file of every write, so that
+// a file left by a crash is recognisable in a listing.
+const tempPrefix = ".berth-tmp-"
+
+// MaxListEntries caps one listing; a folder with more is cut short.
+const MaxListEntries = 10000
+
+// Folder is an instance's data folder, opened for file operations. Every
+// name it takes is a client's path, checked by Clean, and every access goes
+// through its os.Root. It is safe for concurrent use.
+type Folder struct {
+	root  *os.Root
+	usage *Usage
+	// uid and gid own the folder; what the package creates is given to
+	// them, so that a game process running as the folder's owner can
+	// change it. -1 leaves the creator's.
+	uid, gid int
+}
+
+// Open opens the folder dir. Writes are counted in usage and refused past
+// its limit; a nil usage counts nothing and has no limit.
+func Open(dir string, usage *Usage) (*Folder, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return NewFolder(root, usage)
+}
+
+// NewFolder is Open for a root already open. The Folder owns root and
+// closes it in Close.
+func NewFolder(root *os.Root, usage *Usage) (*Folder, error) {
+	if usage == nil {
+		usage = &Usage{}
+	}
+	f := &Folder{root: root, usage: usage, uid: -1, gid: -1}
+	info, err := root.Stat(".")
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 &&
+		(int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+		f.uid, f.gid = int(st.Uid), int(st.Gid)
+	}
+	return f, nil
+}
+
+// Close closes the folder's root.
+func (f *Folder) Close() error { return f.root.Close() }
+
+// Usage returns the count this folder's writes are made against.
+func (f *Folder) Usage() *Usage { return f.usage }
+
+// Entry describes one file or folder of a listing.
+type Entry struct {
+	Name      string
+	Size      int64
+	Mode      fs.FileMode
+	ModTime   time.Time
+	IsDir     bool
+	IsSymlink bool
+}
+
+// Listing is the content of one folder.
+type Listing struct {
+	// Path is the cleaned path of the folder listed.
+	Path    string
+	Entries []Entry
+	// Truncated is set when the folder held more than MaxListEntries.
+	Truncated bool
+}
+
+// List lists the folder at dir (sent in field "path"): folders first, then
+// files, each group by name. A symbolic link is listed as itself, never
+// followed; listing a folder through a link that leads out is refused.
+func (f *Folder) List(dir string) (Listing, error) {
+	name, err := Clean("path", dir)
+	if err != nil {
+		return Listing{}, err
+	}
+	d, err := f.root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ENOTDIR) {
+			return Listing{}, newError(Invalid, "path", "%q is not a folder", name)
+		}
+		return Listing{}, fsError("path", name, err)
+	}
+	defer d.Close()
+	list := Listing{Path: name, Entries: []Entry{}}
+	for {
+		batch, err := d.ReadDir(1024)
+		for _, e := range batch {
+			if len(list.Entries) == MaxListEntries {
+				list.Truncated = true
+				break
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue // removed since the folder was read
+			}
+			list.Entries = append(list.Entries, entryOf(info))
+		}
+		if list.Truncated || err == io.EOF || len(batch) == 0 {
+			break
+		}
+		if err != nil {
+			return Listing{}, fsError("path", name, err)
+		}
+	}
+	slices.SortFunc(list.Entries, func(a, b Entry) int {
+		if a.IsDir != b.IsDir {
+			if a.IsDir {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return list, nil
+}
+
+func entryOf(info fs.FileInfo) Entry {
+	return Entry{
+		Name:      info.Name(),
+		Size:      info.Size(),
+		Mode:      info.Mode(),
+		ModTime:   info.ModTime().UTC(),
+		IsDir:     info.IsDir(),
+		IsSymlink: info.Mode()&fs.ModeSymlink != 0,
+	}
+}
+
+// Stat describes the file or folder at p (sent in field) without following
+// a symbolic link at its end.
+func (f *Folder) Stat(field, p string) (Entry, error) {
+	name, err := Clean(field, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	info, err := f.root.Lstat(name)
+	if err != nil {
+		return Entry{}, fsError(field, name, err)
+	}
+	e := entryOf(info)
+	if name == "." {
+		e.Name = "."
+	}
+	return e, nil
+}
+
+// OpenFile opens the regular file at p (sent in field) for reading. A
+// max above zero refuses a larger file with TooLarge. Only regular files
+// are opened: a FIFO the game made would block the reader, and a device
+// node would expose the host. The caller closes the file.
+func (f *Folder) OpenFile(field, p string, max int64) (*os.File, Entry, error) {
+	name, err := Clean(field, p)
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	file, info, err := f.openRegular(field, name)
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	if max > 0 && info.Size() > max {
+		file.Close()
+		return nil, Entry{}, newError(TooLarge, field, "%q is %s, over the %s that can be read at once; download it instead",
+			name, FormatBytes(info.Size()), FormatBytes(max))
+	}
+	return file, entryOf(info), nil
+}
+
+// openRegular opens name, already clean, and checks on the open file that
+// it is a regular one.
+func (f *Folder) openRegular(field, name string) (*os.File, fs.FileInfo, error) {
+	file, err := f.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, fsError(field, name, err)
+	}
+	info, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	switch {
+	case info.IsDir():
+		file.Close()
+		return nil, nil, newError(Invalid, field, "%q is a folder", name)
+	case !info.Mode().IsRegular():
+		file.Close()
+		return nil, nil, newError(Invalid, field, "%q is not a regular file", name)
+	}
+	return file, info, nil
+}
+
+// Write replaces the file at p (sent in field "path") with what r holds,
+// at most max bytes (0: no cap), atomically: the content goes to a
+// temporary file beside it, which is then renamed over it, so a reader
+// never sees half a file and a symbolic link at p is replaced, not written
+// through. size, when not negative, is the length announced, checked
+// against the caps before anything is read. The new file keeps the mode
+// of the one it replaces.
+func (f *Folder) Write(p string, r io.Reader, size, max int64) (Entry, error) {
+	const field = "path"
+	name, err := Clean(field, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	if name == "." {
+		return Entry{}, newError(Invalid, field, "is the instance's folder itself, not a file")
+	}
+	if max > 0 && size > max {
+		return Entry{}, newError(TooLarge, field, "the content is %s, over the cap of %s", FormatBytes(size), FormatBytes(max))
+	}
+	if max <= 0 {
+		max = noCap
+	}
+	return f.writeFile(field, name, r, size, max, 0)
+}
+
+// noCap is the max of a write that has no size cap.
+const noCap int64 = -1
+
+// writeFile is Write for a clean name: temporary file, copy under the
+// caps and the disk limit, rename, and the count adjusted for the file
+// replaced. A negative max is no cap. A perm of 0 keeps the replaced
+// file's, or 0644 for a new one.
+func (f *Folder) writeFile(field, name string, r io.Reader, size, max int64, perm fs.FileMode) (Entry, error) {
+	old, err := f.root.Lstat(name)
+	switch {
+	case err == nil && old.IsDir():
+		return Entry{}, newError(Invalid, field, "%q is a folder", name)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return Entry{}, fsError(field, name, err)
+	}
+	var oldSize int64
+	mode := fs.FileMode(0o644)
+	if old != nil && old.Mode().IsRegular() {
+		oldSize, mode = old.Size(), old.Mode().Perm()
+	}
+	if perm != 0 {
+		mode = perm
+	}
+	if size >= 0 {
+		if err := f.usage.Check(field, size-oldSize); err != nil {
+			return Entry{}, err
+		}
+	}
+	tmp, file, err := f.createTemp(field, name, mode)
+	if err != nil {
+		return Entry{}, err
+	}
+	w := &countingWriter{w: file, usage: f.usage, field: field, max: max, name: name}
+	_, err = io.Copy(w, r)
+	if err := f.commit(file, tmp, name, w, err); err != nil {
+		return Entry{}, fsError(field, name, err)
+	}
+	f.usage.Add(-oldSize)
+	info, err := f.root.Lstat(name)
+	if err != nil {
+		return Entry{}, fsError(field, name, err)
+	}
+	return entryOf(info), nil
+}
+
+// createTemp creates an empty temporary file in the folder of name.
+// O_EXCL never follows a symbolic link, so it cannot be made through one.
+func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.File, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(name), tempPrefix+hex.EncodeToString(rnd[:]))
+	file, err := f.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return "", nil, fsError(field, path.Dir(name), err)
+	}
+	if f.uid >= 0 {
+		_ = file.Chown(f.uid, f.gid)
+	}
+	// The umask may have narrowed the mode; the file keeps the old one.
+	_ = file.Chmod(mode)
+	return tmp, file, nil
+}
+
+// commit ends the write of a temporary file. After a successful copy (err
+// nil) it syncs and closes the file and renames it to name; after a failed
+// one, or when that fails, it removes the file and takes back the bytes cw
+// counted.
+func (f *Folder) commit(file *os.File, tmp, name string, cw *countingWriter, err error) error {
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = f.root.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = f.root.Remove(tmp)
+		f.usage.Add(-cw.n)
+	}
+	return err
+}
+
+// countingWriter writes to w, counting each chunk against the disk limit
+// before it is written and refusing past max bytes (negative: no cap).
+type countingWriter struct {
+	w     io.Writer
+	usage *Usage
+	field string
+	name  string
+	max   int64
+	// n is the bytes written and counted so far.
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.max >= 0 && c.n+int64(len(p)) > c.max {
+		return 0, newError(TooLarge, c.field, "%q is over the cap of %s", c.name, FormatBytes(c.max))
+	}
+	if err := c.usage.Reserve(c.field, int64(len(p))); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(p)
+	c.usage.Add(int64(n - len(p)))
+	c.n += int64(n)
+	return n, err
+}
+
+// Mkdir creates the folder at p (sent in field "path") and any missing
+// parents. A folder that already exists is Exist.
+func (f *Folder) Mkdir(p string) error {
+	const field = "path"
+	name, err := Clean(field, p)
+	if err != nil {
+		return err
+	}
+	if _, err := f.root.Lstat(name); err == nil {
+		return newError(Exist, field, "%q already exists", name)
+	}
+	return f.mkdirAll(field, name)
+}
+
+// mkdirAll creates name and its missing parents, giving each new folder
+// to the folder's owner.
+func (f *Folder) mkdirAll(field, name string) error {
+	if name == "." {
+		return nil
+	}
+	info, err := f.root.Stat(name)
+	if err == nil {
+		if info.IsDir() {
+			return nil
+		}
+		return newError(Exist, field, "%q is a file, not a folder", name)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fsError(field, name, err)
+	}
+	if err := f.mkdirAll(field, path.Dir(name)); err != nil {
+		return err
+	}
+	if err := f.root.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fsError(field, name, err)
+	}
+	if f.uid >= 0 {
+		_ = f.root.Lchown(name, f.uid, f.gid)
+	}
+	return nil
+}
+
+// Rename moves the file or folder at from to to. It refuses to replace
+// anything at to. A symbolic link is moved as itself.
+func (f *Folder) Rename(from, to string) error {
+	src, err := Clean("from", from)
+	if err != nil {
+		return err
+	}
+	dst, err := Clean("to", to)
+	if err != nil {
+		return err
+	}
+	if src == "." {
+		return newError(Invalid, "from", "the instance's folder itself cannot be moved")
+	}
+	if dst == "." {
+		return newError(Exist, "to", "is the instance's folder itself")
+	}
+	if _, err := f.root.Lstat(src); err != nil {
+		return fsError("from", src, err)
+	}
+	if _, err := f.root.Lstat(dst); err == nil {
+		return newError(Exist, "to", "%q already exists", dst)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fsError("to", dst, err)
+	}
+	if err := f.root.Rename(src, dst); err != nil {
+		return fsError("to", dst, err)
+	}
+	return nil
+}
+
+// Delete removes each of paths (sent in field "paths"), folders with
+// everything in them. Symbolic links are removed, never followed. All
+// paths are checked before anything is removed.
+func (f *Folder) Delete(paths []string) error {
+	const field = "paths"
+	if len(paths) == 0 {
+		return newError(Invalid, field, "at least one path is required")
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		name, err := Clean(field, p)
+		if err != nil {
+			return err
+		}
+		if name == "." {
+			return newError(Invalid, field, "the instance's folder itself cannot be deleted")
+		}
+		if _, err := f.root.Lstat(name); err != nil {
+			return fsError(field, name, err)
+		}
+		names[i] = name
+	}
+	for _, name := range names {
+		freed, err := f.sizeOf(name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fsError(field, name, err)
+		}
+		err = f.root.RemoveAll(name)
+		// What was removed before a failure is freed all the same; the
+		// next walk corrects the difference.
+		f.usage.Add(-freed)
+		if err != nil {
+			return fsError(field, name, err)
+		}
+	}
+	return nil
+}
+
+// sizeOf is the bytes the regular files at or under name hold, found
+// without following symbolic links.
+func (f *Folder) sizeOf(name string) (int64, error) {
+	info, err := f.root.Lstat(name)
+	if err != nil {
+		return 0, err
+	}
+	if info.Mode().IsRegular() {
+		return info.Size(), nil
+	}
+	if !info.IsDir() {
+		return 0, nil
+	}
+	sub, err := f.root.OpenRoot(name)
+	if err != nil {
+		return 0, err
+	}
+	defer sub.Close()
+	return Measure(context.Background(), sub)
+}

@@ -1,0 +1,251 @@
+package files
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestWriteReadListRenameDelete(t *testing.T) {
+	f, dir, checkOutside := newFolder(t, nil)
+	defer checkOutside()
+	if _, err := f.Write("server.properties", strings.NewReader("motd=hi\n"), -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Mkdir("world/region"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Mkdir("world"); KindOf(err) != Exist {
+		t.Errorf("mkdir of an existing folder: %v, want Exist", err)
+	}
+	if err := os.Symlink("server.properties", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range list.Entries {
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, ",") != "world,link,server.properties" || !list.Entries[0].IsDir || !list.Entries[1].IsSymlink {
+		t.Errorf("list = %+v, want world (folder) first, then link (symlink), server.properties", list.Entries)
+	}
+	file, e, err := f.OpenFile("path", "server.properties", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(file)
+	file.Close()
+	if string(b) != "motd=hi\n" || e.Size != 8 {
+		t.Errorf("read %q (size %d)", b, e.Size)
+	}
+	if _, _, err := f.OpenFile("path", "server.properties", 4); KindOf(err) != TooLarge {
+		t.Errorf("read over the cap: %v, want TooLarge", err)
+	}
+	if _, _, err := f.OpenFile("path", "world", 0); KindOf(err) != Invalid {
+		t.Errorf("read of a folder: %v, want Invalid", err)
+	}
+	if _, err := f.List("server.properties"); KindOf(err) != Invalid {
+		t.Errorf("list of a file: %v, want Invalid", err)
+	}
+	if _, err := f.List("missing"); KindOf(err) != NotExist {
+		t.Errorf("list of a missing folder: %v, want NotExist", err)
+	}
+	if err := f.Rename("server.properties", "world/server.properties"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write("x", strings.NewReader("x"), 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Rename("x", "world/server.properties"); KindOf(err) != Exist {
+		t.Errorf("rename over an existing file: %v, want Exist", err)
+	}
+	if err := f.Rename("world", "world/region/inside"); KindOf(err) != Invalid {
+		t.Errorf("rename of a folder into itself: %v, want Invalid", err)
+	}
+	if err := f.Rename("missing", "y"); KindOf(err) != NotExist {
+		t.Errorf("rename of a missing file: %v, want NotExist", err)
+	}
+	if err := f.Delete([]string{"."}); KindOf(err) != Invalid {
+		t.Errorf("delete of the folder itself: %v, want Invalid", err)
+	}
+	if err := f.Delete([]string{"x", "missing"}); KindOf(err) != NotExist {
+		t.Errorf("delete with a missing path: %v, want NotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err != nil {
+		t.Errorf("a refused delete removed x: %v", err)
+	}
+	if err := f.Delete([]string{"world", "x", "link"}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := f.List("."); len(list.Entries) != 0 {
+		t.Errorf("after delete the folder holds %+v", list.Entries)
+	}
+}
+
+func TestWriteKeepsModeAndReplacesALinkInsteadOfWritingThroughIt(t *testing.T) {
+	f, dir, checkOutside := newFolder(t, nil)
+	defer checkOutside()
+	mustWrite(t, filepath.Join(dir, "start.sh"), "old")
+	os.Chmod(filepath.Join(dir, "start.sh"), 0o750)
+	if _, err := f.Write("start.sh", strings.NewReader("new"), 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := os.Stat(filepath.Join(dir, "start.sh")); info.Mode().Perm() != 0o750 {
+		t.Errorf("mode = %v, want the old 0750", info.Mode())
+	}
+	mustWrite(t, filepath.Join(dir, "target.txt"), "target")
+	os.Symlink("target.txt", filepath.Join(dir, "alias"))
+	if _, err := f.Write("alias", strings.NewReader("through?"), -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "target.txt")); string(b) != "target" {
+		t.Errorf("the write went through the link: target.txt = %q", b)
+	}
+	if _, err := f.Write("big", strings.NewReader(strings.Repeat("x", 100)), -1, 10); KindOf(err) != TooLarge {
+		t.Errorf("write over the cap: %v, want TooLarge", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "big")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a refused write left its file")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestReadRefusesFIFOsWithoutBlocking(t *testing.T) {
+	f, dir, _ := newFolder(t, nil)
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if _, _, err := f.OpenFile("path", "pipe", 0); KindOf(err) != Invalid {
+		t.Errorf("read of a FIFO: %v, want Invalid", err)
+	}
+	if _, err := f.Compress([]string{"."}, "all.tar.gz"); err != nil {
+		t.Errorf("compress of a folder with a FIFO: %v, want it left out", err)
+	}
+}
+
+func TestUploadWritesFilesAndEnforcesCaps(t *testing.T) {
+	f, dir, checkOutside := newFolder(t, nil)
+	defer checkOutside()
+	if err := f.Mkdir("plugins"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Upload("plugins", multipartOf(map[string]string{"a.jar": "aaaa", "sub/b.jar": "bb"}), UploadLimits{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("upload = %+v, %v", got, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "plugins", "sub", "b.jar")); string(b) != "bb" {
+		t.Errorf("sub/b.jar = %q", b)
+	}
+	if _, err := f.Upload("plugins", multipartOf(map[string]string{"big": strings.Repeat("x", 20)}), UploadLimits{MaxFileBytes: 10}); KindOf(err) != TooLarge {
+		t.Errorf("file over the per-file cap: %v, want TooLarge", err)
+	}
+	if _, err := f.Upload("missing", multipartOf(map[string]string{"a": "a"}), UploadLimits{}); KindOf(err) != NotExist {
+		t.Errorf("upload into a missing folder: %v, want NotExist", err)
+	}
+	if _, err := f.Upload(".", multipartOf(map[string]string{"../../x": "a"}), UploadLimits{}); KindOf(err) != Escape {
+		t.Errorf("upload named ../../x: %v, want Escape", err)
+	}
+}
+
+func TestUsageIsAdjustedByEveryWriteWithoutAWalk(t *testing.T) {
+	u := &Usage{}
+	u.Set(0)
+	u.SetLimit(1000)
+	f, dir, _ := newFolder(t, u)
+	used := func() int64 { n, _ := u.Used(); return n }
+	if _, err := f.Write("a", strings.NewReader(strings.Repeat("a", 300)), 300, 0); err != nil {
+		t.Fatal(err)
+	}
+	if used() != 300 {
+		t.Fatalf("after a 300-byte write: %d", used())
+	}
+	if _, err := f.Write("a", strings.NewReader(strings.Repeat("a", 100)), -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if used() != 100 {
+		t.Fatalf("after replacing it with 100 bytes: %d", used())
+	}
+	// Announced size past the limit: refused before reading.
+	r := &countingReader{r: strings.NewReader(strings.Repeat("b", 2000))}
+	if _, err := f.Write("b", r, 2000, 0); KindOf(err) != OverLimit {
+		t.Fatalf("write past the limit: %v, want OverLimit", err)
+	} else if !strings.Contains(err.Error(), "disk limit of 1000 bytes") {
+		t.Errorf("message %q does not name the limit", err)
+	}
+	if r.n != 0 {
+		t.Errorf("a write refused on its announced size read %d bytes", r.n)
+	}
+	// Unknown size: refused as it passes the limit, nothing left behind.
+	if _, err := f.Write("b", strings.NewReader(strings.Repeat("b", 2000)), -1, 0); KindOf(err) != OverLimit {
+		t.Fatalf("streamed write past the limit: %v, want OverLimit", err)
+	}
+	if used() != 100 {
+		t.Fatalf("after refused writes: %d, want 100", used())
+	}
+	if _, err := f.Upload(".", multipartOf(map[string]string{"u": strings.Repeat("u", 950)}), UploadLimits{}); KindOf(err) != OverLimit {
+		t.Fatalf("upload past the limit: %v, want OverLimit", err)
+	}
+	mustWriteBytes(t, filepath.Join(dir, "pack.tar.gz"), tarGz(t, tarEntry{name: "x", body: strings.Repeat("x", 950)}))
+	u.Add(int64(len(tarGz(t, tarEntry{name: "x", body: strings.Repeat("x", 950)})))) // written behind the API's back
+	before := used()
+	if _, err := f.Extract("pack.tar.gz", "out", ExtractLimits{}); KindOf(err) != OverLimit {
+		t.Fatalf("extract past the limit: %v, want OverLimit", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "out")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("an extract refused for the limit wrote its destination")
+	}
+	if used() != before {
+		t.Errorf("a refused extract changed the count: %d -> %d", before, used())
+	}
+	if err := f.Delete([]string{"a", "pack.tar.gz"}); err != nil {
+		t.Fatal(err)
+	}
+	if used() != 0 {
+		t.Errorf("after deleting everything: %d, want 0", used())
+	}
+	if n, err := Measure(t.Context(), f.root); err != nil || n != used() {
+		t.Errorf("a walk measures %d (%v), the count says %d", n, err, used())
+	}
+}
+
+func TestMeasureCountsRegularFilesAndFollowsNoLink(t *testing.T) {
+	base := t.TempDir()
+	mustWrite(t, filepath.Join(base, "outside", "big"), strings.Repeat("o", 5000))
+	mustWrite(t, filepath.Join(base, "folder", "a"), "12345")
+	mustWrite(t, filepath.Join(base, "folder", "sub", "b"), "123")
+	os.Symlink("../outside", filepath.Join(base, "folder", "out"))
+	os.Symlink(filepath.Join(base, "outside", "big"), filepath.Join(base, "folder", "big"))
+	root, err := os.OpenRoot(filepath.Join(base, "folder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if n, err := Measure(t.Context(), root); err != nil || n != 8 {
+		t.Errorf("Measure = %d, %v; want 8", n, err)
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}

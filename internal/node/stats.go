@@ -1,0 +1,135 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
+)
+
+// statsFresh is how old a streamed sample may be and still answer GET
+// /v1/instances/{id}/stats, which otherwise samples the runtime (a call
+// that takes about a second, the engine's two CPU readings).
+const statsFresh = 2 * time.Second
+
+// handleStats is GET /v1/instances/{id}/stats.
+func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request) error {
+	id, rec, err := d.storedInstance(r)
+	if err != nil {
+		return err
+	}
+	s := d.sups.get(id)
+	s.mu.Lock()
+	cached, at, run := s.console.stats, s.console.statsAt, s.run
+	s.mu.Unlock()
+	if run != nil && time.Since(at) < statsFresh {
+		writeJSON(w, http.StatusOK, cached)
+		return nil
+	}
+
+	out := nodeapi.Stats{MemoryLimitBytes: uint64(rec.Spec.MemoryMiB) << 20}
+	st, err := d.inspect(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if st != nil && st.Running {
+		rs, err := d.rt.Stats(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		out = statsOf(rs, st.StartedAt, rec.Spec.MemoryMiB)
+	}
+	if u, err := d.diskUsage(r.Context(), id, rec.Spec.DiskMiB, false); err == nil {
+		out.DiskBytes, _ = u.Used()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// storedInstance returns the request's {id} and the instance's record, or
+// errInstanceNotFound when the node has none.
+func (d *Daemon) storedInstance(r *http.Request) (string, record, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return "", record{}, err
+	}
+	rec, found, err := d.records.load(id)
+	if err == nil && !found {
+		err = errInstanceNotFound
+	}
+	return id, rec, err
+}
+
+// statsOf turns a runtime sample into the wire's, with the uptime of a
+// process started at startedAt.
+func statsOf(rs runtime.Stats, startedAt time.Time, memoryMiB int64) nodeapi.Stats {
+	out := nodeapi.Stats{
+		CPUPercent:       rs.CPUPercent,
+		MemoryBytes:      rs.MemoryBytes,
+		MemoryLimitBytes: rs.MemoryLimit,
+		RxBytes:          rs.RxBytes,
+		TxBytes:          rs.TxBytes,
+	}
+	if out.MemoryLimitBytes == 0 {
+		out.MemoryLimitBytes = uint64(memoryMiB) << 20
+	}
+	if !startedAt.IsZero() {
+		out.UptimeSeconds = max(int64(time.Since(startedAt)/time.Second), 0)
+	}
+	return out
+}
+
+// streamStats sends a stats event to the console clients about once a
+// second, from the runtime's stats stream while the process runs and a
+// zero sample (with the disk figure) while it does not. It runs while the
+// instance has console clients; ctx ends with the last one.
+func (s *supervisor) streamStats(ctx context.Context) {
+	d := s.d
+	// The first figure may need a walk of the data folder; it is taken
+	// here, off the clients' path, and read from the usage after that.
+	if rec, found, err := d.records.load(s.id); err == nil && found {
+		_, _ = d.diskUsage(ctx, s.id, rec.Spec.DiskMiB, false)
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		r := s.run
+		s.mu.Unlock()
+		if r != nil {
+			err := d.rt.StreamStats(ctx, s.id, func(rs runtime.Stats) { s.publishStats(rs, r) })
+			if err != nil && ctx.Err() == nil {
+				d.log.Debug("stats stream ended", "instance", s.id, "err", err)
+			}
+		} else {
+			s.publishStats(runtime.Stats{}, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// publishStats sends one sample to the console clients and keeps it for
+// GET /v1/instances/{id}/stats. r is the run it was taken of, nil when
+// the process is down.
+func (s *supervisor) publishStats(rs runtime.Stats, r *containerRun) {
+	used, _ := s.d.disk.entry(s.id).Used()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var started time.Time
+	if r != nil && s.run == r {
+		started = r.startedAt
+	}
+	st := statsOf(rs, started, s.spec.memoryMiB)
+	st.DiskBytes = used
+	s.console.stats, s.console.statsAt = st, time.Now()
+	if r == nil || s.run != r {
+		s.console.statsAt = time.Time{}
+	}
+	s.broadcastLocked(statsFrame(st))
+}

@@ -1,0 +1,254 @@
+package nodeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Timeouts of the file calls, used when the caller's context has none.
+// Deleting, compressing and extracting a large folder take as long as the
+// disk needs; streams are bounded by their caller's context, and only
+// their answer's headers by streamHeaderTimeout.
+const (
+	fileOpTimeout       = 2 * time.Minute
+	archiveTimeout      = 30 * time.Minute
+	streamHeaderTimeout = 30 * time.Second
+)
+
+// IsInstanceNotFound reports whether err is the node's answer about an
+// instance it has no record of, as opposed to a file that is missing.
+func IsInstanceNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Message == "instance not found"
+}
+
+// FileStream is a file on its way from a node. Close it.
+type FileStream struct {
+	// Status is 200, or 206 for a range.
+	Status int
+	// Header holds the node's Content-Type, Content-Length,
+	// Content-Disposition, Content-Range, Last-Modified and the like.
+	Header http.Header
+	// Body is the file's bytes.
+	Body io.ReadCloser
+}
+
+// Close ends the stream and releases its connection.
+func (s *FileStream) Close() error { return s.Body.Close() }
+
+// filesPath is /v1/instances/<id>/files<suffix>, with path as its query
+// when not empty.
+func filesPath(id, suffix, path string, withPath bool) (string, error) {
+	p, err := instancePath(id, "/files"+suffix)
+	if err != nil {
+		return "", err
+	}
+	if withPath {
+		p += "?path=" + url.QueryEscape(path)
+	}
+	return p, nil
+}
+
+// ListFiles lists the folder at path ("" or "." for the instance's folder).
+func (c *Client) ListFiles(ctx context.Context, id, path string) (FileList, error) {
+	var list FileList
+	p, err := filesPath(id, "", path, true)
+	if err != nil {
+		return list, err
+	}
+	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &list)
+	return list, err
+}
+
+// FileContent streams the file at path, which must be at most
+// MaxFileContentBytes.
+func (c *Client) FileContent(ctx context.Context, id, path string) (*FileStream, error) {
+	p, err := filesPath(id, "/content", path, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.stream(ctx, http.MethodGet, p, nil, nil, -1, true)
+}
+
+// DownloadFile streams the file at path. header may carry Range,
+// If-Range and If-Modified-Since, which the node honours.
+func (c *Client) DownloadFile(ctx context.Context, id, path string, header http.Header) (*FileStream, error) {
+	p, err := filesPath(id, "/download", path, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.stream(ctx, http.MethodGet, p, header, nil, -1, true)
+}
+
+// WriteFileContent replaces the file at path with body, of size bytes
+// (-1 when unknown), at most MaxFileContentBytes.
+func (c *Client) WriteFileContent(ctx context.Context, id, path string, body io.Reader, size int64) (FileEntry, error) {
+	var e FileEntry
+	p, err := filesPath(id, "/content", path, true)
+	if err != nil {
+		return e, err
+	}
+	h := http.Header{"Content-Type": {"application/octet-stream"}}
+	err = c.sendStream(ctx, http.MethodPut, p, h, body, size, &e)
+	return e, err
+}
+
+// UploadFiles sends a multipart/form-data body, whose boundary
+// contentType names, to be written into the folder at path. body is
+// streamed, not buffered.
+func (c *Client) UploadFiles(ctx context.Context, id, path, contentType string, body io.Reader, size int64) (UploadResult, error) {
+	var res UploadResult
+	p, err := filesPath(id, "/upload", path, true)
+	if err != nil {
+		return res, err
+	}
+	err = c.sendStream(ctx, http.MethodPost, p, http.Header{"Content-Type": {contentType}}, body, size, &res)
+	return res, err
+}
+
+// MakeDir creates the folder at path and its missing parents.
+func (c *Client) MakeDir(ctx context.Context, id, path string) (FileEntry, error) {
+	var e FileEntry
+	p, err := filesPath(id, "/mkdir", "", false)
+	if err != nil {
+		return e, err
+	}
+	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, PathRequest{Path: path}, &e)
+	return e, err
+}
+
+// RenameFile moves a file or folder; it never replaces one.
+func (c *Client) RenameFile(ctx context.Context, id string, req RenameRequest) (FileEntry, error) {
+	var e FileEntry
+	p, err := filesPath(id, "/rename", "", false)
+	if err != nil {
+		return e, err
+	}
+	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, req, &e)
+	return e, err
+}
+
+// DeleteFiles removes files and folders, folders with their content.
+func (c *Client) DeleteFiles(ctx context.Context, id string, paths []string) (DeleteResult, error) {
+	var res DeleteResult
+	p, err := filesPath(id, "/delete", "", false)
+	if err != nil {
+		return res, err
+	}
+	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, DeleteRequest{Paths: paths}, &res)
+	return res, err
+}
+
+// CompressFiles writes paths into a new .tar.gz file.
+func (c *Client) CompressFiles(ctx context.Context, id string, req CompressRequest) (FileEntry, error) {
+	var e FileEntry
+	p, err := filesPath(id, "/compress", "", false)
+	if err != nil {
+		return e, err
+	}
+	err = c.call(ctx, archiveTimeout, http.MethodPost, p, req, &e)
+	return e, err
+}
+
+// ExtractFile unpacks an archive into a folder.
+func (c *Client) ExtractFile(ctx context.Context, id string, req ExtractRequest) (ExtractResult, error) {
+	var res ExtractResult
+	p, err := filesPath(id, "/extract", "", false)
+	if err != nil {
+		return res, err
+	}
+	err = c.call(ctx, archiveTimeout, http.MethodPost, p, req, &res)
+	return res, err
+}
+
+// DiskUsage reports what the instance's data folder holds and its limit.
+func (c *Client) DiskUsage(ctx context.Context, id string) (DiskUsage, error) {
+	var u DiskUsage
+	p, err := instancePath(id, "/disk")
+	if err != nil {
+		return u, err
+	}
+	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &u)
+	return u, err
+}
+
+// sendStream sends body, then decodes the JSON answer into out. Its only
+// bound is ctx: an upload lasts as long as its sender takes.
+func (c *Client) sendStream(ctx context.Context, method, path string, header http.Header, body io.Reader, size int64, out any) error {
+	s, err := c.stream(ctx, method, path, header, body, size, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return decodeAnswer(method, path, s.Body, out)
+}
+
+// stream sends one request and returns the answer's body unread when it
+// is a 2xx. With headerTimeout, the node has streamHeaderTimeout to begin
+// answering; the body is then bounded only by ctx.
+func (c *Client) stream(ctx context.Context, method, path string, header http.Header, body io.Reader, size int64, headerTimeout bool) (*FileStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var timer *time.Timer
+	if headerTimeout {
+		timer = time.AfterFunc(streamHeaderTimeout, cancel)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil && size >= 0 {
+		req.ContentLength = size
+		if size == 0 {
+			req.Body = http.NoBody
+		}
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if timer != nil && !timer.Stop() && err == nil {
+		// The timer fired as the answer arrived: the context is gone.
+		resp.Body.Close()
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer cancel()
+		defer resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %w", method, path, readError(resp))
+	}
+	return &FileStream{Status: resp.StatusCode, Header: resp.Header, Body: &cancelBody{ReadCloser: resp.Body, cancel: cancel}}, nil
+}
+
+// cancelBody releases a stream's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// decodeAnswer decodes a 2xx answer's JSON body into out.
+func decodeAnswer(method, path string, body io.Reader, out any) error {
+	if err := json.NewDecoder(io.LimitReader(body, maxResponseBytes)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}

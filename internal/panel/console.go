@@ -1,0 +1,190 @@
+package panel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// The console WebSocket, GET /api/instances/console/{id}, is a proxy to
+// the node's: browsers never hold a node's token. Frames from the node
+// (output, status, stats, error) pass through unchanged. Of the client's
+// frames, commands go on to the node, which applies its rate cap and
+// refuses them while the instance is suspended, and power actions are
+// carried out here, as POST /api/instances/power/{id} does, so that the
+// panel's desired state stays the truth.
+
+// Console proxy limits.
+const (
+	// consoleFrameLimit caps a frame read from either side; the node's
+	// output lines are at most 64 KiB.
+	consoleFrameLimit = 128 << 10
+	// consoleProxyWriteTimeout closes a connection whose peer takes no
+	// frame for this long.
+	consoleProxyWriteTimeout = 30 * time.Second
+)
+
+// console serves the console WebSocket of an instance.
+func (s *Server) console(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		// A page of another site would ride on the browser's credentials
+		// (cross-site WebSocket hijacking).
+		writeErrorMessage(w, http.StatusForbidden, "cross-origin console connections are refused")
+		return
+	}
+	in, c, ok := s.instanceAndNode(w, r)
+	if !ok {
+		return
+	}
+	node, err := c.DialConsole(r.Context(), in.ID)
+	if err != nil {
+		var ne *nodeapi.Error
+		if errors.As(err, &ne) && ne.Status == http.StatusTooManyRequests {
+			writeErrorMessage(w, http.StatusTooManyRequests, ne.Message)
+			return
+		}
+		s.writeError(w, r, nodeFault(in, err))
+		return
+	}
+	defer node.CloseNow()
+	node.SetReadLimit(consoleFrameLimit)
+	// The origin was checked above; Accept checks it again the same way.
+	client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		_ = node.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	defer client.CloseNow()
+	client.SetReadLimit(consoleFrameLimit)
+	s.proxyConsole(r, in, client, node)
+}
+
+// sameOrigin reports whether r comes from a page of the panel's own origin,
+// or from no page at all (scripts and tools send no Origin).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// proxyConsole relays frames between client and node until either ends;
+// the end of one is passed to the other as a close frame.
+func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *websocket.Conn) {
+	// Reads end after the close handshakes: coder/websocket closes a
+	// connection outright when a read's context ends.
+	readCtx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
+	send := func(conn *websocket.Conn, frame []byte) error {
+		wctx, cancel := context.WithTimeout(readCtx, consoleProxyWriteTimeout)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageText, frame)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		for {
+			_, frame, err := node.Read(readCtx)
+			if err != nil {
+				// The node ended it: shutting down, or the instance was
+				// removed. A client already gone makes this a no-op.
+				_ = client.Close(websocket.StatusGoingAway, "the node ended the console")
+				return
+			}
+			if err := send(client, frame); err != nil {
+				_ = node.Close(websocket.StatusNormalClosure, "")
+				return
+			}
+		}
+	})
+
+	// A power action outlives a client that leaves mid-stop.
+	powerCtx := context.WithoutCancel(r.Context())
+	var powerBusy atomic.Bool
+	reply := func(msg string) { _ = send(client, consoleError(msg)) }
+	for {
+		_, frame, err := client.Read(readCtx)
+		if err != nil {
+			break
+		}
+		var m nodeapi.ConsoleMessage
+		if json.Unmarshal(frame, &m) != nil || m.Event == "" {
+			reply(`a message is a JSON object {"event": ..., "data": ...}`)
+			continue
+		}
+		switch m.Event {
+		case nodeapi.EventCommand:
+			// The node refuses commands to a suspended instance once the
+			// suspension reaches it; the database knows first.
+			if cur, err := s.store.InstanceByID(readCtx, in.ID); err == nil && cur.Suspended {
+				reply("instance is suspended; commands are refused")
+				continue
+			}
+			_ = send(node, frame)
+		case nodeapi.EventPower:
+			action := m.Text()
+			if !isPowerAction(action) {
+				reply(fmt.Sprintf("unknown power action %q: send start, stop, restart or kill", action))
+				continue
+			}
+			if !powerBusy.CompareAndSwap(false, true) {
+				reply("a power action asked for on this connection is still running")
+				continue
+			}
+			wg.Go(func() {
+				msg := s.consolePower(powerCtx, r, in.ID, action)
+				powerBusy.Store(false)
+				if msg != "" {
+					reply(msg)
+				}
+			})
+		default:
+			reply(fmt.Sprintf("unknown event %q: send %q or %q", m.Event, nodeapi.EventCommand, nodeapi.EventPower))
+		}
+	}
+	_ = node.Close(websocket.StatusNormalClosure, "")
+	_ = client.Close(websocket.StatusNormalClosure, "")
+}
+
+// consolePower carries out a power action asked for on the console and
+// returns what to tell the client of a failure, or "". The new state
+// reaches the client from the node, as a status event.
+func (s *Server) consolePower(ctx context.Context, r *http.Request, id, action string) string {
+	ctx, cancel := context.WithTimeout(ctx, powerTimeout)
+	defer cancel()
+	in, err := s.store.InstanceByID(ctx, id)
+	if err == nil {
+		_, err = s.applyPower(ctx, r, in, action)
+	}
+	if err == nil || ctx.Err() != nil {
+		return ""
+	}
+	msg := fault.Message(err)
+	if msg == "" {
+		s.logError(r, "console power "+action, err)
+		msg = "internal error (request " + requestID(r) + ")"
+	}
+	return action + ": " + msg
+}
+
+// consoleError is an error event.
+func consoleError(msg string) []byte {
+	data, _ := json.Marshal(msg)
+	b, _ := json.Marshal(nodeapi.ConsoleMessage{Event: nodeapi.EventError, Data: data})
+	return b
+}

@@ -1,0 +1,341 @@
+package panel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// The file manager: /api/instances/files/{id}/... proxies each call to the
+// instance's node, which does the work inside the instance's data folder.
+// Paths are checked here too, so that a bad one is refused with its field
+// named before any node is called; file bytes stream through without
+// being held in memory.
+
+// DefaultMaxUploadBytes is the panel's cap on one upload when Config sets
+// none. The node has caps of its own.
+const DefaultMaxUploadBytes = 1 << 30
+
+// maxPathsPerRequest bounds the paths of one delete or compress.
+const maxPathsPerRequest = 1000
+
+// fileKindFaults maps the kinds of a path error to the panel's kinds.
+var fileKindFaults = map[files.Kind]fault.Kind{
+	files.Invalid:  fault.Invalid,
+	files.Escape:   fault.Permission,
+	files.NotExist: fault.NotExist,
+	files.Exist:    fault.Conflict,
+}
+
+// passedThrough are the node's answers relayed as they are: each says
+// something about the request, in words safe to show.
+var passedThrough = map[int]bool{
+	http.StatusBadRequest:                   true,
+	http.StatusForbidden:                    true,
+	http.StatusNotFound:                     true,
+	http.StatusConflict:                     true,
+	http.StatusRequestEntityTooLarge:        true,
+	http.StatusRequestedRangeNotSatisfiable: true,
+}
+
+// writeFileError answers a failed file call: a path refused here, a
+// node's answer about the request, or a node that could not be reached.
+func (s *Server) writeFileError(w http.ResponseWriter, r *http.Request, in store.Instance, err error) {
+	var fe *files.Error
+	var ne *nodeapi.Error
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &fe):
+		s.writeError(w, r, &fault.Error{Kind: fileKindFaults[fe.Kind], Field: fe.Field, Msg: fe.Error()})
+	case fault.KindOf(err) != fault.Other:
+		s.writeError(w, r, err)
+	case errors.As(err, &tooBig):
+		writeErrorMessage(w, http.StatusRequestEntityTooLarge,
+			"body: is larger than the panel's cap of "+files.FormatBytes(tooBig.Limit))
+	case nodeapi.IsInstanceNotFound(err):
+		s.writeError(w, r, nodeFault(in, err))
+	case errors.As(err, &ne) && passedThrough[ne.Status]:
+		writeErrorMessage(w, ne.Status, ne.Message)
+	default:
+		s.writeError(w, r, nodeFault(in, err))
+	}
+}
+
+// queryFilePath reads and checks the path query parameter. The query is
+// parsed strictly, so that a malformed one is not read as no path.
+func queryFilePath(r *http.Request, required bool) (string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", fault.InvalidField("query", "is malformed")
+	}
+	if required && !q.Has("path") {
+		return "", fault.InvalidField("path", "is required")
+	}
+	p := q.Get("path")
+	if _, err := files.Clean("path", p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// filePath reads a path field of a JSON or form body, as sent: unlike
+// str, it does not trim, since a name may end in a space.
+func (b body) filePath(name string, required bool) (string, error) {
+	if !b.present(name) {
+		if required {
+			return "", fault.InvalidField(name, "is required")
+		}
+		return "", nil
+	}
+	var p string
+	if json.Unmarshal(b[name], &p) != nil {
+		return "", fault.InvalidField(name, "must be a string")
+	}
+	if _, err := files.Clean(name, p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// filePaths reads a list of paths: a JSON array of strings, or a single
+// string (all a form body can send).
+func (b body) filePaths(name string) ([]string, error) {
+	if !b.present(name) {
+		return nil, fault.InvalidField(name, "is required")
+	}
+	var list []string
+	if json.Unmarshal(b[name], &list) != nil {
+		var one string
+		if json.Unmarshal(b[name], &one) != nil {
+			return nil, fault.InvalidField(name, "must be an array of paths")
+		}
+		list = []string{one}
+	}
+	if len(list) == 0 || len(list) > maxPathsPerRequest {
+		return nil, fault.InvalidField(name, "must hold 1 to %d paths", maxPathsPerRequest)
+	}
+	for _, p := range list {
+		if _, err := files.Clean(name, p); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// fileOp is one call to the instance's node, returning what to answer.
+type fileOp func(ctx context.Context, c *nodeapi.Client, id string) (any, error)
+
+// runFileOp runs op against the instance's node and answers its result
+// with status. A change is audited as "instance.files.<action>"; an empty
+// action is a read.
+func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, action string, status int, op fileOp) {
+	in, c, ok := s.instanceAndNode(w, r)
+	if !ok {
+		return
+	}
+	res, err := op(r.Context(), c, in.ID)
+	if err != nil {
+		s.writeFileError(w, r, in, err)
+		return
+	}
+	if action != "" {
+		s.audit(r, "instance.files."+action, in.ID)
+	}
+	writeJSON(w, status, res)
+}
+
+// runBodyFileOp is runFileOp for the calls that take a JSON or form body:
+// parse reads it into the op, or refuses it before any node is called.
+func (s *Server) runBodyFileOp(w http.ResponseWriter, r *http.Request, action string, status int, parse func(b body) (fileOp, error)) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return
+	}
+	op, err := parse(b)
+	if err != nil {
+		s.writeFileError(w, r, store.Instance{}, err)
+		return
+	}
+	s.runFileOp(w, r, action, status, op)
+}
+
+// listFiles answers the content of a folder: GET ?path=.
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
+	p, err := queryFilePath(r, false)
+	if err != nil {
+		s.writeFileError(w, r, store.Instance{}, err)
+		return
+	}
+	s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+		return c.ListFiles(ctx, id, p)
+	})
+}
+
+// readFileContent streams a file of at most nodeapi.MaxFileContentBytes.
+func (s *Server) readFileContent(w http.ResponseWriter, r *http.Request) {
+	s.streamFile(w, r, false)
+}
+
+// downloadFile streams a file of any size, ranges included.
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) {
+	s.streamFile(w, r, true)
+}
+
+// streamedHeaders are the node's answer headers a file stream relays.
+var streamedHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "Content-Range",
+	"Accept-Ranges", "Last-Modified", "X-Content-Type-Options", "Content-Security-Policy"}
+
+func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download bool) {
+	p, err := queryFilePath(r, true)
+	if err != nil {
+		s.writeFileError(w, r, store.Instance{}, err)
+		return
+	}
+	in, c, ok := s.instanceAndNode(w, r)
+	if !ok {
+		return
+	}
+	var stream *nodeapi.FileStream
+	if download {
+		h := http.Header{}
+		for _, k := range []string{"Range", "If-Range"} {
+			if v := r.Header.Get(k); v != "" {
+				h.Set(k, v)
+			}
+		}
+		stream, err = c.DownloadFile(r.Context(), in.ID, p, h)
+	} else {
+		stream, err = c.FileContent(r.Context(), in.ID, p)
+	}
+	if err != nil {
+		s.writeFileError(w, r, in, err)
+		return
+	}
+	defer stream.Close()
+	for _, k := range streamedHeaders {
+		if v := stream.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.WriteHeader(stream.Status)
+	// A failure now can only cut the answer short; the client sees a
+	// body shorter than its Content-Length.
+	_, _ = io.Copy(w, stream.Body)
+}
+
+// writeFileContent replaces a file with the request body: PUT ?path=.
+func (s *Server) writeFileContent(w http.ResponseWriter, r *http.Request) {
+	p, err := queryFilePath(r, true)
+	if err == nil && r.ContentLength > nodeapi.MaxFileContentBytes {
+		err = &http.MaxBytesError{Limit: nodeapi.MaxFileContentBytes}
+	}
+	if err != nil {
+		s.writeFileError(w, r, store.Instance{}, err)
+		return
+	}
+	s.runFileOp(w, r, "write", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+		return c.WriteFileContent(ctx, id, p, r.Body, r.ContentLength)
+	})
+}
+
+// uploadFiles relays a multipart upload to the node as it arrives.
+func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request) {
+	p, err := queryFilePath(r, false)
+	ct := r.Header.Get("Content-Type")
+	if mt, _, perr := mime.ParseMediaType(ct); err == nil && (perr != nil || mt != "multipart/form-data") {
+		err = fault.InvalidField("body", "must be multipart/form-data")
+	}
+	if err == nil && r.ContentLength > s.cfg.MaxUploadBytes {
+		err = &http.MaxBytesError{Limit: s.cfg.MaxUploadBytes}
+	}
+	if err != nil {
+		s.writeFileError(w, r, store.Instance{}, err)
+		return
+	}
+	s.runFileOp(w, r, "upload", http.StatusCreated, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+		return c.UploadFiles(ctx, id, p, ct, r.Body, r.ContentLength)
+	})
+}
+
+// makeDir creates a folder: POST {path}.
+func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) {
+	s.runBodyFileOp(w, r, "mkdir", http.StatusCreated, func(b body) (fileOp, error) {
+		p, err := b.filePath("path", true)
+		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.MakeDir(ctx, id, p)
+		}, err
+	})
+}
+
+// renameFile moves a file or folder: POST {from, to}.
+func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) {
+	s.runBodyFileOp(w, r, "rename", http.StatusOK, func(b body) (fileOp, error) {
+		var req nodeapi.RenameRequest
+		var err error
+		if req.From, err = b.filePath("from", true); err == nil {
+			req.To, err = b.filePath("to", true)
+		}
+		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.RenameFile(ctx, id, req)
+		}, err
+	})
+}
+
+// deleteFiles removes files and folders: POST {paths}.
+func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) {
+	s.runBodyFileOp(w, r, "delete", http.StatusOK, func(b body) (fileOp, error) {
+		paths, err := b.filePaths("paths")
+		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.DeleteFiles(ctx, id, paths)
+		}, err
+	})
+}
+
+// compressFiles archives paths into a new .tar.gz: POST {paths, destination}.
+func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) {
+	s.runBodyFileOp(w, r, "compress", http.StatusCreated, func(b body) (fileOp, error) {
+		var req nodeapi.CompressRequest
+		var err error
+		if req.Paths, err = b.filePaths("paths"); err == nil {
+			req.Destination, err = b.filePath("destination", true)
+		}
+		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.CompressFiles(ctx, id, req)
+		}, err
+	})
+}
+
+// extractFile unpacks an archive: POST {path, destination}; the
+// destination defaults to the instance's folder.
+func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) {
+	s.runBodyFileOp(w, r, "extract", http.StatusOK, func(b body) (fileOp, error) {
+		var req nodeapi.ExtractRequest
+		var err error
+		if req.Path, err = b.filePath("path", true); err == nil {
+			req.Destination, err = b.filePath("destination", false)
+		}
+		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.ExtractFile(ctx, id, req)
+		}, err
+	})
+}
+
+// diskUsage answers what an instance's data folder holds and its limit.
+func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
+	s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+		u, err := c.DiskUsage(ctx, id)
+		return struct {
+			ID string `json:"id"`
+			nodeapi.DiskUsage
+		}{id, u}, err
+	})
+}

@@ -1,0 +1,47 @@
+package panel
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/nodeapi"
+)
+
+// installLog answers the output of the instance's install (downloads and
+// install script), which its node keeps: GET /api/instances/install-log/{id}
+// with an optional ?tail=N (1 to 5000, default all of it up to 5000
+// lines). The answer is {id, lines, installing, installed, error}.
+func (s *Server) installLog(w http.ResponseWriter, r *http.Request) {
+	tail, err := tailParam(r, nodeapi.DefaultInstallLogTail)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, c, ok := s.instanceAndNode(w, r)
+	if !ok {
+		return
+	}
+	log, err := c.InstallLog(r.Context(), in.ID, tail)
+	if err != nil {
+		s.writeError(w, r, nodeFault(in, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": in.ID, "lines": log.Lines, "installing": log.Installing, "installed": log.Installed, "error": log.Error,
+	})
+}
+
+// tailParam reads the ?tail= of a log request: a whole number from 1 to
+// nodeapi.MaxLogTail, or def when absent.
+func tailParam(r *http.Request, def int) (int, error) {
+	q := r.URL.Query().Get("tail")
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > nodeapi.MaxLogTail {
+		return 0, fault.InvalidField("tail", "must be a whole number from 1 to %d", nodeapi.MaxLogTail)
+	}
+	return n, nil
+}
