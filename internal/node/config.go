@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // ConfigFileName is the node's identity file inside its data folder.
@@ -140,13 +140,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// HashToken returns the hex SHA-256 of a bearer token, the form in which a
-// node keeps it (ConfigFile.TokenSHA256, Config.TokenSHA256).
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
 // Configure registers this machine with the panel: it trades the one-time
 // configure key for the node's identity and token, and writes node.json in
 // dir with only the token's hash. Configuring again replaces the identity;
@@ -159,7 +152,7 @@ func Configure(ctx context.Context, panelURL, key, dir string) error {
 	f := ConfigFile{
 		PanelURL:    panelURL,
 		NodeID:      resp.NodeID,
-		TokenSHA256: HashToken(resp.Token),
+		TokenSHA256: secret.Hash(resp.Token),
 		Address:     resp.Address,
 		Port:        resp.Port,
 	}

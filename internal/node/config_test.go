@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 const panelToken = "node-token-abcdefghijklmnopqrstuvwxyz-0123456789"
@@ -60,7 +61,7 @@ func TestConfigureStoresOnlyTheTokenHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConfigFile{PanelURL: panel.URL, NodeID: "n1", TokenSHA256: HashToken(panelToken), Address: "127.0.0.1", Port: 8081}
+	want := ConfigFile{PanelURL: panel.URL, NodeID: "n1", TokenSHA256: secret.Hash(panelToken), Address: "127.0.0.1", Port: 8081}
 	if f != want {
 		t.Errorf("node.json = %+v, want %+v", f, want)
 	}
@@ -69,7 +70,7 @@ func TestConfigureStoresOnlyTheTokenHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:8081" || cfg.TokenSHA256 != HashToken(panelToken) || cfg.Dir != dir {
+	if cfg.Listen != "127.0.0.1:8081" || cfg.TokenSHA256 != secret.Hash(panelToken) || cfg.Dir != dir {
 		t.Errorf("LoadConfig = %+v", cfg)
 	}
 	// The daemon built from it accepts the panel's token.
@@ -88,7 +89,7 @@ func TestConfigureStoresOnlyTheTokenHash(t *testing.T) {
 
 func TestReconfigureOverwritesIdentityAndKeepsTLS(t *testing.T) {
 	dir := t.TempDir()
-	if err := WriteConfigFile(dir, ConfigFile{NodeID: "old", TokenSHA256: HashToken("old"), Port: 1, TLSCert: "tls/cert.pem", TLSKey: "/etc/berth/key.pem"}); err != nil {
+	if err := WriteConfigFile(dir, ConfigFile{NodeID: "old", TokenSHA256: secret.Hash("old"), Port: 1, TLSCert: "tls/cert.pem", TLSKey: "/etc/berth/key.pem"}); err != nil {
 		t.Fatal(err)
 	}
 	panel := fakePanel(t, "key-2", nodeapi.ConfigureResponse{NodeID: "new", Token: panelToken, Address: "10.0.0.2", Port: 9000})
@@ -99,7 +100,7 @@ func TestReconfigureOverwritesIdentityAndKeepsTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.NodeID != "new" || f.TokenSHA256 != HashToken(panelToken) || f.Port != 9000 || f.TLSCert != "tls/cert.pem" {
+	if f.NodeID != "new" || f.TokenSHA256 != secret.Hash(panelToken) || f.Port != 9000 || f.TLSCert != "tls/cert.pem" {
 		t.Errorf("after reconfigure: %+v", f)
 	}
 	cfg, err := LoadConfig(dir)

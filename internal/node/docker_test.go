@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/dockertest"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime/docker"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // These tests run the node API over the real Docker runtime: what the fake
@@ -72,7 +73,7 @@ func (n *dockerNode) restart(t testing.TB) *Daemon {
 
 // config is the daemons' configuration: short waits, so tests stay quick.
 func (n *dockerNode) config() Config {
-	cfg := Config{Dir: n.dir, TokenSHA256: HashToken(testToken), Version: "test", StopTimeout: 10 * time.Second,
+	cfg := Config{Dir: n.dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 10 * time.Second,
 		RestartDelay: 200 * time.Millisecond}
 	if n.tune != nil {
 		n.tune(&cfg)

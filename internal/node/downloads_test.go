@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // fileServer is an HTTPS server on loopback serving files by path, with a
@@ -264,7 +265,7 @@ func TestIsPublicAddr(t *testing.T) {
 // newDownloadDaemon is a daemon over rt whose downloads trust fs.
 func newDownloadDaemon(t *testing.T, rt *fakeRuntime, fs *fileServer, allowPrivate bool) *Daemon {
 	t.Helper()
-	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: HashToken(testToken), Version: "test",
+	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{AllowPrivateDownloads: allowPrivate, RootCAs: fs.roots}}, rt, nil)
 	if err != nil {
 		t.Fatal(err)

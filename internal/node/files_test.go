@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // callRaw sends one authenticated request with a raw body and content type.
@@ -370,7 +371,7 @@ func TestDiskUsageIsAdjustedIncrementallyNotWalkedPerRequest(t *testing.T) {
 func TestPeriodicCheckStopsInstanceOverItsLimitAndStartIsRefusedUntilUnder(t *testing.T) {
 	rt := newFakeRuntime()
 	dir := t.TempDir()
-	d, err := New(Config{Dir: dir, TokenSHA256: HashToken(testToken), Version: "test",
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test",
 		StopTimeout: 7 * time.Second, Files: FilesConfig{DiskCheckInterval: 5 * time.Millisecond}}, rt, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 const testToken = "berth-test-token-0123456789abcdef0123456789abcdef"
@@ -23,7 +24,7 @@ func newTestDaemon(t *testing.T, rt *fakeRuntime) *Daemon {
 
 func newTestDaemonIn(t *testing.T, rt *fakeRuntime, dir string, logger *slog.Logger) *Daemon {
 	t.Helper()
-	d, err := New(Config{Dir: dir, TokenSHA256: HashToken(testToken), Version: "test", StopTimeout: 7 * time.Second}, rt, logger)
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 7 * time.Second}, rt, logger)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -260,7 +260,7 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 			MemoryMiB:  max(spec.MemoryMiB, d.cfg.Install.minMemoryMiB()),
 			CPU:        max(spec.CPU, 1),
 		}
-		logf("running the install script in %s with %s", job.Image, strings.Join(installCommandWords(job.Entrypoint), " "))
+		logf("running the install script in %s with %s", job.Image, strings.Join(runtime.InstallCommand(job.Entrypoint), " "))
 		code, err := d.rt.RunInstall(ctx, job, out)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -278,15 +278,6 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 	}
 	logf("install finished")
 	return ""
-}
-
-// installCommandWords is how the runtime runs the script, for the log.
-func installCommandWords(entrypoint string) []string {
-	words := strings.Fields(entrypoint)
-	if len(words) == 0 {
-		words = []string{runtime.DefaultInstallEntrypoint}
-	}
-	return append(words, runtime.InstallScriptDir+"/"+runtime.InstallScriptName)
 }
 
 // openInstallLog starts the instance's install log afresh.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // installSpec is validSpec with an install script.
@@ -411,7 +412,7 @@ func TestInstallOverItsTimeoutFails(t *testing.T) {
 	rt := newFakeRuntime()
 	g := newGate()
 	rt.setInstall(g.install)
-	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: HashToken(testToken), Version: "test",
+	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{Timeout: 50 * time.Millisecond}}, rt, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // TestClientAndDaemonAgree drives the daemon through nodeapi.Client, the
@@ -43,10 +44,10 @@ func TestClientAndDaemonAgree(t *testing.T) {
 	if st, err = c.EnsureInstance(ctx, spec); err != nil || st.Running || !st.Suspended {
 		t.Fatalf("suspend: %+v %v", st, err)
 	}
-	if _, err := c.Power(ctx, "e2e", nodeapi.ActionStart); !nodeapi.IsConflict(err) {
+	if _, err := c.RequestPower(ctx, "e2e", nodeapi.PowerRequest{Action: nodeapi.ActionStart}); !nodeapi.IsConflict(err) {
 		t.Fatalf("start while suspended: %v", err)
 	}
-	if _, err := c.Power(ctx, "e2e", "dance"); err == nil {
+	if _, err := c.RequestPower(ctx, "e2e", nodeapi.PowerRequest{Action: "dance"}); err == nil {
 		t.Fatal("unknown action accepted")
 	}
 
@@ -83,7 +84,7 @@ func FuzzEnsureBody(f *testing.F) {
 	f.Add(`[1,2]`)
 	f.Add(`{"cpu":1e400}`)
 	rt := newFakeRuntime()
-	d, err := New(Config{Dir: f.TempDir(), TokenSHA256: HashToken(testToken)}, rt, nil)
+	d, err := New(Config{Dir: f.TempDir(), TokenSHA256: secret.Hash(testToken)}, rt, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

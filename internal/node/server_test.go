@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 func TestRequestsWithoutValidTokenAreRejected(t *testing.T) {
@@ -162,7 +163,7 @@ func TestRequestLogLineHasNoToken(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	rt := newFakeRuntime()
-	good := Config{Dir: t.TempDir(), TokenSHA256: HashToken(testToken)}
+	good := Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken)}
 	cases := map[string]func(*Config){
 		"no dir":           func(c *Config) { c.Dir = "" },
 		"hash not hex":     func(c *Config) { c.TokenSHA256 = strings.Repeat("z", 64) },
@@ -188,7 +189,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestServeAnswersOverTLSAndShutsDownOnCancel(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeTestCert(t, dir)
-	d, err := New(Config{Dir: dir, TokenSHA256: HashToken(testToken), TLSCert: certFile, TLSKey: keyFile, Version: "v-tls"}, newFakeRuntime(), nil)
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: certFile, TLSKey: keyFile, Version: "v-tls"}, newFakeRuntime(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestServeLetsInFlightRequestsFinishOnShutdown(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := c.Power(context.Background(), "busy", nodeapi.ActionStop)
+		st, err := c.RequestPower(context.Background(), "busy", nodeapi.PowerRequest{Action: nodeapi.ActionStop})
 		done <- result{st, err}
 	}()
 	<-entered
@@ -281,7 +282,7 @@ func TestServeFailsFastOnBadCertificate(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Dir: dir, TokenSHA256: HashToken(testToken), TLSCert: bad, TLSKey: bad}, newFakeRuntime(), nil)
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: bad, TLSKey: bad}, newFakeRuntime(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,14 +87,20 @@ func (c *Client) String() string { return "nodeapi.Client(" + c.base + ")" }
 // GoString is String for %#v, which would otherwise print every field.
 func (c *Client) GoString() string { return c.String() }
 
-// CloseIdleConnections closes the client's kept-alive connections. Call it
-// when the client is dropped (a node deleted or re-addressed), since each
-// client has its own connection pool.
+// CloseIdleConnections closes the kept-alive connections of the client's
+// transport, which every client made without a TLS config shares.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
+// sharedTransport carries the calls of every client made without a TLS
+// config of its own. Clients are short-lived (the panel makes one per
+// request about a node): a transport each would open a connection per
+// request and leave it idle behind it until the idle timeout.
+var sharedTransport = http.DefaultTransport.(*http.Transport).Clone()
+
 func newHTTPClient(tlsConfig *tls.Config) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := sharedTransport
 	if tlsConfig != nil {
+		t = sharedTransport.Clone()
 		t.TLSClientConfig = tlsConfig.Clone()
 	}
 	return &http.Client{
@@ -152,14 +158,16 @@ func (c *Client) RemoveInstance(ctx context.Context, id string) error {
 	return c.call(ctx, removeTimeout, http.MethodDelete, p, nil, nil)
 }
 
-// Power runs one of ActionStart, ActionStop, ActionRestart or ActionKill.
-func (c *Client) Power(ctx context.Context, id, action string) (InstanceStatus, error) {
+// RequestPower runs req's action (ActionStart, ActionStop, ActionRestart
+// or ActionKill), carrying the generation the panel recorded with it (see
+// PowerRequest.Generation).
+func (c *Client) RequestPower(ctx context.Context, id string, req PowerRequest) (InstanceStatus, error) {
 	var st InstanceStatus
 	p, err := instancePath(id, "/power")
 	if err != nil {
 		return st, err
 	}
-	err = c.call(ctx, powerTimeout, http.MethodPost, p, PowerRequest{Action: action}, &st)
+	err = c.call(ctx, powerTimeout, http.MethodPost, p, req, &st)
 	return st, err
 }
 

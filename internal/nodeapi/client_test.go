@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,7 +92,9 @@ func TestClientCallsEachRoute(t *testing.T) {
 			func(c *Client) (any, error) { return nil, c.RemoveInstance(context.Background(), "mc-1") },
 			"DELETE", "/v1/instances/mc-1", "", "", nil},
 		{"power", statusBody,
-			func(c *Client) (any, error) { return c.Power(context.Background(), "mc-1", ActionRestart) },
+			func(c *Client) (any, error) {
+				return c.RequestPower(context.Background(), "mc-1", PowerRequest{Action: ActionRestart})
+			},
 			"POST", "/v1/instances/mc-1/power", "", `{"action":"restart"}`, nil},
 		{"logs", `{"lines":["a","b"]}`,
 			func(c *Client) (any, error) { return c.Logs(context.Background(), "mc-1", 50) },
@@ -354,5 +357,31 @@ func TestConfigureRejectsBadInputAndAnswers(t *testing.T) {
 	srv, _ := fakeNode(t, 200, `{}`)
 	if _, err := Configure(context.Background(), srv.URL, ""); err == nil {
 		t.Error("empty key accepted")
+	}
+}
+
+// TestClientsOfOneNodeShareConnections: the panel makes a client per
+// request about a node, and each must reuse the kept-alive connection
+// rather than open one of its own and leave it idle.
+func TestClientsOfOneNodeShareConnections(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"version":"v1","docker":true}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for range 3 {
+		if _, err := NewClient(srv.URL, token, nil).Health(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("three clients of one node opened %d connections, want 1", n)
 	}
 }

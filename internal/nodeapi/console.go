@@ -82,18 +82,6 @@ func (c *Client) Stats(ctx context.Context, id string) (Stats, error) {
 	return s, err
 }
 
-// RequestPower runs req's action, carrying the generation the panel
-// recorded with it (see PowerRequest.Generation).
-func (c *Client) RequestPower(ctx context.Context, id string, req PowerRequest) (InstanceStatus, error) {
-	var st InstanceStatus
-	p, err := instancePath(id, "/power")
-	if err != nil {
-		return st, err
-	}
-	err = c.call(ctx, powerTimeout, http.MethodPost, p, req, &st)
-	return st, err
-}
-
 // DialConsole opens the instance's console WebSocket. The node's refusal
 // (404, 429, ...) comes back as *Error, so IsNotFound and the like work on
 // it. The caller closes the connection; ctx bounds only the handshake.

@@ -58,7 +58,11 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
 // deleteImage removes a template by Id: 404 when there is none, 409 while
 // instances use it.
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.store.DeleteTemplate(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -187,6 +187,23 @@ func TestDeleteImageAnswers200AndRemovesIt(t *testing.T) {
 	})
 }
 
+// TestDeleteImageRejectsAnUnprintableIDNamingIt checks that the path id is
+// held to the rules of every other path id: PostgreSQL refuses NUL and
+// invalid UTF-8 as an argument, which would otherwise answer 500.
+func TestDeleteImageRejectsAnUnprintableIDNamingIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, p *testPanel) {
+		imgCreate(t, p, imgBerth)
+		before := p.snapshot()
+		for _, id := range []string{"a%00b", "a%ffb", "a%0Ab", strings.Repeat("x", 65)} {
+			p.expectError(400, "DELETE", "/api/images/"+id, nil, "id")
+		}
+		p.expectUnchanged(before)
+		if n := imgCount(t, p); n != 1 {
+			t.Errorf("%d templates stored, want 1", n)
+		}
+	})
+}
+
 func TestDeleteImageAnswers409WhileAnInstanceUsesIt(t *testing.T) {
 	forEachMode(t, func(t *testing.T, p *testPanel) {
 		user, node := setup(p)

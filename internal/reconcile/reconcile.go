@@ -299,7 +299,10 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 	}
 	var perm *permanent
 	switch {
-	case nodeapi.IsImageError(err) || errors.As(err, &perm):
+	// Only an install fails for good: MarkFailed leaves a READY instance
+	// be, so one whose image is gone from its node, say, is retried with
+	// backoff (the default case) rather than at every pass, pull and all.
+	case (nodeapi.IsImageError(err) || errors.As(err, &perm)) && in.InternalState == store.StateInstalling:
 		w.r.st.MarkFailed(ctx, in.ID, err.Error())
 		log.Warn("install failed", "instance_id", in.ID, "err", err)
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):

@@ -1,5 +1,10 @@
 package runtime
 
+import (
+	"path"
+	"strings"
+)
+
 // An install runs once, before an instance's first start, in a container of
 // its own: short-lived, with the data folder mounted where egg scripts
 // expect it, and removed when it ends. It is never the instance's
@@ -51,4 +56,15 @@ type InstallJob struct {
 	CPU float64
 	// PidsLimit caps processes; 0 means the runtime default.
 	PidsLimit int64
+}
+
+// InstallCommand is how an install container runs its script: the
+// entrypoint's words (DefaultInstallEntrypoint when there are none)
+// followed by the script's path.
+func InstallCommand(entrypoint string) []string {
+	words := strings.Fields(entrypoint)
+	if len(words) == 0 {
+		words = []string{DefaultInstallEntrypoint}
+	}
+	return append(words, path.Join(InstallScriptDir, InstallScriptName))
 }

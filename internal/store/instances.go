@@ -191,11 +191,6 @@ func (s *Store) InstancesByUser(ctx context.Context, userID string) ([]Instance,
 	return s.instancesWhere(ctx, " WHERE i.user_id = ?", userID)
 }
 
-// InstancesByNode returns the instances placed on a node.
-func (s *Store) InstancesByNode(ctx context.Context, nodeID string) ([]Instance, error) {
-	return s.instancesWhere(ctx, " WHERE i.node_id = ?", nodeID)
-}
-
 // DueInstances returns the instances of a node the reconciler should act on now: a
 // change of desire the node has not applied, or an install not finished,
 // whose backoff has passed. FAILED instances wait for a new desire.

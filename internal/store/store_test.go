@@ -248,8 +248,7 @@ func testInstanceRoundTrip(t *testing.T, db database) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored instance differs:\n got %+v\nwant %+v", got, want)
 	}
-	for _, list := range [][]store.Instance{listed(t)(st.ListInstances(ctx)), listed(t)(st.InstancesByUser(ctx, "u")),
-		listed(t)(st.InstancesByNode(ctx, "n"))} {
+	for _, list := range [][]store.Instance{listed(t)(st.ListInstances(ctx)), listed(t)(st.InstancesByUser(ctx, "u"))} {
 		if len(list) != 1 || !reflect.DeepEqual(list[0], want) {
 			t.Errorf("listed instances = %+v, want [%+v]", list, want)
 		}

@@ -182,3 +182,29 @@ func TestStopAction(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallOptionsKeepLimitsAndDropRawSockets checks the install
+// container without an engine: limits, no-new-privileges, bounded logs,
+// and no raw sockets or device nodes for the script.
+func TestInstallOptionsKeepLimitsAndDropRawSockets(t *testing.T) {
+	job := runtime.InstallJob{InstanceID: "abc123", Image: "busybox", Script: "true", DataDir: "/srv/berth/abc123",
+		MemoryMiB: 1024, CPU: 2}
+	hc := installOptions(job, "/tmp/script").HostConfig
+	if hc.Memory != 1024<<20 || hc.MemorySwap != hc.Memory || hc.NanoCPUs != 2e9 {
+		t.Errorf("Memory = %d, MemorySwap = %d, NanoCPUs = %d; want 1 GiB twice and 2e9", hc.Memory, hc.MemorySwap, hc.NanoCPUs)
+	}
+	if hc.PidsLimit == nil || *hc.PidsLimit != DefaultPidsLimit {
+		t.Errorf("PidsLimit = %v, want the default %d", hc.PidsLimit, DefaultPidsLimit)
+	}
+	if !slices.Equal(hc.SecurityOpt, []string{"no-new-privileges"}) {
+		t.Errorf("SecurityOpt = %v, want no-new-privileges", hc.SecurityOpt)
+	}
+	for _, c := range []string{"net_raw", "mknod"} {
+		if !slices.Contains(hc.CapDrop, c) {
+			t.Errorf("CapDrop = %v, want it to hold %s", hc.CapDrop, c)
+		}
+	}
+	if hc.LogConfig.Config["max-size"] == "" || hc.LogConfig.Config["max-file"] == "" {
+		t.Errorf("LogConfig = %+v, want bounded log files", hc.LogConfig)
+	}
+}

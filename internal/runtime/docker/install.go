@@ -7,9 +7,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -20,6 +19,12 @@ import (
 
 	"github.com/berth-dev/berth/internal/runtime"
 )
+
+// installDroppedCaps are the default capabilities an install container
+// gives up. Package managers need the others (chown, setuid and the like),
+// but no installer needs raw sockets, with which a script could forge
+// traffic on the node's bridge network, nor to make device nodes.
+var installDroppedCaps = []string{"net_raw", "mknod"}
 
 // installCleanupTimeout bounds removing an install container once its run
 // is over, which happens even when the run's context has ended.
@@ -32,9 +37,10 @@ func InstallContainerName(id string) string {
 
 // RunInstall runs job's script in a fresh container, berth-<id>-install,
 // and removes the container when the script ends or ctx does. Unlike an
-// instance's container it has a writable root file system and Docker's
-// default capabilities, since installers install packages; it keeps the
-// limits, no-new-privileges and bounded logs.
+// instance's container it has a writable root file system and most of
+// Docker's default capabilities, since installers install packages; it
+// keeps the limits, no-new-privileges and bounded logs, and drops
+// installDroppedCaps.
 func (r *Runtime) RunInstall(ctx context.Context, job runtime.InstallJob, output io.Writer) (int, error) {
 	if err := validateInstall(job); err != nil {
 		return 0, fmt.Errorf("install %s: %w", job.InstanceID, err)
@@ -139,15 +145,6 @@ func writeInstallScript(script string) (string, error) {
 	return dir, nil
 }
 
-// installCommand is the entrypoint's words followed by the script's path.
-func installCommand(entrypoint string) []string {
-	words := strings.Fields(entrypoint)
-	if len(words) == 0 {
-		words = []string{runtime.DefaultInstallEntrypoint}
-	}
-	return append(words, path.Join(runtime.InstallScriptDir, runtime.InstallScriptName))
-}
-
 // installOptions builds the install container of job, its script in
 // scriptDir.
 func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCreateOptions {
@@ -160,7 +157,7 @@ func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCr
 		Image: job.Image,
 		// Set as the entrypoint, not the command, so that an image's own
 		// entrypoint cannot swallow the script.
-		Entrypoint: installCommand(job.Entrypoint),
+		Entrypoint: runtime.InstallCommand(job.Entrypoint),
 		Cmd:        []string{},
 		Env:        append([]string(nil), job.Env...),
 		WorkingDir: runtime.InstallMountPath,
@@ -178,6 +175,7 @@ func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCr
 		},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		SecurityOpt:   []string{"no-new-privileges"},
+		CapDrop:       slices.Clone(installDroppedCaps),
 		LogConfig: container.LogConfig{
 			Type:   "json-file",
 			Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFiles},

@@ -157,6 +157,7 @@ func TestRunInstallContainerIsLimitedLabelledAndNotListed(t *testing.T) {
 		{"NanoCPUs is 0.5 core", hc.NanoCPUs == 5e8, hc.NanoCPUs},
 		{"PidsLimit is 64", hc.PidsLimit != nil && *hc.PidsLimit == 64, hc.PidsLimit},
 		{"no-new-privileges", slices.Contains(hc.SecurityOpt, "no-new-privileges"), hc.SecurityOpt},
+		{"CapDrop has net_raw and mknod", hasCap(hc.CapDrop, "net_raw") && hasCap(hc.CapDrop, "mknod"), hc.CapDrop},
 		{"root file system is writable", !hc.ReadonlyRootfs, hc.ReadonlyRootfs},
 		{"instance label", c.Config.Labels[runtime.LabelInstance] == job.InstanceID, c.Config.Labels},
 		{"install role label", c.Config.Labels[runtime.LabelRole] == runtime.RoleInstall, c.Config.Labels},
