@@ -93,10 +93,10 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 	if err != nil {
 		return in, nodeFault(in, err)
 	}
-	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, st.Status, st.ContainerID); err != nil {
+	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, reconcile.Observation(st)); err != nil {
 		s.logError(r, "record observed state", err)
 	}
-	in.Status, in.ContainerID = st.Status, st.ContainerID
+	in.Status, in.ContainerID, in.ExitCode, in.OOMKilled, in.NodeError = st.Status, st.ContainerID, st.ExitCode, st.OOMKilled, st.Error
 	return in, nil
 }
 

@@ -72,6 +72,8 @@ type instanceView struct {
 	InternalState string            `json:"InternalState"`
 	Status        string            `json:"Status"`
 	Error         string            `json:"Error,omitempty"`
+	ExitCode      int               `json:"ExitCode"`
+	OOMKilled     bool              `json:"OOMKilled"`
 	ContainerID   string            `json:"ContainerId"`
 	VolumeID      string            `json:"VolumeId"`
 	Suspended     bool              `json:"suspended"`
@@ -93,9 +95,14 @@ func viewInstance(in store.Instance) instanceView {
 		InternalState: in.InternalState, Status: status, ContainerID: in.ContainerID, VolumeID: in.ID,
 		Suspended: in.Suspended, CreatedAt: in.CreatedAt,
 	}
+	// Before READY, the error is the install's; after, the node's account
+	// of the running server (a crash loop, the disk limit).
 	if in.InternalState != store.StateReady {
 		v.Error = in.LastError
+	} else {
+		v.Error = in.NodeError
 	}
+	v.ExitCode, v.OOMKilled = in.ExitCode, in.OOMKilled
 	return v
 }
 

@@ -232,6 +232,8 @@ type instance struct {
 	InternalState string `json:"InternalState"`
 	Status        string `json:"Status"`
 	Error         string `json:"Error"`
+	ExitCode      int    `json:"ExitCode"`
+	OOMKilled     bool   `json:"OOMKilled"`
 	ContainerID   string `json:"ContainerId"`
 	Suspended     bool   `json:"suspended"`
 	Node          struct {
@@ -687,4 +689,35 @@ func errString(err error) string {
 		return "exists"
 	}
 	return err.Error()
+}
+
+func TestCrashLoopShowsExitCodeAndReasonOnTheInstance(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 0)
+	n := c.addNode(t, "node-a", func(cfg *node.Config) { cfg.RestartDelay = 100 * time.Millisecond })
+	hostPort := dockertest.FreePort(t)
+	code, b := c.call(t, http.MethodPost, "/api/instances/deploy", map[string]any{
+		"name": "crashing", "image": c.image, "memory": memoryMiB, "cpu": cpu,
+		"ports": strconv.Itoa(gamePort) + ":" + strconv.Itoa(hostPort), "primary": strconv.Itoa(hostPort),
+		"nodeId": n.id, "user": c.user, "variables": map[string]string{"GAMESERVER_EXIT_CODE": "3"},
+	})
+	var resp struct {
+		Instance instance `json:"instance"`
+	}
+	if code != http.StatusCreated || json.Unmarshal(b, &resp) != nil {
+		t.Fatalf("deploy: %d %s", code, b)
+	}
+	id := resp.Instance.ID
+	c.mu.Lock()
+	c.ids = append(c.ids, id)
+	c.mu.Unlock()
+	// The server exits with code 3 right after it is ready: a crash, one
+	// restart, a second crash within the guard's window, then it stays
+	// crashed, and the panel shows why.
+	in := c.waitInstance(t, id, "crash-looping instance shown crashed with its exit code", func(in instance) bool {
+		return in.Status == "crashed" && in.ExitCode == 3 && in.Error != ""
+	})
+	if in.InternalState != store.StateReady || in.OOMKilled {
+		t.Errorf("crashed instance = %+v, want READY, not OOM-killed", in)
+	}
 }

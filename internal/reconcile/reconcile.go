@@ -331,7 +331,7 @@ func (w *worker) installPending(ctx context.Context, in store.Instance, st nodea
 		w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running")
 		log.Warn("install timed out", "instance_id", in.ID)
 	default:
-		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, st.Status, st.ContainerID); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", in.ID, "err", err)
 		}
 	}
@@ -408,7 +408,7 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		return
 	}
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, st.Status, st.ContainerID); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}
@@ -420,4 +420,10 @@ func backoff(attempts int) time.Duration {
 	d := time.Second << min(attempts, 6)
 	d = min(d, time.Minute)
 	return d/2 + rand.N(d/2+1)
+}
+
+// Observation is the part of a node's report the panel keeps.
+func Observation(st nodeapi.InstanceStatus) store.Observation {
+	return store.Observation{Status: st.Status, ContainerID: st.ContainerID, ExitCode: st.ExitCode,
+		OOMKilled: st.OOMKilled, Error: st.Error}
 }

@@ -49,8 +49,15 @@ type Instance struct {
 	NextAttemptAt     time.Time
 	InstallDeadline   time.Time
 	LastError         string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// ExitCode and OOMKilled describe the last time the server stopped,
+	// as its node reported.
+	ExitCode  int
+	OOMKilled bool
+	// NodeError is the node's account of a problem with the running
+	// server, such as a crash loop or the disk limit.
+	NodeError string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Node is a summary of the node, joined at read time.
 	Node NodeSummary
 }
@@ -67,22 +74,25 @@ type NodeSummary struct {
 const instanceColumns = `i.id, i.name, i.user_id, i.node_id, COALESCE(i.template_id, ''), i.image, i.memory_mib, i.cpu,
 	i.disk_mib, i.ports, i.primary_port, i.primary_raw, i.variables, i.internal_state, i.status, i.container_id,
 	i.suspended, i.desired, i.generation, i.applied_generation, i.attempts, i.next_attempt_at, i.install_deadline,
-	i.last_error, i.created_at, i.updated_at, n.name, n.address, n.port, n.status`
+	i.last_error, i.created_at, i.updated_at, n.name, n.address, n.port, n.status, i.exit_code, i.oom_killed,
+	i.node_error`
 
 const instanceFrom = ` FROM instances i JOIN nodes n ON n.id = i.node_id`
 
 func scanInstance(row interface{ Scan(...any) error }) (Instance, error) {
 	var in Instance
 	var portsText, vars string
-	var primaryPort, suspended int
+	var primaryPort, suspended, oom int
 	var next, deadline, created, updated int64
 	err := row.Scan(&in.ID, &in.Name, &in.UserID, &in.NodeID, &in.TemplateID, &in.Image, &in.MemoryMiB, &in.CPU,
 		&in.DiskMiB, &portsText, &primaryPort, &in.PrimaryRaw, &vars, &in.InternalState, &in.Status, &in.ContainerID,
 		&suspended, &in.Desired, &in.Generation, &in.AppliedGeneration, &in.Attempts, &next, &deadline,
-		&in.LastError, &created, &updated, &in.Node.Name, &in.Node.Address, &in.Node.Port, &in.Node.Status)
+		&in.LastError, &created, &updated, &in.Node.Name, &in.Node.Address, &in.Node.Port, &in.Node.Status,
+		&in.ExitCode, &oom, &in.NodeError)
 	if err != nil {
 		return Instance{}, err
 	}
+	in.OOMKilled = oom != 0
 	in.Node.ID = in.NodeID
 	in.Suspended = suspended != 0
 	in.NextAttemptAt, in.InstallDeadline = fromMillis(next), fromMillis(deadline)
@@ -289,13 +299,29 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// SetObserved records the power status node nodeID reports for one of its
-// instances, writing only when something changed. A report about an
-// instance placed on another node is ignored.
-func (s *Store) SetObserved(ctx context.Context, nodeID, id, status, containerID string) error {
-	_, err := s.exec(ctx, `UPDATE instances SET status = ?, container_id = ?, updated_at = ?
-		WHERE id = ? AND node_id = ? AND (status <> ? OR container_id <> ?)`,
-		status, containerID, millis(time.Now()), id, nodeID, status, containerID)
+// Observation is what a node reports about one of its instances.
+type Observation struct {
+	Status      string
+	ContainerID string
+	// ExitCode and OOMKilled describe the last time the server stopped.
+	ExitCode  int
+	OOMKilled bool
+	// Error is the node's explanation, such as a crash-loop or disk-limit
+	// stop; empty when all is well.
+	Error string
+}
+
+// SetObserved records what node nodeID reports of one of its instances,
+// writing only when something changed. A report about an instance placed
+// on another node is ignored.
+func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observation) error {
+	oom := boolInt(o.OOMKilled)
+	_, err := s.exec(ctx, `UPDATE instances SET status = ?, container_id = ?, exit_code = ?, oom_killed = ?,
+		node_error = ?, updated_at = ?
+		WHERE id = ? AND node_id = ? AND (status <> ? OR container_id <> ? OR exit_code <> ? OR oom_killed <> ?
+		OR node_error <> ?)`,
+		o.Status, o.ContainerID, o.ExitCode, oom, o.Error, millis(time.Now()),
+		id, nodeID, o.Status, o.ContainerID, o.ExitCode, oom, o.Error)
 	if err != nil {
 		return fmt.Errorf("set observed %s: %w", id, err)
 	}

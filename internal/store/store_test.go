@@ -656,16 +656,19 @@ func testSetObservedByNode(t *testing.T, db database) {
 	addNode(t, st, "n1", 8192, 10240, true)
 	addNode(t, st, "n2", 8192, 10240, true)
 	mustCreate(t, st, instance(t, "a", "u", "n1", "80"))
-	if err := st.SetObserved(ctx, "n2", "a", "crashed", "other"); err != nil {
+	if err := st.SetObserved(ctx, "n2", "a", store.Observation{Status: "crashed", ContainerID: "other"}); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := st.InstanceByID(ctx, "a"); a.Status == "crashed" || a.ContainerID == "other" {
 		t.Errorf("node n2's report changed instance a of node n1: %+v", a)
 	}
-	if err := st.SetObserved(ctx, "n1", "a", "running", "c1"); err != nil {
+	crash := store.Observation{Status: "crashed", ContainerID: "c1", ExitCode: 137, OOMKilled: true,
+		Error: "crashed twice within 60s; not restarting"}
+	if err := st.SetObserved(ctx, "n1", "a", crash); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := st.InstanceByID(ctx, "a"); a.Status != "running" || a.ContainerID != "c1" {
+	if a, _ := st.InstanceByID(ctx, "a"); a.Status != "crashed" || a.ContainerID != "c1" || a.ExitCode != 137 ||
+		!a.OOMKilled || a.NodeError != crash.Error {
 		t.Errorf("node n1's own report was not recorded: %+v", a)
 	}
 }
