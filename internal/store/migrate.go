@@ -44,10 +44,27 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// migrationLock is the PostgreSQL advisory lock key that serializes
+// migrations ("berth" in ASCII).
+const migrationLock = 0x6265727468
+
 // migrate applies, in order and each in its own transaction, every embedded
 // migration the database has not seen. A crash mid-way leaves the database
 // at the last whole migration.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.pg {
+		// Panels starting together on one PostgreSQL take turns: the
+		// advisory lock lives as long as this connection holds it.
+		conn, err := s.write.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	}
 	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -56,15 +73,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	var current int
-	if err := s.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
 		err := s.tx(ctx, func(tx *sql.Tx) error {
+			// Read the version inside the write transaction, so that a
+			// second process opening the same database at the same moment
+			// sees the first one's work and skips it.
+			var current int
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+				return err
+			}
+			if m.version <= current {
+				return nil
+			}
 			for _, stmt := range splitStatements(m.sql) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return err
