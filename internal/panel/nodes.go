@@ -132,11 +132,41 @@ func (s *Server) createNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "node.create", n.ID)
-	writeJSON(w, http.StatusCreated, createdNode{
+	writeJSON(w, http.StatusCreated, s.withConfigureKey(r, n, key))
+}
+
+// withConfigureKey is the answer that carries a node's new configure key,
+// and the command to run on the node machine.
+func (s *Server) withConfigureKey(r *http.Request, n store.Node, key string) createdNode {
+	return createdNode{
 		nodeView:         viewNode(n),
 		ConfigureKey:     key,
 		ConfigureCommand: fmt.Sprintf("berth node configure -panel %s -key %s", s.publicURL(r), key),
-	})
+	}
+}
+
+// renewConfigureKey issues a node a fresh one-time configure key: for a
+// key that expired unused, or a machine that must be set up again. The old
+// key stops working; the node's current token keeps working until the new
+// key is used.
+func (s *Server) renewConfigureKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := secret.NewToken("berth_cfg_")
+	if err := s.store.RenewConfigureKey(r.Context(), id, secret.Hash(key), time.Now().Add(s.cfg.ConfigureKeyTTL)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.store.NodeByID(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r, "node.configure-key", id)
+	writeJSON(w, http.StatusOK, s.withConfigureKey(r, n, key))
 }
 
 // publicURL is the panel's address as a node should reach it.

@@ -195,3 +195,22 @@ func TestConfigureKeyWorksOnceAndOutsideTheAPIKey(t *testing.T) {
 		}
 	}
 }
+
+func TestRenewedConfigureKeyReplacesTheOldOne(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	node, old := p.createNode("n", 8192, 10240)
+	m := p.expect(200, "POST", "/api/nodes/configure-key/"+node, nil).object(t)
+	key, _ := m["configureKey"].(string)
+	if !strings.HasPrefix(key, "berth_cfg_") || key == old || m["id"] != node ||
+		!strings.Contains(m["configureCommand"].(string), key) {
+		t.Fatalf("renew answered %v, want the node with a new key and its command", m)
+	}
+	p.expectAudit("node.configure-key", node)
+	if r := p.send("", "POST", "/nodes/configure", map[string]any{"configureKey": old}); r.code != 403 {
+		t.Errorf("configure with the replaced key: %d %s, want 403", r.code, r.body)
+	}
+	if r := p.send("", "POST", "/nodes/configure", map[string]any{"configureKey": key}); r.code != 200 {
+		t.Errorf("configure with the renewed key: %d %s, want 200", r.code, r.body)
+	}
+	p.expectError(404, "POST", "/api/nodes/configure-key/no-such-node", nil, "Node")
+}

@@ -128,6 +128,7 @@ func (s *Server) routes() {
 	api("GET /api/nodes", s.listNodes)
 	api("POST /api/nodes/create", s.createNode)
 	api("DELETE /api/nodes/delete", s.deleteNode)
+	api("POST /api/nodes/configure-key/{id}", s.renewConfigureKey)
 }
 
 // Handler returns the API with its middleware: request log, panic
