@@ -258,7 +258,7 @@ func startTestEnv(ctx context.Context, opts imageTestOptions) (_ *testEnv, err e
 		return env, fmt.Errorf("local node: %d nodes, %v", len(nodes), err)
 	}
 	env.nodeID = nodes[0].ID
-	env.node = reconcile.ClientFor(nodes[0])
+	env.node = reconcile.ClientFor(nodes[0], nil)
 
 	// Served past ctx, so that an interrupted test still cleans up.
 	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -55,6 +55,10 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	if err != nil {
 		return nil, err
 	}
+	nodeTLS, err := config.NodeTLS(cfg.NodeCA)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, data)
 	if err != nil {
 		return nil, err
@@ -63,10 +67,10 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 		st.Close()
 		return nil, err
 	}
-	rec := reconcile.New(reconcile.Config{Store: st, Log: log})
+	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS})
 	api := panel.New(panel.Config{
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
-		MaxUploadBytes: cfg.MaxUploadMiB << 20,
+		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 	})
 	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
 }

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +38,9 @@ type Panel struct {
 	InstallTimeout time.Duration
 	// MaxUploadMiB caps the body of one file upload through the panel.
 	MaxUploadMiB int64
+	// NodeCA is a PEM file of the certificate authorities that sign the
+	// certificates of HTTPS nodes; empty trusts the system's.
+	NodeCA string
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -47,6 +52,8 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 	fs.StringVar(&p.PublicURL, "public-url", Env("BERTH_PUBLIC_URL", ""), "the panel's URL as nodes reach it (BERTH_PUBLIC_URL)")
 	fs.DurationVar(&p.InstallTimeout, "install-timeout", EnvDuration("BERTH_INSTALL_TIMEOUT", 15*time.Minute),
 		"how long a deploy may stay INSTALLING (BERTH_INSTALL_TIMEOUT)")
+	fs.StringVar(&p.NodeCA, "node-ca", Env("BERTH_NODE_CA", ""),
+		"PEM file of the certificate authorities of HTTPS nodes; default: the system's (BERTH_NODE_CA)")
 	fs.Int64Var(&p.MaxUploadMiB, "max-upload-mib", EnvInt64("BERTH_MAX_UPLOAD_MIB", 1024),
 		"cap in MiB on the body of one file upload (BERTH_MAX_UPLOAD_MIB)")
 }
@@ -102,4 +109,21 @@ func AbsData(dir string) (string, error) {
 		return "", fmt.Errorf("data folder: %w", err)
 	}
 	return abs, nil
+}
+
+// NodeTLS returns the TLS settings the panel verifies HTTPS nodes with:
+// nil (the system's authorities) when caFile is empty.
+func NodeTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("node-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("node-ca: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

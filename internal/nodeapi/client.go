@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -97,11 +98,17 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 // request and leave it idle behind it until the idle timeout.
 var sharedTransport = http.DefaultTransport.(*http.Transport).Clone()
 
+// tlsTransports holds one transport per TLS config, for the same reason:
+// clients given the same *tls.Config share connections.
+var tlsTransports sync.Map // *tls.Config -> *http.Transport
+
 func newHTTPClient(tlsConfig *tls.Config) *http.Client {
 	t := sharedTransport
 	if tlsConfig != nil {
-		t = sharedTransport.Clone()
-		t.TLSClientConfig = tlsConfig.Clone()
+		fresh := sharedTransport.Clone()
+		fresh.TLSClientConfig = tlsConfig.Clone()
+		got, _ := tlsTransports.LoadOrStore(tlsConfig, fresh)
+		t = got.(*http.Transport)
 	}
 	return &http.Client{
 		Transport: t,

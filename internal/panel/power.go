@@ -158,7 +158,7 @@ func (s *Server) nodeClient(ctx context.Context, in store.Instance) (*nodeapi.Cl
 	if n.Token == "" {
 		return nil, fault.New(fault.Unavailable, "node %s is not configured yet", n.Name)
 	}
-	return reconcile.ClientFor(n), nil
+	return reconcile.ClientFor(n, s.cfg.NodeTLS), nil
 }
 
 // nodeFault explains a failed node call in the caller's terms.

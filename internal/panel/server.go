@@ -5,6 +5,7 @@
 package panel
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -30,6 +31,9 @@ type Config struct {
 	InstallTimeout time.Duration
 	// ConfigureKeyTTL is how long a node's configure key works.
 	ConfigureKeyTTL time.Duration
+	// NodeTLS verifies nodes served over HTTPS; nil trusts the system's
+	// certificate authorities.
+	NodeTLS *tls.Config
 	// Kick, when set, wakes the reconciler after a change of desired state.
 	Kick func()
 	// MaxUploadBytes caps one file upload's body, which the 1 MiB cap of

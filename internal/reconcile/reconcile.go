@@ -9,6 +9,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,9 @@ type Config struct {
 	HealthTimeout time.Duration
 	// EnsureTimeout bounds one ensure call, image pull included (10m).
 	EnsureTimeout time.Duration
+	// NodeTLS verifies nodes served over HTTPS; nil trusts the system's
+	// certificate authorities.
+	NodeTLS *tls.Config
 	// Parallel is how many instances of one node are ensured at once (8).
 	Parallel int
 }
@@ -209,14 +213,15 @@ func (w *worker) pass(ctx context.Context) {
 func (w *worker) clientOf(n store.Node) *nodeapi.Client {
 	key := n.Scheme + "://" + n.Address + ":" + strconv.Itoa(n.Port) + "\x00" + n.Token
 	if w.client == nil || w.clientFor != key {
-		w.client, w.clientFor = ClientFor(n), key
+		w.client, w.clientFor = ClientFor(n, w.r.cfg.NodeTLS), key
 	}
 	return w.client
 }
 
-// ClientFor returns a client for node n's API.
-func ClientFor(n store.Node) *nodeapi.Client {
-	return nodeapi.NewClient(n.Scheme+"://"+n.Address+":"+strconv.Itoa(n.Port), n.Token, nil)
+// ClientFor returns a client for node n's API; tlsConfig verifies an
+// HTTPS node (nil: the system's certificate authorities).
+func ClientFor(n store.Node, tlsConfig *tls.Config) *nodeapi.Client {
+	return nodeapi.NewClient(n.Scheme+"://"+n.Address+":"+strconv.Itoa(n.Port), n.Token, tlsConfig)
 }
 
 // failOverdue fails the node's installs whose deadline has passed.

@@ -1,0 +1,51 @@
+package config
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestNodeTLSTrustsTheGivenAuthorityOnly(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	get := func(c *http.Client) error {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	cfg, err := NodeTLS(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := get(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}); err != nil {
+		t.Errorf("a node signed by the -node-ca authority was refused: %v", err)
+	}
+	if err := get(&http.Client{Transport: &http.Transport{}}); err == nil {
+		t.Error("the test server's self-signed certificate was trusted without -node-ca; the test proves nothing")
+	}
+
+	if cfg, err := NodeTLS(""); cfg != nil || err != nil {
+		t.Errorf("NodeTLS(\"\") = %v, %v; want nil, nil (the system's authorities)", cfg, err)
+	}
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o600)
+	for _, f := range []string{junk, filepath.Join(dir, "missing.pem")} {
+		if _, err := NodeTLS(f); err == nil {
+			t.Errorf("NodeTLS(%s) accepted a file without certificates", f)
+		}
+	}
+}
