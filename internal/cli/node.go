@@ -27,6 +27,8 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	bindInstallFlags(fs, &install)
 	var filesCfg node.FilesConfig
 	bindFilesFlags(fs, &filesCfg)
+	var containerUser string
+	bindContainerUserFlag(fs, &containerUser)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +46,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	cfg.Version = Version
 	cfg.Install = install
 	cfg.Files = filesCfg
+	cfg.ContainerUser = containerUser
 	rt, err := docker.New(ctx)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)

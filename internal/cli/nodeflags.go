@@ -43,3 +43,19 @@ func mibSetter(dst *int64) func(string) error {
 		return nil
 	}
 }
+
+// bindContainerUserFlag registers -container-user on fs, for `berth node`
+// and `berth up`. A bad flag is refused at parsing; a bad
+// BERTH_CONTAINER_USER is refused when the node starts, never replaced by
+// the default, since it decides who owns the instances' files.
+func bindContainerUserFlag(fs *flag.FlagSet, dst *string) {
+	*dst = config.Env("BERTH_CONTAINER_USER", node.DefaultContainerUser)
+	fs.Func("container-user", "numeric uid:gid every instance runs as and owns its files as; 0:0 (root) only if you mean it (BERTH_CONTAINER_USER; default "+node.DefaultContainerUser+")",
+		func(s string) error {
+			if err := node.ParseContainerUser(s); err != nil {
+				return err
+			}
+			*dst = s
+			return nil
+		})
+}

@@ -37,6 +37,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	bindInstallFlags(fs, &install)
 	var filesCfg node.FilesConfig
 	bindFilesFlags(fs, &filesCfg)
+	var containerUser string
+	bindContainerUserFlag(fs, &containerUser)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +59,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	ncfg.Version = Version
 	ncfg.Install = install
 	ncfg.Files = filesCfg
+	ncfg.ContainerUser = containerUser
 	rt, err := docker.New(ctx)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)

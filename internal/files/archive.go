@@ -360,8 +360,8 @@ func (f *Folder) extractLink(e *archiveEntry) error {
 	if err := f.root.Symlink(e.link, e.name); err != nil {
 		return fsError(field, e.name, err)
 	}
-	if f.uid >= 0 {
-		_ = f.root.Lchown(e.name, f.uid, f.gid)
+	if err := f.chown(e.name); err != nil {
+		return fsError(field, e.name, err)
 	}
 	return nil
 }

@@ -28,9 +28,8 @@ const MaxListEntries = 10000
 type Folder struct {
 	root  *os.Root
 	usage *Usage
-	// uid and gid own the folder; what the package creates is given to
-	// them, so that a game process running as the folder's owner can
-	// change it. -1 leaves the creator's.
+	// uid and gid are given what the folder creates (SetOwner); -1
+	// leaves the creator's.
 	uid, gid int
 }
 
@@ -41,26 +40,33 @@ func Open(dir string, usage *Usage) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewFolder(root, usage)
+	return NewFolder(root, usage), nil
 }
 
 // NewFolder is Open for a root already open. The Folder owns root and
 // closes it in Close.
-func NewFolder(root *os.Root, usage *Usage) (*Folder, error) {
+func NewFolder(root *os.Root, usage *Usage) *Folder {
 	if usage == nil {
 		usage = &Usage{}
 	}
-	f := &Folder{root: root, usage: usage, uid: -1, gid: -1}
-	info, err := root.Stat(".")
-	if err != nil {
-		root.Close()
-		return nil, err
+	return &Folder{root: root, usage: usage, uid: -1, gid: -1}
+}
+
+// SetOwner makes every file, folder and link the folder creates from now
+// on (writes, uploads, new folders, extractions, archives) owned by uid and
+// gid, the user the game server runs as, so that it can change them. It is
+// called before the folder is used. Without it they keep the creator's.
+func (f *Folder) SetOwner(uid, gid int) {
+	f.uid, f.gid = uid, gid
+}
+
+// chown gives name, without following a symbolic link at its end, to the
+// folder's owner, if it has one.
+func (f *Folder) chown(name string) error {
+	if f.uid < 0 {
+		return nil
 	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 &&
-		(int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
-		f.uid, f.gid = int(st.Uid), int(st.Gid)
-	}
-	return f, nil
+	return f.root.Lchown(name, f.uid, f.gid)
 }
 
 // Close closes the folder's root.
@@ -291,7 +297,11 @@ func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.F
 		return "", nil, fsError(field, path.Dir(name), err)
 	}
 	if f.uid >= 0 {
-		_ = file.Chown(f.uid, f.gid)
+		if err := file.Chown(f.uid, f.gid); err != nil {
+			file.Close()
+			_ = f.root.Remove(tmp)
+			return "", nil, fsError(field, name, err)
+		}
 	}
 	// The umask may have narrowed the mode; the file keeps the old one.
 	_ = file.Chmod(mode)
@@ -380,8 +390,8 @@ func (f *Folder) mkdirAll(field, name string) error {
 	if err := f.root.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fsError(field, name, err)
 	}
-	if f.uid >= 0 {
-		_ = f.root.Lchown(name, f.uid, f.gid)
+	if err := f.chown(name); err != nil {
+		return fsError(field, name, err)
 	}
 	return nil
 }

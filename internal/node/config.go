@@ -62,6 +62,12 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run lets in-flight requests finish
 	// once its context is done. Zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// ContainerUser is the numeric "uid:gid" every instance's container
+	// runs as; the node gives the data folders, what installs leave in
+	// them and what the file API creates to it, so that the game can use
+	// its files without any capability. Empty means DefaultContainerUser;
+	// root ("0:0") is allowed only when asked for, with a warning.
+	ContainerUser string
 	// Install tunes installs: downloads and install scripts.
 	Install InstallConfig
 	// Files tunes the file API and the disk limit's periodic check.
@@ -109,8 +115,12 @@ const (
 	DefaultConsoleConnections = 16
 )
 
-// withDefaults fills in the durations and limits left zero.
+// withDefaults fills in the durations, limits and container user left
+// zero.
 func (c Config) withDefaults() Config {
+	if c.ContainerUser == "" {
+		c.ContainerUser = DefaultContainerUser
+	}
 	for _, f := range []struct {
 		v *time.Duration
 		d time.Duration

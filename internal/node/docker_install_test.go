@@ -121,3 +121,65 @@ func TestDockerRemoveDeletesAnInstallContainerAKilledDaemonLeft(t *testing.T) {
 		t.Errorf("data folder after the removal: %v, want it gone", err)
 	}
 }
+
+func TestDockerInstanceRunsAsTheContainerUserAndWritesItsDataFolder(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	n := newDockerNode(t)
+	spec := n.spec(t)
+	ensureOK(t, n.d, spec)
+	c := n.runningContainer(t, spec.ID)
+	res, err := n.cli.ContainerInspect(t.Context(), c.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Container.Config.User != DefaultContainerUser {
+		t.Errorf("container runs as %q, want %q", res.Container.Config.User, DefaultContainerUser)
+	}
+	// The game server writes ready.txt into its working folder once it
+	// listens: it can only if the data folder lets its user in.
+	ready := filepath.Join(n.d.volumes.path(spec.ID), "ready.txt")
+	waitForLong(t, "ready.txt in the data folder", func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
+	if u, g := ownerOf(t, ready); u != containerUID || g != containerUID {
+		t.Errorf("ready.txt is owned by %d:%d, want %d:%d", u, g, containerUID, containerUID)
+	}
+}
+
+func TestDockerInstallOutputGoesToTheContainerUserFollowingNoLink(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	n := newDockerNode(t)
+	sentinel := filepath.Join(t.TempDir(), "sentinel.txt")
+	if err := os.WriteFile(sentinel, []byte("keep my owner"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := n.spec(t)
+	// The host path means nothing inside the install container, but the
+	// link is followed on the host, where the node walks the folder.
+	spec.Install = &nodeapi.InstallSpec{Image: dockertest.BusyboxImage(t), Entrypoint: "sh",
+		Script: "set -e\ncd /mnt/server\nmkdir -p config/deep\necho x > config/deep/a.cfg\necho jar > server.jar\n" +
+			"/bin/busybox ln -s " + sentinel + " escape\n/bin/busybox ln -s " + filepath.Dir(sentinel) + " escape-dir\n"}
+	ensureOK(t, n.d, spec)
+	waitForLong(t, "the instance to run after the install", func() bool {
+		st := getStatus(t, n.d, spec.ID)
+		return st.Running && !st.Installing
+	})
+	if log := installLog(t, n.d, spec.ID, ""); !log.Installed {
+		t.Fatalf("install log = %+v, want installed", log)
+	}
+	data := n.d.volumes.path(spec.ID)
+	for _, name := range []string{"config/deep/a.cfg", "server.jar", "escape", "escape-dir"} {
+		if _, err := os.Lstat(filepath.Join(data, name)); err != nil {
+			t.Errorf("the install script's %s: %v", name, err)
+		}
+	}
+	expectTreeOwnedBy(t, data, containerUID, containerUID)
+	for _, p := range []string{sentinel, filepath.Dir(sentinel)} {
+		if u, g := ownerOf(t, p); u != 0 || g != 0 {
+			t.Errorf("ESCAPE: %s, outside the data folder, is now owned by %d:%d", p, u, g)
+		}
+	}
+}

@@ -53,6 +53,10 @@ type downloader struct {
 	client   *http.Client
 	maxFile  int64
 	maxTotal int64
+	// owner, when set, is given each file downloaded. The folders made
+	// for them stay root's until the install ends and gives the whole
+	// data folder to the container user.
+	owner *owner
 	// retryWait is the pause before the second attempt; it doubles after.
 	retryWait time.Duration
 }
@@ -176,6 +180,7 @@ func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.D
 	defer root.Close()
 	dl := newDownloader(d.cfg.Install)
 	defer dl.close()
+	dl.owner = &d.volumes.owner
 	budget := dl.maxTotal
 	for _, item := range list {
 		logf("downloading %s to %s", redactURL(item.URL), item.Path)
@@ -280,6 +285,13 @@ func (dl *downloader) fetchOnce(ctx context.Context, root *os.Root, item nodeapi
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", item.Path, err)
+	}
+	if dl.owner != nil {
+		if err := f.Chown(dl.owner.UID, dl.owner.GID); err != nil {
+			f.Close()
+			_ = root.Remove(tmp)
+			return 0, fmt.Errorf("write %s: %w", item.Path, err)
+		}
 	}
 	// One byte past the limit tells a file that is too large.
 	n, err := io.Copy(f, io.LimitReader(resp.Body, limit+1))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -56,7 +57,7 @@ func classify(err error) (status int, msg string) {
 func (d *Daemon) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
 	if status >= 500 {
-		d.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()),
+		d.log.ErrorContext(r.Context(), "request failed", "request_id", httplog.RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	writeJSON(w, status, nodeapi.ErrorBody{Error: msg})

@@ -92,7 +92,9 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 	if err != nil {
 		return nil, fmt.Errorf("data folder of %s: %w", id, err)
 	}
-	return files.NewFolder(root, usage)
+	f := files.NewFolder(root, usage)
+	f.SetOwner(d.volumes.owner.UID, d.volumes.owner.GID)
+	return f, nil
 }
 
 // queryPath reads the path query parameter. The query is parsed strictly:

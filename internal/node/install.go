@@ -276,6 +276,15 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 		}
 		logf("install script exited with code 0")
 	}
+	// The script ran as root, and the downloads were made by the node:
+	// everything goes to the user the instance runs as.
+	if err := d.volumes.chownAll(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return ""
+		}
+		logf("install failed: give the data folder to the container user %s: %v", d.volumes.owner, err)
+		return fmt.Sprintf("give the data folder to the container user %s: %v", d.volumes.owner, err)
+	}
 	logf("install finished")
 	return ""
 }

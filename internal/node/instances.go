@@ -514,6 +514,7 @@ func (d *Daemon) runtimeSpec(s nodeapi.InstanceSpec) runtime.Spec {
 		Cmd:        cmd,
 		DataDir:    d.volumes.path(s.ID),
 		MountPath:  s.MountPath,
+		User:       d.volumes.owner.String(),
 	}
 }
 

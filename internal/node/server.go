@@ -10,7 +10,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -21,10 +20,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -74,6 +73,14 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	owner, err := parseOwner(cfg.ContainerUser)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if owner.root() {
+		logger.Warn("instances run as root, as the container user asks; a game that escapes its container is root on the host",
+			"container_user", owner.String())
+	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("node: data folder: %w", err)
@@ -85,14 +92,17 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		rt:      rt,
 		log:     logger,
 		records: records{dir: filepath.Join(dir, "instances")},
-		volumes: volumes{dir: filepath.Join(dir, "volumes")},
+		volumes: volumes{dir: filepath.Join(dir, "volumes"), owner: owner},
 	}
 	copy(d.tokenHash[:], hash)
 	d.sups.init(d)
 	if err := d.records.sweepTemp(); err != nil {
 		return nil, fmt.Errorf("node: instances folder: %w", err)
 	}
-	d.handler = d.logRequests(d.recoverPanics(d.authenticate(d.routes())))
+	internalError := func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusInternalServerError, nodeapi.ErrorBody{Error: "internal error"})
+	}
+	d.handler = httplog.Handler(d.log, internalError, d.authenticate(d.routes()))
 
 	ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
 	defer cancel()
@@ -239,86 +249,6 @@ func bearerToken(header string) (string, bool) {
 		return "", false
 	}
 	return token, true
-}
-
-type ctxKey int
-
-const requestIDKey ctxKey = 0
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// statusRecorder remembers the status a handler answered, for the log line
-// and for the panic handler, which must not write a second header.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(status int) {
-	if s.status == 0 {
-		s.status = status
-	}
-	s.ResponseWriter.WriteHeader(status)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// logRequests gives each request an ID (also sent as X-Request-Id, so a 500
-// can be found in the log) and logs one line for it. Headers are never
-// logged: the Authorization header holds the token.
-func (d *Daemon) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		d.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", id),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)))
-	})
-}
-
-// recoverPanics turns a panicking handler into a 500 that reveals nothing;
-// the panic and its stack go to the log under the request ID.
-func (d *Daemon) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			d.log.ErrorContext(r.Context(), "handler panic", "request_id", requestID(r.Context()),
-				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
-				// The answer has begun: abort the connection so the client
-				// cannot take a cut body for a whole one.
-				panic(http.ErrAbortHandler)
-			}
-			writeJSON(w, http.StatusInternalServerError, nodeapi.ErrorBody{Error: "internal error"})
-		}()
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Server timeouts. There is no write timeout: an ensure may pull an image

@@ -2,9 +2,11 @@ package panel
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/httplog"
 )
 
 // authenticator checks one kind of credential on a request. It reports
@@ -34,9 +36,7 @@ func (s *Server) requireAuth(next http.Handler, auths ...authenticator) http.Han
 				s.writeError(w, r, err)
 				return
 			}
-			if p, _ := r.Context().Value(ctxKeyID).(*string); p != nil {
-				*p = id
-			}
+			httplog.Add(r.Context(), slog.String(logKeyID, id))
 			next.ServeHTTP(w, r)
 			return
 		}

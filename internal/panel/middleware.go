@@ -1,100 +1,22 @@
 package panel
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
+	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-type ctxKey int
-
-const (
-	ctxRequestID ctxKey = iota
-	ctxKeyID
-)
-
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxRequestID).(string)
-	return id
-}
+func requestID(r *http.Request) string { return httplog.RequestID(r.Context()) }
 
 // keyID is the id of the API key that authenticated r, or "".
-func keyID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxKeyID).(*string)
-	if id == nil {
-		return ""
-	}
-	return *id
-}
+func keyID(r *http.Request) string { return httplog.Value(r.Context(), logKeyID) }
 
-// statusWriter remembers the status written, for the request log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection (for the
-// console's WebSocket upgrade).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// logRequests gives each request an id and writes one log line when it
-// ends: method, path, status, duration, request id and API key id. The
-// query string is left out, and so is every header: the key never appears.
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var idBytes [8]byte
-		rand.Read(idBytes[:])
-		id := hex.EncodeToString(idBytes[:])
-		w.Header().Set("X-Request-Id", id)
-		var key string
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxKeyID, &key)
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(ctx))
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)), slog.String("request_id", id), slog.String("key_id", key))
-	})
-}
-
-// recoverPanics turns a panic into a logged 500 that reveals nothing.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("panic", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
-					"panic", v, "stack", string(debug.Stack()))
-				writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
+// logKeyID names the API key's id on a request's log line.
+const logKeyID = "key_id"
 
 // limitBodies caps every request body at maxBody, or at the larger cap
 // its route was registered with (uploads).

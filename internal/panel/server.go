@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -138,7 +139,10 @@ func (s *Server) routes() {
 // Handler returns the API with its middleware: request log, panic
 // recovery, body limit, and JSON 404/405 answers.
 func (s *Server) Handler() http.Handler {
-	return s.logRequests(s.recoverPanics(s.limitBodies(http.HandlerFunc(s.dispatch))))
+	internalError := func(w http.ResponseWriter, r *http.Request) {
+		writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
+	}
+	return httplog.Handler(s.log, internalError, s.limitBodies(http.HandlerFunc(s.dispatch)))
 }
 
 // dispatch routes r, answering the mux's own 404 and 405 in JSON. An

@@ -143,8 +143,14 @@ func TestConsoleThroughThePanel(t *testing.T) {
 	c.expectInstance(t, http.StatusOK, http.MethodPost, "/api/instances/suspend/"+id, nil)
 	pc.send(t, nodeapi.EventCommand, "say while suspended")
 	pc.waitFor(t, "the refusal of a command", isEvent(nodeapi.EventError, "suspended"))
-	pc.send(t, nodeapi.EventPower, "start")
-	pc.waitFor(t, "the refusal of a start", isEvent(nodeapi.EventError, "start: instance is suspended"))
+	// The earlier start may still be recording its result after the
+	// instance reported running; this connection refuses a second power
+	// action until it has, so ask again until the answer is the suspension.
+	poll(t, "the refusal of a start as suspended", func() (bool, string) {
+		pc.send(t, nodeapi.EventPower, "start")
+		m := pc.waitFor(t, "the answer to a start", func(m nodeapi.ConsoleMessage) bool { return m.Event == nodeapi.EventError })
+		return strings.Contains(m.Text(), "start: instance is suspended"), m.Text()
+	})
 }
 
 func TestConsoleThroughThePanelCapsConnections(t *testing.T) {

@@ -58,6 +58,9 @@ type Spec struct {
 	DataDir string
 	// MountPath is where DataDir appears; empty means DefaultMountPath.
 	MountPath string
+	// User is the numeric "uid:gid" the container runs as, the owner of
+	// DataDir; empty means the image's own user.
+	User string
 }
 
 // State is what the runtime observes about one instance's container.

@@ -115,6 +115,7 @@ func createOptions(spec runtime.Spec) (client.ContainerCreateOptions, error) {
 		Env:          slices.Clone(spec.Env),
 		ExposedPorts: exposed,
 		WorkingDir:   spec.MountPath,
+		User:         spec.User,
 		Labels: map[string]string{
 			runtime.LabelInstance: spec.InstanceID,
 			runtime.LabelManaged:  "true",

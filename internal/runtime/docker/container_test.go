@@ -111,6 +111,21 @@ func TestCreateOptionsUseCmdAndMountPathWhenGiven(t *testing.T) {
 	}
 }
 
+func TestCreateOptionsRunAsTheSpecsUser(t *testing.T) {
+	spec := baseSpec()
+	spec.User = "988:988"
+	opts, err := createOptions(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Config.User != "988:988" {
+		t.Errorf("User = %q, want 988:988", opts.Config.User)
+	}
+	if SpecHash(spec) == SpecHash(baseSpec()) {
+		t.Error("specs with different users hash the same: a changed user would not recreate the container")
+	}
+}
+
 func TestCreateOptionsRejectInvalidSpecs(t *testing.T) {
 	tests := []struct {
 		field  string
@@ -189,7 +204,11 @@ func TestStopAction(t *testing.T) {
 func TestInstallOptionsKeepLimitsAndDropRawSockets(t *testing.T) {
 	job := runtime.InstallJob{InstanceID: "abc123", Image: "busybox", Script: "true", DataDir: "/srv/berth/abc123",
 		MemoryMiB: 1024, CPU: 2}
-	hc := installOptions(job, "/tmp/script").HostConfig
+	opts := installOptions(job, "/tmp/script")
+	if opts.Config.User != "0:0" {
+		t.Errorf("install User = %q, want root (0:0) whatever the image says", opts.Config.User)
+	}
+	hc := opts.HostConfig
 	if hc.Memory != 1024<<20 || hc.MemorySwap != hc.Memory || hc.NanoCPUs != 2e9 {
 		t.Errorf("Memory = %d, MemorySwap = %d, NanoCPUs = %d; want 1 GiB twice and 2e9", hc.Memory, hc.MemorySwap, hc.NanoCPUs)
 	}

@@ -128,7 +128,7 @@ func (r *Runtime) removeInstallContainer(ctx context.Context, name string) error
 }
 
 // writeInstallScript writes script into a new temporary folder, readable
-// by any user: the installer image may not run as root.
+// by any user, so that it does not matter who the script runs as.
 func writeInstallScript(script string) (string, error) {
 	dir, err := os.MkdirTemp("", "berth-install-")
 	if err != nil {
@@ -161,6 +161,11 @@ func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCr
 		Cmd:        []string{},
 		Env:        append([]string(nil), job.Env...),
 		WorkingDir: runtime.InstallMountPath,
+		// Root whatever the image says (installer images may be game
+		// images that run as the container user): installers install
+		// packages, and the node gives the data folder back to the
+		// container user once the script is done.
+		User: "0:0",
 		Labels: map[string]string{
 			runtime.LabelInstance: job.InstanceID,
 			runtime.LabelRole:     runtime.RoleInstall,

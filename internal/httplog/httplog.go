@@ -1,0 +1,135 @@
+// Package httplog is the request logging and panic recovery that Berth's
+// two HTTP servers, the panel and the node daemon, share: an id for every
+// request, one log line when it ends, and a panic turned into a 500 that
+// reveals nothing. It never logs a header or a query string, where
+// credentials travel.
+package httplog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+type ctxKey struct{}
+
+// entry is what the middleware knows of one request; handlers add to it.
+type entry struct {
+	id    string
+	mu    sync.Mutex
+	attrs []slog.Attr
+}
+
+func entryOf(ctx context.Context) *entry {
+	e, _ := ctx.Value(ctxKey{}).(*entry)
+	return e
+}
+
+// RequestID returns the id of the request ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	if e := entryOf(ctx); e != nil {
+		return e.id
+	}
+	return ""
+}
+
+// Add puts an attribute on the request's log line, such as the id of the
+// key that authenticated it. Outside a logged request it does nothing.
+func Add(ctx context.Context, a slog.Attr) {
+	if e := entryOf(ctx); e != nil {
+		e.mu.Lock()
+		e.attrs = append(e.attrs, a)
+		e.mu.Unlock()
+	}
+}
+
+// Value returns the value of an attribute added with Add, or "".
+func Value(ctx context.Context, key string) string {
+	e := entryOf(ctx)
+	if e == nil {
+		return ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.attrs {
+		if a.Key == key {
+			return a.Value.String()
+		}
+	}
+	return ""
+}
+
+// recorder remembers the status a handler answered, for the log line and
+// for the panic handler, which must not write a second header.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection, for WebSocket
+// upgrades.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler wraps next: each request gets an id (also sent as X-Request-Id,
+// so that a 500 can be found in the log) and one log line when it ends,
+// with method, path, status, duration, id and any attributes handlers
+// added. A panic is logged with its stack and answered by internalError;
+// if the answer had already begun, the connection is cut instead, so that
+// the client cannot take half a body for a whole one.
+func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http.Request), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		rand.Read(b[:])
+		e := &entry{id: hex.EncodeToString(b[:])}
+		w.Header().Set("X-Request-Id", e.id)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, e))
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			e.mu.Lock()
+			attrs := append([]slog.Attr{
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+				slog.Duration("duration", time.Since(start)), slog.String("request_id", e.id),
+			}, e.attrs...)
+			e.mu.Unlock()
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.ErrorContext(r.Context(), "handler panic", "request_id", e.id, "method", r.Method,
+				"path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec.status != 0 {
+				panic(http.ErrAbortHandler)
+			}
+			rec.status = http.StatusInternalServerError
+			internalError(w, r)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
