@@ -196,13 +196,11 @@ func (w *worker) pass(ctx context.Context) {
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
 		}
-		w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", time.Time{})
+		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
 		return
 	}
-	if err := w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, time.Now()); err != nil {
-		log.Error("reconcile: record health", "err", err)
-	}
+	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, time.Now()))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)
@@ -232,7 +230,7 @@ func (w *worker) failOverdue(ctx context.Context, reason string) {
 	}
 	for _, in := range list {
 		w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
-		w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason)
+		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason))
 	}
 }
 
@@ -253,10 +251,10 @@ func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog
 		}
 		if err != nil {
 			log.Warn("remove failed", "instance_id", rm.InstanceID, "err", err)
-			w.r.st.RecordRemovalFailure(ctx, rm.InstanceID, err.Error(), time.Now().Add(backoff(rm.Attempts)))
+			w.record(ctx, "RecordRemovalFailure", w.r.st.RecordRemovalFailure(ctx, rm.InstanceID, err.Error(), time.Now().Add(backoff(rm.Attempts))))
 			continue
 		}
-		w.r.st.CompleteRemoval(ctx, rm.InstanceID)
+		w.record(ctx, "CompleteRemoval", w.r.st.CompleteRemoval(ctx, rm.InstanceID))
 		log.Info("instance removed", "instance_id", rm.InstanceID)
 	}
 }
@@ -308,14 +306,14 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 	// be, so one whose image is gone from its node, say, is retried with
 	// backoff (the default case) rather than at every pass, pull and all.
 	case (nodeapi.IsImageError(err) || errors.As(err, &perm)) && in.InternalState == store.StateInstalling:
-		w.r.st.MarkFailed(ctx, in.ID, err.Error())
+		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, err.Error()))
 		log.Warn("install failed", "instance_id", in.ID, "err", err)
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
-		w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+err.Error())
+		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+err.Error()))
 		log.Warn("install timed out", "instance_id", in.ID, "err", err)
 	default:
 		log.Warn("ensure failed; will retry", "instance_id", in.ID, "attempt", in.Attempts+1, "err", err)
-		w.r.st.RecordAttemptFailure(ctx, in.ID, err.Error(), time.Now().Add(backoff(in.Attempts)))
+		w.record(ctx, "RecordAttemptFailure", w.r.st.RecordAttemptFailure(ctx, in.ID, err.Error(), time.Now().Add(backoff(in.Attempts))))
 	}
 }
 
@@ -328,12 +326,12 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 func (w *worker) installPending(ctx context.Context, in store.Instance, st nodeapi.InstanceStatus, log *slog.Logger) bool {
 	switch {
 	case st.InstallError != "":
-		w.r.st.MarkFailed(ctx, in.ID, "install failed: "+st.InstallError)
+		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install failed: "+st.InstallError))
 		log.Warn("install failed", "instance_id", in.ID, "err", st.InstallError)
 	case !st.Installing:
 		return false
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
-		w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running")
+		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running"))
 		log.Warn("install timed out", "instance_id", in.ID)
 	default:
 		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, Observation(st)); err != nil {
@@ -416,6 +414,14 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
+	}
+}
+
+// record logs a bookkeeping write that failed. The pass goes on: the same
+// work comes due again on the next one, and the write with it.
+func (w *worker) record(ctx context.Context, what string, err error) {
+	if err != nil && ctx.Err() == nil {
+		w.r.log.Error("reconcile: "+what, "node_id", w.nodeID, "err", err)
 	}
 }
 
