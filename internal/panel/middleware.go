@@ -18,16 +18,10 @@ func keyID(r *http.Request) string { return httplog.Value(r.Context(), logKeyID)
 // logKeyID names the API key's id on a request's log line.
 const logKeyID = "key_id"
 
-// limitBodies caps every request body at maxBody, or at the larger cap
-// its route was registered with (uploads).
-func (s *Server) limitBodies(next http.Handler) http.Handler {
+// limitBody caps the request bodies next reads at limit bytes; past it,
+// decoding reports errTooLarge and the answer is 413.
+func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxBody)
-		if len(s.bodyLimits) > 0 {
-			if _, pattern := s.mux.Handler(r); s.bodyLimits[pattern] > 0 {
-				limit = s.bodyLimits[pattern]
-			}
-		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})

@@ -52,9 +52,6 @@ type Server struct {
 	keys  keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
-	// bodyLimits holds the body caps of the routes allowed more than
-	// maxBody, by pattern.
-	bodyLimits map[string]int64
 }
 
 // New builds the API server.
@@ -84,19 +81,15 @@ func New(cfg Config) *Server {
 
 // routes lists every endpoint. Everything under /api needs an API key.
 func (s *Server) routes() {
-	api := func(pattern string, h http.HandlerFunc) {
-		s.mux.Handle(pattern, s.requireKey(h))
+	// Every route caps its request body: at maxBody, or, for the few that
+	// take files, at a larger cap of their own.
+	route := func(pattern string, limit int64, h http.Handler) {
+		s.mux.Handle(pattern, limitBody(limit, h))
 	}
-	// apiLarge is api for a route whose bodies may pass maxBody.
-	apiLarge := func(pattern string, limit int64, h http.HandlerFunc) {
-		api(pattern, h)
-		if s.bodyLimits == nil {
-			s.bodyLimits = map[string]int64{}
-		}
-		s.bodyLimits[pattern] = limit
-	}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("POST /nodes/configure", s.configureNode)
+	api := func(pattern string, h http.HandlerFunc) { route(pattern, maxBody, s.requireKey(h)) }
+	apiLarge := func(pattern string, limit int64, h http.HandlerFunc) { route(pattern, limit, s.requireKey(h)) }
+	route("GET /healthz", maxBody, http.HandlerFunc(s.healthz))
+	route("POST /nodes/configure", maxBody, http.HandlerFunc(s.configureNode))
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
@@ -123,7 +116,7 @@ func (s *Server) routes() {
 	api("POST /api/instances/files/{id}/compress", s.compressFiles)
 	api("POST /api/instances/files/{id}/extract", s.extractFile)
 	api("GET /api/instances/stats/{id}", s.stats)
-	s.mux.Handle("GET /api/instances/console/{id}", s.requireAuth(http.HandlerFunc(s.console), s.consoleAuthenticators()...))
+	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(http.HandlerFunc(s.console), s.consoleAuthenticators()...))
 	api("GET /api/instances/install-log/{id}", s.installLog)
 
 	api("GET /api/images", s.listImages)
@@ -137,12 +130,12 @@ func (s *Server) routes() {
 }
 
 // Handler returns the API with its middleware: request log, panic
-// recovery, body limit, and JSON 404/405 answers.
+// recovery, and JSON 404/405 answers. Body limits are set per route.
 func (s *Server) Handler() http.Handler {
 	internalError := func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
 	}
-	return httplog.Handler(s.log, internalError, s.limitBodies(http.HandlerFunc(s.dispatch)))
+	return httplog.Handler(s.log, internalError, http.HandlerFunc(s.dispatch))
 }
 
 // dispatch routes r, answering the mux's own 404 and 405 in JSON. An
