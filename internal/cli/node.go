@@ -23,12 +23,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	config.BindData(fs, &data)
 	listen := fs.String("listen", config.Env("BERTH_NODE_LISTEN", ""),
 		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
-	var install node.InstallConfig
-	bindInstallFlags(fs, &install)
-	var filesCfg node.FilesConfig
-	bindFilesFlags(fs, &filesCfg)
-	var containerUser string
-	bindContainerUserFlag(fs, &containerUser)
+	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,10 +38,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	cfg.Version = Version
-	cfg.Install = install
-	cfg.Files = filesCfg
-	cfg.ContainerUser = containerUser
+	settings.apply(&cfg)
 	rt, err := docker.New(ctx)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)

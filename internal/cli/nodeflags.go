@@ -59,3 +59,28 @@ func bindContainerUserFlag(fs *flag.FlagSet, dst *string) {
 			return nil
 		})
 }
+
+// nodeSettings are the daemon settings that `berth node` and `berth up`
+// both take as flags, over what node.json says.
+type nodeSettings struct {
+	install       node.InstallConfig
+	files         node.FilesConfig
+	containerUser string
+}
+
+// bindNodeFlags registers the daemon's flags on fs.
+func bindNodeFlags(fs *flag.FlagSet) *nodeSettings {
+	s := &nodeSettings{}
+	bindInstallFlags(fs, &s.install)
+	bindFilesFlags(fs, &s.files)
+	bindContainerUserFlag(fs, &s.containerUser)
+	return s
+}
+
+// apply puts the settings, and the binary's version, into cfg.
+func (s *nodeSettings) apply(cfg *node.Config) {
+	cfg.Version = Version
+	cfg.Install = s.install
+	cfg.Files = s.files
+	cfg.ContainerUser = s.containerUser
+}

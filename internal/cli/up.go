@@ -33,12 +33,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	config.BindPanel(fs, &cfg)
 	nodeListen := fs.String("node-listen", config.Env("BERTH_NODE_LISTEN", "127.0.0.1:8081"),
 		"loopback address of the local node's API (BERTH_NODE_LISTEN)")
-	var install node.InstallConfig
-	bindInstallFlags(fs, &install)
-	var filesCfg node.FilesConfig
-	bindFilesFlags(fs, &filesCfg)
-	var containerUser string
-	bindContainerUserFlag(fs, &containerUser)
+	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,10 +51,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	ncfg.Version = Version
-	ncfg.Install = install
-	ncfg.Files = filesCfg
-	ncfg.ContainerUser = containerUser
+	settings.apply(&ncfg)
 	rt, err := docker.New(ctx)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)
