@@ -134,25 +134,13 @@ func (c *Client) ListInstances(ctx context.Context) ([]InstanceStatus, error) {
 
 // GetInstance reports one instance; IsNotFound(err) when the node has none.
 func (c *Client) GetInstance(ctx context.Context, id string) (InstanceStatus, error) {
-	var st InstanceStatus
-	p, err := instancePath(id, "")
-	if err != nil {
-		return st, err
-	}
-	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &st)
-	return st, err
+	return callInstance[InstanceStatus](ctx, c, readTimeout, http.MethodGet, id, "", nil)
 }
 
 // EnsureInstance asks the node to make the instance match spec, creating,
 // starting or stopping it as needed. Retrying it is safe.
 func (c *Client) EnsureInstance(ctx context.Context, spec InstanceSpec) (InstanceStatus, error) {
-	var st InstanceStatus
-	p, err := instancePath(spec.ID, "")
-	if err != nil {
-		return st, err
-	}
-	err = c.call(ctx, ensureTimeout, http.MethodPut, p, spec, &st)
-	return st, err
+	return callInstance[InstanceStatus](ctx, c, ensureTimeout, http.MethodPut, spec.ID, "", spec)
 }
 
 // RemoveInstance stops and deletes the instance's container and data. An
@@ -169,27 +157,13 @@ func (c *Client) RemoveInstance(ctx context.Context, id string) error {
 // or ActionKill), carrying the generation the panel recorded with it (see
 // PowerRequest.Generation).
 func (c *Client) RequestPower(ctx context.Context, id string, req PowerRequest) (InstanceStatus, error) {
-	var st InstanceStatus
-	p, err := instancePath(id, "/power")
-	if err != nil {
-		return st, err
-	}
-	err = c.call(ctx, powerTimeout, http.MethodPost, p, req, &st)
-	return st, err
+	return callInstance[InstanceStatus](ctx, c, powerTimeout, http.MethodPost, id, "/power", req)
 }
 
 // Logs returns up to tail of the instance's latest output lines; tail <= 0
 // asks for the node's default (DefaultLogTail).
 func (c *Client) Logs(ctx context.Context, id string, tail int) ([]string, error) {
-	p, err := instancePath(id, "/logs")
-	if err != nil {
-		return nil, err
-	}
-	if tail > 0 {
-		p += "?tail=" + strconv.Itoa(tail)
-	}
-	var logs Logs
-	err = c.call(ctx, logsTimeout, http.MethodGet, p, nil, &logs)
+	logs, err := callInstance[Logs](ctx, c, logsTimeout, http.MethodGet, id, "/logs"+tailQuery(tail), nil)
 	return logs.Lines, err
 }
 
@@ -226,6 +200,27 @@ func instancePath(id, suffix string) (string, error) {
 		return "", fmt.Errorf("instance %q: %w", id, err)
 	}
 	return "/v1/instances/" + url.PathEscape(id) + suffix, nil
+}
+
+// callInstance sends one request about instance id, to
+// /v1/instances/<id><suffix>, and decodes the answer into a T.
+func callInstance[T any](ctx context.Context, c *Client, timeout time.Duration, method, id, suffix string, in any) (T, error) {
+	var out T
+	p, err := instancePath(id, suffix)
+	if err != nil {
+		return out, err
+	}
+	err = c.call(ctx, timeout, method, p, in, &out)
+	return out, err
+}
+
+// tailQuery asks for the last tail lines; tail <= 0 leaves the node's
+// default.
+func tailQuery(tail int) string {
+	if tail <= 0 {
+		return ""
+	}
+	return "?tail=" + strconv.Itoa(tail)
 }
 
 // call sends one request and decodes a 2xx answer into out (when not nil).

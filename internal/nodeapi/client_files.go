@@ -42,34 +42,25 @@ type FileStream struct {
 // Close ends the stream and releases its connection.
 func (s *FileStream) Close() error { return s.Body.Close() }
 
-// filesPath is /v1/instances/<id>/files<suffix>, with path as its query
-// when not empty.
-func filesPath(id, suffix, path string, withPath bool) (string, error) {
-	p, err := instancePath(id, "/files"+suffix)
-	if err != nil {
-		return "", err
-	}
-	if withPath {
-		p += "?path=" + url.QueryEscape(path)
-	}
-	return p, nil
+// filesSuffix is /files<suffix> with path as its query.
+func filesSuffix(suffix, path string) string {
+	return "/files" + suffix + "?path=" + url.QueryEscape(path)
+}
+
+// filesPath is /v1/instances/<id>/files<suffix>?path=<path>.
+func filesPath(id, suffix, path string) (string, error) {
+	return instancePath(id, filesSuffix(suffix, path))
 }
 
 // ListFiles lists the folder at path ("" or "." for the instance's folder).
 func (c *Client) ListFiles(ctx context.Context, id, path string) (FileList, error) {
-	var list FileList
-	p, err := filesPath(id, "", path, true)
-	if err != nil {
-		return list, err
-	}
-	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &list)
-	return list, err
+	return callInstance[FileList](ctx, c, readTimeout, http.MethodGet, id, filesSuffix("", path), nil)
 }
 
 // FileContent streams the file at path, which must be at most
 // MaxFileContentBytes.
 func (c *Client) FileContent(ctx context.Context, id, path string) (*FileStream, error) {
-	p, err := filesPath(id, "/content", path, true)
+	p, err := filesPath(id, "/content", path)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +70,7 @@ func (c *Client) FileContent(ctx context.Context, id, path string) (*FileStream,
 // DownloadFile streams the file at path. header may carry Range,
 // If-Range and If-Modified-Since, which the node honours.
 func (c *Client) DownloadFile(ctx context.Context, id, path string, header http.Header) (*FileStream, error) {
-	p, err := filesPath(id, "/download", path, true)
+	p, err := filesPath(id, "/download", path)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +81,7 @@ func (c *Client) DownloadFile(ctx context.Context, id, path string, header http.
 // (-1 when unknown), at most MaxFileContentBytes.
 func (c *Client) WriteFileContent(ctx context.Context, id, path string, body io.Reader, size int64) (FileEntry, error) {
 	var e FileEntry
-	p, err := filesPath(id, "/content", path, true)
+	p, err := filesPath(id, "/content", path)
 	if err != nil {
 		return e, err
 	}
@@ -104,7 +95,7 @@ func (c *Client) WriteFileContent(ctx context.Context, id, path string, body io.
 // streamed, not buffered.
 func (c *Client) UploadFiles(ctx context.Context, id, path, contentType string, body io.Reader, size int64) (UploadResult, error) {
 	var res UploadResult
-	p, err := filesPath(id, "/upload", path, true)
+	p, err := filesPath(id, "/upload", path)
 	if err != nil {
 		return res, err
 	}
@@ -114,68 +105,32 @@ func (c *Client) UploadFiles(ctx context.Context, id, path, contentType string, 
 
 // MakeDir creates the folder at path and its missing parents.
 func (c *Client) MakeDir(ctx context.Context, id, path string) (FileEntry, error) {
-	var e FileEntry
-	p, err := filesPath(id, "/mkdir", "", false)
-	if err != nil {
-		return e, err
-	}
-	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, PathRequest{Path: path}, &e)
-	return e, err
+	return callInstance[FileEntry](ctx, c, fileOpTimeout, http.MethodPost, id, "/files/mkdir", PathRequest{Path: path})
 }
 
 // RenameFile moves a file or folder; it never replaces one.
 func (c *Client) RenameFile(ctx context.Context, id string, req RenameRequest) (FileEntry, error) {
-	var e FileEntry
-	p, err := filesPath(id, "/rename", "", false)
-	if err != nil {
-		return e, err
-	}
-	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, req, &e)
-	return e, err
+	return callInstance[FileEntry](ctx, c, fileOpTimeout, http.MethodPost, id, "/files/rename", req)
 }
 
 // DeleteFiles removes files and folders, folders with their content.
 func (c *Client) DeleteFiles(ctx context.Context, id string, paths []string) (DeleteResult, error) {
-	var res DeleteResult
-	p, err := filesPath(id, "/delete", "", false)
-	if err != nil {
-		return res, err
-	}
-	err = c.call(ctx, fileOpTimeout, http.MethodPost, p, DeleteRequest{Paths: paths}, &res)
-	return res, err
+	return callInstance[DeleteResult](ctx, c, fileOpTimeout, http.MethodPost, id, "/files/delete", DeleteRequest{Paths: paths})
 }
 
 // CompressFiles writes paths into a new .tar.gz file.
 func (c *Client) CompressFiles(ctx context.Context, id string, req CompressRequest) (FileEntry, error) {
-	var e FileEntry
-	p, err := filesPath(id, "/compress", "", false)
-	if err != nil {
-		return e, err
-	}
-	err = c.call(ctx, archiveTimeout, http.MethodPost, p, req, &e)
-	return e, err
+	return callInstance[FileEntry](ctx, c, archiveTimeout, http.MethodPost, id, "/files/compress", req)
 }
 
 // ExtractFile unpacks an archive into a folder.
 func (c *Client) ExtractFile(ctx context.Context, id string, req ExtractRequest) (ExtractResult, error) {
-	var res ExtractResult
-	p, err := filesPath(id, "/extract", "", false)
-	if err != nil {
-		return res, err
-	}
-	err = c.call(ctx, archiveTimeout, http.MethodPost, p, req, &res)
-	return res, err
+	return callInstance[ExtractResult](ctx, c, archiveTimeout, http.MethodPost, id, "/files/extract", req)
 }
 
 // DiskUsage reports what the instance's data folder holds and its limit.
 func (c *Client) DiskUsage(ctx context.Context, id string) (DiskUsage, error) {
-	var u DiskUsage
-	p, err := instancePath(id, "/disk")
-	if err != nil {
-		return u, err
-	}
-	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &u)
-	return u, err
+	return callInstance[DiskUsage](ctx, c, readTimeout, http.MethodGet, id, "/disk", nil)
 }
 
 // sendStream sends body, then decodes the JSON answer into out. Its only

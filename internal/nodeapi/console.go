@@ -73,13 +73,7 @@ const consoleHandshakeTimeout = 15 * time.Second
 
 // Stats samples the instance's resource use.
 func (c *Client) Stats(ctx context.Context, id string) (Stats, error) {
-	var s Stats
-	p, err := instancePath(id, "/stats")
-	if err != nil {
-		return s, err
-	}
-	err = c.call(ctx, readTimeout, http.MethodGet, p, nil, &s)
-	return s, err
+	return callInstance[Stats](ctx, c, readTimeout, http.MethodGet, id, "/stats", nil)
 }
 
 // DialConsole opens the instance's console WebSocket. The node's refusal

@@ -3,7 +3,6 @@ package nodeapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 )
 
 // InstallLog is the answer of GET /v1/instances/{id}/install-log?tail=N:
@@ -28,14 +27,5 @@ const DefaultInstallLogTail = MaxLogTail
 // InstallLog returns up to tail of the last lines of the instance's
 // install log; tail <= 0 asks for DefaultInstallLogTail.
 func (c *Client) InstallLog(ctx context.Context, id string, tail int) (InstallLog, error) {
-	var out InstallLog
-	p, err := instancePath(id, "/install-log")
-	if err != nil {
-		return out, err
-	}
-	if tail > 0 {
-		p += "?tail=" + strconv.Itoa(tail)
-	}
-	err = c.call(ctx, logsTimeout, http.MethodGet, p, nil, &out)
-	return out, err
+	return callInstance[InstallLog](ctx, c, logsTimeout, http.MethodGet, id, "/install-log"+tailQuery(tail), nil)
 }
