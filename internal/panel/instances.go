@@ -35,16 +35,11 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
+	id, ok := s.bodyID(w, r, "id")
 	if !ok {
 		return
 	}
-	id, err := b.str("id", true, maxID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	err = s.responses.serve(w, "instance\x00"+id, s.store.Version, func() (any, error) {
+	err := s.responses.serve(w, "instance\x00"+id, s.store.Version, func() (any, error) {
 		in, err := s.store.InstanceByID(r.Context(), id)
 		return viewInstance(in), err
 	})
@@ -54,13 +49,8 @@ func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUserInstances(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
+	userID, ok := s.bodyID(w, r, "userId")
 	if !ok {
-		return
-	}
-	userID, err := b.str("userId", true, maxID)
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	if _, err := s.store.UserByID(r.Context(), userID); err != nil {
@@ -101,13 +91,8 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended 
 }
 
 func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
+	id, ok := s.bodyID(w, r, "id")
 	if !ok {
-		return
-	}
-	id, err := b.str("id", true, maxID)
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
@@ -117,6 +102,21 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, "instance.delete", id)
 	s.cfg.Kick()
 	writeJSON(w, s.cfg.Mode.status(instanceDeleted), map[string]string{"message": "The instance has been successfully deleted."})
+}
+
+// bodyID reads the id in the body's field, answering the error itself
+// when the body or the field is wrong.
+func (s *Server) bodyID(w http.ResponseWriter, r *http.Request, field string) (string, bool) {
+	b, ok := s.decode(w, r)
+	if !ok {
+		return "", false
+	}
+	id, err := b.str(field, true, maxID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", false
+	}
+	return id, true
 }
 
 // writeSeedError answers err, giving a lookup miss the status that the

@@ -182,16 +182,11 @@ func (s *Server) publicURL(r *http.Request) string {
 }
 
 func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
+	id, ok := s.bodyID(w, r, "nodeId")
 	if !ok {
 		return
 	}
-	id, err := b.str("nodeId", true, 64)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	err = s.store.DeleteNode(r.Context(), id)
+	err := s.store.DeleteNode(r.Context(), id)
 	if err != nil {
 		s.writeSeedError(w, r, err)
 		return
