@@ -30,21 +30,12 @@ func (s *Store) RecordAudit(ctx context.Context, e AuditEntry) error {
 
 // AuditLog returns the most recent entries, newest first.
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.query(ctx, `SELECT key_id, action, target, ip, created_at FROM audit_log
-		ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	defer rows.Close()
-	var list []AuditEntry
-	for rows.Next() {
+	return queryAll(ctx, s, "audit log", func(row scanner) (AuditEntry, error) {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.KeyID, &e.Action, &e.Target, &e.IP, &at); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
+		err := row.Scan(&e.KeyID, &e.Action, &e.Target, &e.IP, &at)
 		e.At = fromMillis(at)
-		list = append(list, e)
-	}
-	return list, rows.Err()
+		return e, err
+	}, `SELECT key_id, action, target, ip, created_at FROM audit_log
+		ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
 }

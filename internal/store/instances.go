@@ -79,7 +79,7 @@ const instanceColumns = `i.id, i.name, i.user_id, i.node_id, COALESCE(i.template
 
 const instanceFrom = ` FROM instances i JOIN nodes n ON n.id = i.node_id`
 
-func scanInstance(row interface{ Scan(...any) error }) (Instance, error) {
+func scanInstance(row scanner) (Instance, error) {
 	var in Instance
 	var portsText, vars string
 	var primaryPort, suspended, oom int
@@ -217,20 +217,7 @@ func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Tim
 }
 
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
-	rows, err := s.query(ctx, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	defer rows.Close()
-	list := []Instance{}
-	for rows.Next() {
-		in, err := scanInstance(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		list = append(list, in)
-	}
-	return list, rows.Err()
+	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
 }
 
 // InstanceByID returns one instance.
@@ -366,21 +353,12 @@ type Removal struct {
 
 // DueRemovals returns the removals whose backoff has passed.
 func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, error) {
-	rows, err := s.query(ctx, `SELECT instance_id, node_id, attempts, last_error FROM removals
-		WHERE next_attempt_at <= ? ORDER BY created_at`, millis(now))
-	if err != nil {
-		return nil, fmt.Errorf("due removals: %w", err)
-	}
-	defer rows.Close()
-	var list []Removal
-	for rows.Next() {
+	return queryAll(ctx, s, "due removals", func(row scanner) (Removal, error) {
 		var r Removal
-		if err := rows.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError); err != nil {
-			return nil, fmt.Errorf("due removals: %w", err)
-		}
-		list = append(list, r)
-	}
-	return list, rows.Err()
+		err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
+		return r, err
+	}, `SELECT instance_id, node_id, attempts, last_error FROM removals
+		WHERE next_attempt_at <= ? ORDER BY created_at`, millis(now))
 }
 
 // CompleteRemoval forgets a removal the node confirmed.

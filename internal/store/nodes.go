@@ -38,7 +38,7 @@ type Node struct {
 
 const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token, created_at`
 
-func scanNode(row interface{ Scan(...any) error }) (Node, error) {
+func scanNode(row scanner) (Node, error) {
 	var n Node
 	var seen, created int64
 	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
@@ -62,20 +62,7 @@ func (s *Store) CreateNode(ctx context.Context, n Node, configureKeyHash string,
 
 // ListNodes returns every node, oldest first.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	rows, err := s.query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	defer rows.Close()
-	nodes := []Node{}
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		nodes = append(nodes, n)
-	}
-	return nodes, rows.Err()
+	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`)
 }
 
 // NodeByID returns one node.

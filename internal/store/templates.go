@@ -33,20 +33,7 @@ func (s *Store) CreateTemplate(ctx context.Context, t Template) error {
 
 // ListTemplates returns every template, by name.
 func (s *Store) ListTemplates(ctx context.Context) ([]Template, error) {
-	rows, err := s.query(ctx, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`)
-	if err != nil {
-		return nil, fmt.Errorf("list templates: %w", err)
-	}
-	defer rows.Close()
-	list := []Template{}
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list templates: %w", err)
-		}
-		list = append(list, t)
-	}
-	return list, rows.Err()
+	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`)
 }
 
 // TemplateByRef finds a template by its Id, or else by its Name ignoring
@@ -83,7 +70,7 @@ func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
 	})
 }
 
-func scanTemplate(row interface{ Scan(...any) error }) (Template, error) {
+func scanTemplate(row scanner) (Template, error) {
 	var t Template
 	var doc string
 	var created int64

@@ -27,7 +27,7 @@ func foldKey(s string) string { return strings.ToLower(s) }
 
 const userColumns = `id, username, email, password_hash, admin, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+func scanUser(row scanner) (User, error) {
 	var u User
 	var admin int
 	var created int64
@@ -65,20 +65,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 
 // ListUsers returns every user, oldest first.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	users := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
 }
 
 // UserByID returns the user with that userId.
