@@ -54,6 +54,7 @@ type imageTestOptions struct {
 	cpu         float64
 	vars        map[string]string
 	install     node.InstallConfig
+	runtime     runtimeSettings
 	log         *slog.Logger
 }
 
@@ -86,6 +87,7 @@ func runImageTest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return nil
 	})
 	bindInstallFlags(fs, &opts.install)
+	bindRuntimeFlags(fs, &opts.runtime)
 	verbose := fs.Bool("v", false, "log what the panel and the node do")
 	targets, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -231,9 +233,9 @@ func startTestEnv(ctx context.Context, opts imageTestOptions) (_ *testEnv, err e
 		return env, err
 	}
 	ncfg.Version, ncfg.Install, ncfg.StopTimeout = Version, opts.install, opts.stopTimeout
-	if env.rt, err = docker.New(ctx); err != nil {
+	if env.rt, err = opts.runtime.newRuntime(ctx, nodeDir, opts.log.With("component", "node")); err != nil {
 		nodeLn.Close()
-		return env, fmt.Errorf("docker: %w", err)
+		return env, err
 	}
 	daemon, err := node.New(ncfg, env.rt, opts.log.With("component", "node"))
 	if err != nil {

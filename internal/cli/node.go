@@ -10,7 +10,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/node"
-	"github.com/berth-dev/berth/internal/runtime/docker"
 )
 
 // runNode is `berth node` and `berth node configure`.
@@ -39,9 +38,9 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		cfg.Listen = *listen
 	}
 	settings.apply(&cfg)
-	rt, err := docker.New(ctx)
+	rt, err := settings.runtime.newRuntime(ctx, dir, log)
 	if err != nil {
-		return fmt.Errorf("docker: %w", err)
+		return err
 	}
 	defer rt.Close()
 	d, err := node.New(cfg, rt, log)

@@ -1,21 +1,24 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/runtime/docker"
 )
 
 // bindInstallFlags registers the flags of a node's installs on fs, for
 // every command that runs a node: `berth node`, `berth up` and `berth
 // image test`. Sizes are in MiB.
 func bindInstallFlags(fs *flag.FlagSet, cfg *node.InstallConfig) {
-	allow, _ := strconv.ParseBool(config.Env("BERTH_ALLOW_PRIVATE_DOWNLOADS", "false"))
-	fs.BoolVar(&cfg.AllowPrivateDownloads, "allow-private-downloads", allow,
-		"let templates download from private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_DOWNLOADS)")
+	bindAllowFlag(fs, &cfg.AllowPrivateDownloads, "allow-private-downloads", "BERTH_ALLOW_PRIVATE_DOWNLOADS",
+		"let templates download from private, loopback and link-local addresses")
 	fs.Func("download-max-mib", "cap on one download in MiB (BERTH_DOWNLOAD_MAX_MIB; default 1024)",
 		mibSetter(&cfg.MaxFileBytes))
 	fs.Func("downloads-total-max-mib", "cap on all the downloads of one install in MiB (BERTH_DOWNLOADS_TOTAL_MAX_MIB; default 4096)",
@@ -30,6 +33,50 @@ func bindInstallFlags(fs *flag.FlagSet, cfg *node.InstallConfig) {
 			_ = mibSetter(dst)(v)
 		}
 	}
+}
+
+// bindAllowFlag registers a boolean flag on fs that defaults to false, or
+// to the value of the variable env.
+func bindAllowFlag(fs *flag.FlagSet, dst *bool, name, env, usage string) {
+	allow, _ := strconv.ParseBool(config.Env(env, "false"))
+	fs.BoolVar(dst, name, allow, usage+" ("+env+")")
+}
+
+// runtimeSettings are the Docker runtime's flags, for every command that
+// runs a node.
+type runtimeSettings struct {
+	allowPrivateRegistries bool
+	allowHostAccess        bool
+}
+
+// bindRuntimeFlags registers the Docker runtime's flags on fs.
+func bindRuntimeFlags(fs *flag.FlagSet, s *runtimeSettings) {
+	bindAllowFlag(fs, &s.allowPrivateRegistries, "allow-private-registries", "BERTH_ALLOW_PRIVATE_REGISTRIES",
+		"let templates' images come from registries at private, loopback and link-local addresses")
+	bindAllowFlag(fs, &s.allowHostAccess, "allow-instance-host-access", "BERTH_ALLOW_INSTANCE_HOST_ACCESS",
+		"let instances open connections to this machine's own addresses and the link-local range (cloud metadata)")
+}
+
+// newRuntime connects to the Docker engine as the runtime of the node whose
+// data folder is dir: labelled with the node's ID, so that it manages only
+// its own containers, and logging what users are not shown to log.
+func (s runtimeSettings) newRuntime(ctx context.Context, dir string, log *slog.Logger) (*docker.Runtime, error) {
+	file, err := node.ReadConfigFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := docker.New(ctx,
+		docker.WithNodeID(file.NodeID),
+		docker.WithLogger(log),
+		docker.AllowPrivateRegistries(s.allowPrivateRegistries),
+		docker.AllowHostAccess(s.allowHostAccess))
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	if s.allowHostAccess {
+		log.Warn("instances may open connections to this machine and the link-local range (allow-instance-host-access)")
+	}
+	return rt, nil
 }
 
 // mibSetter parses a positive number of MiB into dst, in bytes.
@@ -66,6 +113,7 @@ type nodeSettings struct {
 	install       node.InstallConfig
 	files         node.FilesConfig
 	containerUser string
+	runtime       runtimeSettings
 }
 
 // bindNodeFlags registers the daemon's flags on fs.
@@ -74,6 +122,7 @@ func bindNodeFlags(fs *flag.FlagSet) *nodeSettings {
 	bindInstallFlags(fs, &s.install)
 	bindFilesFlags(fs, &s.files)
 	bindContainerUserFlag(fs, &s.containerUser)
+	bindRuntimeFlags(fs, &s.runtime)
 	return s
 }
 

@@ -20,7 +20,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/node"
-	"github.com/berth-dev/berth/internal/runtime/docker"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -52,9 +51,9 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	settings.apply(&ncfg)
-	rt, err := docker.New(ctx)
+	rt, err := settings.runtime.newRuntime(ctx, nodeDir, log.With("component", "node"))
 	if err != nil {
-		return fmt.Errorf("docker: %w", err)
+		return err
 	}
 	defer rt.Close()
 	daemon, err := node.New(ncfg, rt, log.With("component", "node"))

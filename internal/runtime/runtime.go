@@ -14,8 +14,25 @@ import (
 var ErrNotFound = errors.New("runtime: instance container not found")
 
 // ErrImage reports that the instance's image is neither present locally nor
-// pullable. Its message carries the registry's own words.
+// pullable. Errors that match it are *ImageError.
 var ErrImage = errors.New("runtime: image unavailable")
+
+// ImageError reports an image the runtime cannot make present, in words fit
+// for the panel's users ("image x not found in any reachable registry").
+// The engine's own words, which name the node's requests and its DNS
+// server, go to the node's log instead.
+type ImageError struct {
+	// Image is the reference as the spec gave it.
+	Image string
+	// Reason completes the sentence "image <Image> ...".
+	Reason string
+}
+
+// Error is "image <Image> <Reason>".
+func (e *ImageError) Error() string { return "image " + e.Image + " " + e.Reason }
+
+// Is makes errors.Is(err, ErrImage) true for every ImageError.
+func (e *ImageError) Is(target error) bool { return target == ErrImage }
 
 // Label names put on everything the runtime creates, so that a restarted
 // daemon can rebuild its view of the machine from Docker alone.
@@ -23,11 +40,28 @@ const (
 	LabelInstance = "berth.instance"
 	LabelSpecHash = "berth.spec-hash"
 	LabelManaged  = "berth.managed"
+	// LabelNode holds the ID of the node daemon that created a container;
+	// a daemon lists and recovers only its own, so that several can share
+	// one engine.
+	LabelNode = "berth.node"
 )
 
 // DefaultMountPath is where an instance's data folder appears inside its
 // container when the template names no other path.
 const DefaultMountPath = "/home/container"
+
+// ShellCommand is the command that runs a template's startup line: a shell
+// that, told to stop, waits for the game to finish stopping. The runtime
+// runs instances under an init that passes a stop signal to the whole
+// process group, game included (a compound line such as "cd x && ./game"
+// leaves the game a child of the shell, which Docker's own signal would
+// never reach); the trap keeps the shell from dying of that same signal at
+// once, since the init would then exit and the kernel kill the game in the
+// middle of saving. A trap with a command, unlike an ignored signal, is
+// reset in the game, which gets the signal's usual effect.
+func ShellCommand(startup string) []string {
+	return []string{"/bin/sh", "-c", "trap : HUP INT QUIT TERM USR1 USR2\n" + startup}
+}
 
 // PortBinding publishes one container port on one host port, for TCP and UDP.
 type PortBinding struct {
@@ -52,7 +86,8 @@ type Spec struct {
 	Ports []PortBinding
 	// Env is the container environment as KEY=VALUE pairs.
 	Env []string
-	// Cmd overrides the image's command when not empty.
+	// Cmd overrides the image's command when not empty; ShellCommand
+	// builds it from a startup line.
 	Cmd []string
 	// DataDir is the absolute host folder bind-mounted at MountPath.
 	DataDir string

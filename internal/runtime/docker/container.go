@@ -60,16 +60,55 @@ func normalize(spec runtime.Spec) runtime.Spec {
 	return spec
 }
 
+// containerLayout numbers the way createOptions turns a spec into a
+// container. It is part of SpecHash, so that raising it when that way
+// changes makes the node recreate its stopped containers (and running ones
+// at their next stop) in the new way. 2: an init that signals the process
+// group, the Berth network, the node label.
+const containerLayout = 2
+
 // SpecHash is the hex SHA-256 of the canonical JSON of spec, with defaults
-// filled in. It is stored on the container to tell whether it is outdated.
+// filled in, and of containerLayout. It is stored on the container to tell
+// whether it is outdated.
 func SpecHash(spec runtime.Spec) string {
 	b, err := json.Marshal(normalize(spec))
 	if err != nil {
 		// Spec holds only strings and numbers; Marshal cannot fail on it.
 		panic(fmt.Sprintf("docker: marshal spec: %v", err))
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(fmt.Appendf(b, "\nlayout %d", containerLayout))
 	return hex.EncodeToString(sum[:])
+}
+
+// layout is what a runtime adds to every container it creates, beyond
+// its spec.
+type layout struct {
+	// nodeID is the LabelNode of every container.
+	nodeID string
+	// network is the network every container joins.
+	network string
+}
+
+// layout reports what r adds to every container it creates.
+func (r *Runtime) layout() layout {
+	return layout{nodeID: r.nodeID, network: r.network}
+}
+
+// initEnv makes Docker's init (tini) pass the signals it gets to the
+// whole process group of its child, not only to the child, which is the
+// shell when the command is a startup line; see runtime.ShellCommand.
+const initEnv = "TINI_KILL_PROCESS_GROUP=1"
+
+// containerEnv is env without any TINI_ variable a template might set to
+// undo initEnv, with initEnv last, where it wins.
+func containerEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "TINI_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, initEnv)
 }
 
 // validate reports the first rule spec breaks, naming the field.
@@ -95,8 +134,8 @@ func validate(spec runtime.Spec) error {
 
 // createOptions builds the container described by spec, as DESIGN §4 sets
 // out: limits, dropped privileges, bounded logs, published ports and the
-// data folder.
-func createOptions(spec runtime.Spec) (client.ContainerCreateOptions, error) {
+// data folder; and, from lay, the node's label and network.
+func createOptions(spec runtime.Spec, lay layout) (client.ContainerCreateOptions, error) {
 	spec = normalize(spec)
 	if err := validate(spec); err != nil {
 		return client.ContainerCreateOptions{}, err
@@ -112,7 +151,7 @@ func createOptions(spec runtime.Spec) (client.ContainerCreateOptions, error) {
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
-		Env:          slices.Clone(spec.Env),
+		Env:          containerEnv(spec.Env),
 		ExposedPorts: exposed,
 		WorkingDir:   spec.MountPath,
 		User:         spec.User,
@@ -120,13 +159,19 @@ func createOptions(spec runtime.Spec) (client.ContainerCreateOptions, error) {
 			runtime.LabelInstance: spec.InstanceID,
 			runtime.LabelManaged:  "true",
 			runtime.LabelSpecHash: SpecHash(spec),
+			runtime.LabelNode:     lay.nodeID,
 		},
 	}
 	if len(spec.Cmd) > 0 {
 		cfg.Cmd = slices.Clone(spec.Cmd)
 	}
 
+	init := true
 	host := &container.HostConfig{
+		// Without an init the command, often a shell, is PID 1: it passes
+		// no signal on to the game, and nothing reaps orphans.
+		Init:        &init,
+		NetworkMode: container.NetworkMode(lay.network),
 		Resources: container.Resources{
 			Memory: memory,
 			// Equal to Memory: the container gets no swap on top.

@@ -23,8 +23,54 @@ func baseSpec() runtime.Spec {
 	}
 }
 
+// testLayout is what a runtime of node n1 on network berth0 adds.
+var testLayout = layout{nodeID: "n1", network: DefaultNetwork}
+
+func TestCreateOptionsLabelTheNodeAndJoinItsNetworkUnderAnInit(t *testing.T) {
+	spec := baseSpec()
+	spec.Env = append(spec.Env, "TINI_KILL_PROCESS_GROUP=0", "TINI_VERBOSITY=3")
+	opts, err := createOptions(spec, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opts.Config.Labels[runtime.LabelNode]; got != "n1" {
+		t.Errorf("label %s = %q, want n1", runtime.LabelNode, got)
+	}
+	if got := opts.HostConfig.NetworkMode; got != DefaultNetwork {
+		t.Errorf("NetworkMode = %q, want %s", got, DefaultNetwork)
+	}
+	if init := opts.HostConfig.Init; init == nil || !*init {
+		t.Errorf("Init = %v, want true", init)
+	}
+	var tini []string
+	for _, kv := range opts.Config.Env {
+		if strings.HasPrefix(kv, "TINI_") {
+			tini = append(tini, kv)
+		}
+	}
+	if !slices.Equal(tini, []string{"TINI_KILL_PROCESS_GROUP=1"}) {
+		t.Errorf("TINI_ variables = %q, want only TINI_KILL_PROCESS_GROUP=1, whatever the spec says", tini)
+	}
+	if !slices.Contains(opts.Config.Env, "EULA=true") {
+		t.Errorf("Env = %q lost the spec's variables", opts.Config.Env)
+	}
+	if !opts.HostConfig.ReadonlyRootfs || !slices.Equal(opts.HostConfig.SecurityOpt, []string{"no-new-privileges"}) ||
+		!slices.Equal(opts.HostConfig.CapDrop, droppedCaps) {
+		t.Errorf("HostConfig = %+v, want a read-only root, no-new-privileges and dropped capabilities", opts.HostConfig)
+	}
+
+	job := runtime.InstallJob{InstanceID: "abc123", Image: "busybox", Script: "true", DataDir: "/srv/berth/abc123"}
+	inst := installOptions(job, "/tmp/script", testLayout)
+	if got := inst.Config.Labels[runtime.LabelNode]; got != "n1" {
+		t.Errorf("install label %s = %q, want n1", runtime.LabelNode, got)
+	}
+	if got := inst.HostConfig.NetworkMode; got != DefaultNetwork {
+		t.Errorf("install NetworkMode = %q, want %s", got, DefaultNetwork)
+	}
+}
+
 func TestCreateOptionsFollowDesign(t *testing.T) {
-	opts, err := createOptions(baseSpec())
+	opts, err := createOptions(baseSpec(), testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +127,7 @@ func TestCreateOptionsFollowDesign(t *testing.T) {
 func TestCreateOptionsPublishOneContainerPortOnEveryHostPortGiven(t *testing.T) {
 	spec := baseSpec()
 	spec.Ports = []runtime.PortBinding{{Container: 80, Host: 9001}, {Container: 80, Host: 9000}}
-	opts, err := createOptions(spec)
+	opts, err := createOptions(spec, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +145,7 @@ func TestCreateOptionsUseCmdAndMountPathWhenGiven(t *testing.T) {
 	spec.MountPath = "/data"
 	spec.PidsLimit = 64
 	spec.CPU = 0
-	opts, err := createOptions(spec)
+	opts, err := createOptions(spec, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +160,7 @@ func TestCreateOptionsUseCmdAndMountPathWhenGiven(t *testing.T) {
 func TestCreateOptionsRunAsTheSpecsUser(t *testing.T) {
 	spec := baseSpec()
 	spec.User = "988:988"
-	opts, err := createOptions(spec)
+	opts, err := createOptions(spec, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +193,7 @@ func TestCreateOptionsRejectInvalidSpecs(t *testing.T) {
 	for _, tt := range tests {
 		spec := baseSpec()
 		tt.mutate(&spec)
-		_, err := createOptions(spec)
+		_, err := createOptions(spec, testLayout)
 		if err == nil || !strings.Contains(err.Error(), "spec."+tt.field) {
 			t.Errorf("createOptions(bad %s) = %v, want an error naming spec.%s", tt.field, err, tt.field)
 		}
@@ -204,7 +250,7 @@ func TestStopAction(t *testing.T) {
 func TestInstallOptionsKeepLimitsAndDropRawSockets(t *testing.T) {
 	job := runtime.InstallJob{InstanceID: "abc123", Image: "busybox", Script: "true", DataDir: "/srv/berth/abc123",
 		MemoryMiB: 1024, CPU: 2}
-	opts := installOptions(job, "/tmp/script")
+	opts := installOptions(job, "/tmp/script", testLayout)
 	if opts.Config.User != "0:0" {
 		t.Errorf("install User = %q, want root (0:0) whatever the image says", opts.Config.User)
 	}

@@ -62,7 +62,7 @@ func (r *Runtime) RunInstall(ctx context.Context, job runtime.InstallJob, output
 	}
 	defer os.RemoveAll(scriptDir)
 
-	created, err := r.cli.ContainerCreate(ctx, installOptions(job, scriptDir))
+	created, err := r.cli.ContainerCreate(ctx, installOptions(job, scriptDir, r.layout()))
 	if err != nil {
 		return 0, fmt.Errorf("install %s: create container: %w", job.InstanceID, err)
 	}
@@ -146,8 +146,9 @@ func writeInstallScript(script string) (string, error) {
 }
 
 // installOptions builds the install container of job, its script in
-// scriptDir.
-func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCreateOptions {
+// scriptDir, with lay's node label and network: installs download, but
+// have no more business with the host than the game has.
+func installOptions(job runtime.InstallJob, scriptDir string, lay layout) client.ContainerCreateOptions {
 	pids := job.PidsLimit
 	if pids == 0 {
 		pids = DefaultPidsLimit
@@ -169,9 +170,11 @@ func installOptions(job runtime.InstallJob, scriptDir string) client.ContainerCr
 		Labels: map[string]string{
 			runtime.LabelInstance: job.InstanceID,
 			runtime.LabelRole:     runtime.RoleInstall,
+			runtime.LabelNode:     lay.nodeID,
 		},
 	}
 	host := &container.HostConfig{
+		NetworkMode: container.NetworkMode(lay.network),
 		Resources: container.Resources{
 			Memory:     memory,
 			MemorySwap: memory,

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -25,15 +28,74 @@ const killWait = 30 * time.Second
 // Runtime runs instance containers on one Docker engine.
 type Runtime struct {
 	cli *client.Client
+	// nodeID labels every container created, and List reports no other.
+	nodeID string
+	// network is the bridge network instances join, and its Linux bridge.
+	network string
+	// allowHostAccess leaves out the firewall rules that keep instances
+	// off the host's own addresses and the link-local range.
+	allowHostAccess bool
+	// allowPrivateRegistries lets images come from registries at private
+	// or loopback addresses.
+	allowPrivateRegistries bool
+	resolver               Resolver
+	log                    *slog.Logger
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
+// Resolver looks up a registry's host name; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Option tunes a Runtime made by New.
+type Option func(*Runtime)
+
+// WithNodeID makes the runtime label what it creates with the node's ID
+// and list only containers so labelled, so that two daemons sharing one
+// engine each see only their own. Without it the ID is empty, which is
+// one more node of its own.
+func WithNodeID(id string) Option { return func(r *Runtime) { r.nodeID = id } }
+
+// WithNetwork names the bridge network instances join, which is also the
+// name of its Linux bridge (at most 15 characters); the default is
+// DefaultNetwork.
+func WithNetwork(name string) Option { return func(r *Runtime) { r.network = name } }
+
+// AllowHostAccess, when allow is true, lets instances open connections to
+// the host's own addresses and the link-local range (where clouds serve
+// instance metadata), by installing no firewall rules for the network and
+// removing those an earlier run installed.
+func AllowHostAccess(allow bool) Option { return func(r *Runtime) { r.allowHostAccess = allow } }
+
+// AllowPrivateRegistries, when allow is true, lets images be pulled from
+// registries whose host is at a private, loopback or otherwise non-public
+// address.
+func AllowPrivateRegistries(allow bool) Option {
+	return func(r *Runtime) { r.allowPrivateRegistries = allow }
+}
+
+// WithResolver replaces the system resolver used to check registry hosts.
+func WithResolver(res Resolver) Option { return func(r *Runtime) { r.resolver = res } }
+
+// WithLogger sets where the runtime logs what users are not shown, such as
+// the engine's words when a pull fails; the default is slog.Default().
+func WithLogger(log *slog.Logger) Option { return func(r *Runtime) { r.log = log } }
+
 // New connects to the Docker engine named by the environment (DOCKER_HOST
-// and friends) and checks that it answers. The client negotiates the API
-// version by default (WithAPIVersionNegotiation is a deprecated no-op), so
-// older engines such as 20.10 (API 1.41) work.
-func New(ctx context.Context) (*Runtime, error) {
+// and friends), checks that it answers, and makes the instances' network
+// and its firewall rules exist. The client negotiates the API version by
+// default (WithAPIVersionNegotiation is a deprecated no-op), so older
+// engines such as 20.10 (API 1.41) work.
+func New(ctx context.Context, opts ...Option) (*Runtime, error) {
+	r := &Runtime{network: DefaultNetwork, resolver: net.DefaultResolver, log: slog.Default()}
+	for _, opt := range opts {
+		opt(r)
+	}
+	if err := validateNetworkName(r.network); err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker: open client: %w", err)
@@ -42,7 +104,12 @@ func New(ctx context.Context) (*Runtime, error) {
 		_ = cli.Close()
 		return nil, fmt.Errorf("docker: ping %s: %w", cli.DaemonHost(), err)
 	}
-	return &Runtime{cli: cli}, nil
+	r.cli = cli
+	if err := r.setupNetwork(ctx); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	return r, nil
 }
 
 // Close releases the connection to the engine.
@@ -58,7 +125,7 @@ func ContainerName(id string) string {
 // Ensure makes the instance's container exist as spec describes; it never
 // starts it.
 func (r *Runtime) Ensure(ctx context.Context, spec runtime.Spec, progress func(string)) (runtime.State, error) {
-	opts, err := createOptions(spec)
+	opts, err := createOptions(spec, r.layout())
 	if err != nil {
 		return runtime.State{}, fmt.Errorf("ensure %s: %w", spec.InstanceID, err)
 	}
@@ -206,11 +273,13 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.State, error)
 	return stateOf(res.Container), nil
 }
 
-// List reports every container labelled as managed by Berth.
+// List reports every instance container this node created: labelled as
+// managed by Berth and with this runtime's node ID.
 func (r *Runtime) List(ctx context.Context) ([]runtime.State, error) {
 	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", runtime.LabelManaged+"=true"),
+		All: true,
+		Filters: make(client.Filters).Add("label",
+			runtime.LabelManaged+"=true", runtime.LabelNode+"="+r.nodeID),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)

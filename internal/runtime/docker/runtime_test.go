@@ -33,11 +33,11 @@ type fixture struct {
 	image string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...docker.Option) *fixture {
 	t.Helper()
 	cli := dockertest.RequireDocker(t)
 	image := dockertest.GameServerImage(t)
-	rt, err := docker.New(t.Context())
+	rt, err := docker.New(t.Context(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,22 +394,34 @@ func TestListReportsManagedContainers(t *testing.T) {
 	}
 }
 
-func TestEnsureMissingImageWrapsErrImage(t *testing.T) {
+func TestEnsureReportsAnUnpullableImageInPlainWords(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
+	// A "registry" of the test's own on loopback, which the engine may
+	// use since private registries are allowed: it hangs up on every
+	// request.
+	reg := listenLoopback(t)
+	f := newFixture(t, docker.AllowPrivateRegistries(true))
 	spec := f.spec(t)
-	spec.Image = "berth-test/does-not-exist:1"
+	spec.Image = reg.addr + "/berth-test/does-not-exist:1"
 	_, err := f.rt.Ensure(t.Context(), spec, func(line string) {
 		if !strings.HasPrefix(line, "pulling "+spec.Image+": ") {
 			t.Errorf("progress line %q lacks the pulling <ref> prefix", line)
 		}
 	})
-	if !errors.Is(err, runtime.ErrImage) {
-		t.Fatalf("Ensure = %v, want an error wrapping ErrImage", err)
+	var ie *runtime.ImageError
+	if !errors.Is(err, runtime.ErrImage) || !errors.As(err, &ie) {
+		t.Fatalf("Ensure = %v, want an ImageError wrapping ErrImage", err)
 	}
-	t.Logf("Ensure error: %v", err)
-	if !strings.Contains(err.Error(), spec.Image) {
-		t.Errorf("error %q does not name the image", err)
+	if want := "image " + spec.Image + " not found in any reachable registry"; ie.Error() != want {
+		t.Errorf("image error %q, want %q", ie, want)
+	}
+	for _, noise := range []string{"http", "Get ", "daemon", "dial", "EOF"} {
+		if strings.Contains(err.Error(), noise) {
+			t.Errorf("error %q shows the engine's words (%q)", err, noise)
+		}
+	}
+	if reg.connections() == 0 {
+		t.Error("the engine never asked the registry: the pull was not tried")
 	}
 	if _, err := f.rt.Inspect(t.Context(), spec.InstanceID); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("Inspect after failed Ensure = %v, want ErrNotFound", err)

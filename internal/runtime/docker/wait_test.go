@@ -81,10 +81,10 @@ func TestStopKillsAProcessThatIgnoresItsStopCommandAndSIGTERM(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	spec := f.spec(t)
-	// Process 1 of its container without a SIGTERM handler: the kernel
-	// drops the signal. Nor does sleep read its stdin.
+	// SIGTERM ignored by the shell and, inherited, by sleep, which reads
+	// no stdin either.
 	spec.Image = dockertest.BusyboxImage(t)
-	spec.Cmd = []string{"sleep", "600"}
+	spec.Cmd = []string{"sh", "-c", `trap "" TERM; sleep 600`}
 	f.ensure(t, spec)
 	if err := f.rt.Start(t.Context(), spec.InstanceID); err != nil {
 		t.Fatal(err)
