@@ -2,7 +2,9 @@
 // by Berth's tests: dockertest builds it into an image, and the tests run it
 // as an instance. It listens on its port over TCP and UDP, announces that it
 // is ready the way game servers do, and obeys console commands (stop, exit,
-// alloc, say, flood) so tests can drive stops, crashes and OOM kills.
+// alloc, say, flood) so tests can drive stops, crashes and OOM kills. A
+// stop signal it records, once it has "saved", in signal.txt, so that tests
+// can tell that the signal reached it and that it was let finish.
 package main
 
 import (
@@ -26,12 +28,15 @@ type config struct {
 	readyDelay time.Duration
 	// exitCode, when set, makes the server exit with it once ready.
 	exitCode *int
+	// saveDelay is how long the server takes to save after a stop
+	// signal, as a real game does, before it records the signal.
+	saveDelay time.Duration
 	// dir is where ready.txt is written.
 	dir string
 }
 
-// configFromEnv reads PRIMARY_PORT (or SERVER_PORT), GAMESERVER_EXIT_CODE and
-// GAMESERVER_READY_DELAY.
+// configFromEnv reads PRIMARY_PORT (or SERVER_PORT), GAMESERVER_EXIT_CODE,
+// GAMESERVER_READY_DELAY and GAMESERVER_SAVE_DELAY.
 func configFromEnv(getenv func(string) string) (config, error) {
 	cfg := config{port: defaultPort, dir: "."}
 	for _, name := range []string{"PRIMARY_PORT", "SERVER_PORT"} {
@@ -59,6 +64,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("GAMESERVER_READY_DELAY: want a duration such as 2s, got %q", v)
 		}
 		cfg.readyDelay = d
+	}
+	if v := getenv("GAMESERVER_SAVE_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return config{}, fmt.Errorf("GAMESERVER_SAVE_DELAY: want a duration such as 1s, got %q", v)
+		}
+		cfg.saveDelay = d
 	}
 	return cfg, nil
 }

@@ -101,13 +101,34 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer, sig
 			if code, exit := s.command(line); exit {
 				return code
 			}
-		case <-signals:
+		case sig := <-signals:
 			s.printf("Stopping server (signal)")
-			return 0
+			return s.save(ctx, cfg, sig)
 		case <-ctx.Done():
 			return 0
 		}
 	}
+}
+
+// save is the end of a stop by signal: it takes cfg.saveDelay, as a game
+// saving its world does, then records the signal in signal.txt and says so.
+// A server killed before the end leaves no record.
+func (s *server) save(ctx context.Context, cfg config, sig os.Signal) int {
+	if cfg.saveDelay > 0 {
+		timer := time.NewTimer(cfg.saveDelay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return 0
+		}
+	}
+	// A read-only data folder is no reason for the game to fail its stop.
+	if err := os.WriteFile(filepath.Join(cfg.dir, "signal.txt"), []byte(sig.String()+"\n"), 0o644); err != nil {
+		s.printf("record signal: %v", err)
+	}
+	s.printf("Saved after signal: %v", sig)
+	return 0
 }
 
 // readLines sends each line of r to lines and closes it at the end of r.

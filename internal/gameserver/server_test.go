@@ -308,3 +308,39 @@ func TestSignalDuringReadyDelayStopsServer(t *testing.T) {
 		t.Errorf("exit code = %d, want 0", code)
 	}
 }
+
+func TestStopSignalIsRecordedAfterTheSave(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.saveDelay = 50 * time.Millisecond
+	h := start(t, cfg)
+	h.readyPort()
+	h.signals <- syscall.SIGTERM
+	h.expectLine("Stopping server (signal)")
+	h.expectLine("Saved after signal: terminated")
+	if code := h.exitCode(); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.dir, "signal.txt")); err != nil || string(b) != "terminated\n" {
+		t.Errorf("signal.txt = %q, %v; want terminated", b, err)
+	}
+}
+
+func TestSaveDelayComesFromTheEnvironment(t *testing.T) {
+	cfg, err := configFromEnv(func(name string) string {
+		if name == "GAMESERVER_SAVE_DELAY" {
+			return "750ms"
+		}
+		return ""
+	})
+	if err != nil || cfg.saveDelay != 750*time.Millisecond {
+		t.Errorf("saveDelay = %s, %v; want 750ms", cfg.saveDelay, err)
+	}
+	if _, err := configFromEnv(func(name string) string {
+		if name == "GAMESERVER_SAVE_DELAY" {
+			return "soon"
+		}
+		return ""
+	}); err == nil {
+		t.Error("GAMESERVER_SAVE_DELAY=soon accepted")
+	}
+}

@@ -99,8 +99,8 @@ func (r *Runtime) layout() layout {
 // shell when the command is a startup line; see runtime.ShellCommand.
 const initEnv = "TINI_KILL_PROCESS_GROUP=1"
 
-// containerEnv is env without any TINI_ variable a template might set to
-// undo initEnv, with initEnv last, where it wins.
+// containerEnv is env without any TINI_ variable, with which a template
+// could change how the init behaves, and with initEnv.
 func containerEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
