@@ -34,7 +34,7 @@ const busyboxPath = "/bin/busybox"
 var busyboxApplets = []string{
 	"sh", "ls", "cat", "echo", "mkdir", "rm", "wget", "sleep", "cp", "mv",
 	"test", "[", "env", "true", "false", "printf", "grep", "sed", "head",
-	"tail", "chmod", "touch",
+	"tail", "chmod", "touch", "nc",
 }
 
 // baseDirs are created in every test image: mount points the engine needs
