@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -40,11 +42,31 @@ const (
 	argonSaltLen = 16
 )
 
+// hashSlots bounds how many argon2id computations run at once. Each holds
+// argonMemory (19 MiB) for its duration, and nothing else bounds them: 200
+// parallel sign-ins would otherwise hold nearly 4 GiB. More callers than
+// cores gain no speed anyway, so the rest wait their turn; none fails.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// hashesRunning counts the computations holding a slot, for tests.
+var hashesRunning atomic.Int32
+
+// idKey is argon2.IDKey run in one of the bounded slots.
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	hashSlots <- struct{}{}
+	hashesRunning.Add(1)
+	defer func() {
+		hashesRunning.Add(-1)
+		<-hashSlots
+	}()
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+}
+
 // HashPassword returns the argon2id hash of password as a PHC string.
 func HashPassword(password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -76,6 +98,6 @@ func CheckPassword(hash, password string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, ErrMalformedHash
 	}
-	got := argon2.IDKey([]byte(password), salt, iter, mem, threads, uint32(len(want)))
+	got := idKey([]byte(password), salt, iter, mem, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

@@ -1,7 +1,9 @@
 package secret
 
 import (
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -37,5 +39,38 @@ func TestNewTokenIsPrefixedRandomAndHashesStably(t *testing.T) {
 	first, again := Hash(a), Hash(a)
 	if first != again || first == Hash(b) || len(first) != 64 {
 		t.Fatal("Hash is not a stable hex SHA-256")
+	}
+}
+
+// TestPasswordHashingIsBounded runs many hashes at once and watches how many
+// hold argon2id's memory together: never more than the slots allow.
+func TestPasswordHashingIsBounded(t *testing.T) {
+	const callers = 24
+	hash := HashPassword("correct-horse")
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			if i%2 == 0 {
+				HashPassword("correct-horse")
+			} else if ok, err := CheckPassword(hash, "correct-horse"); !ok || err != nil {
+				t.Errorf("CheckPassword = %v, %v", ok, err)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	var peak int32
+	limit := int32(max(2, runtime.GOMAXPROCS(0)))
+	for {
+		select {
+		case <-done:
+			if peak < 1 || peak > limit {
+				t.Fatalf("peak concurrent hashes %d, want 1..%d", peak, limit)
+			}
+			return
+		default:
+			peak = max(peak, hashesRunning.Load())
+			runtime.Gosched()
+		}
 	}
 }
