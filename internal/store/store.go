@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,6 +85,9 @@ func openSQLite(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	if err := restrictFiles(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	// WAL lets readers run beside the writer; busy_timeout covers the rare
 	// checkpoint contention; _txlock=immediate takes the write lock at BEGIN
 	// so that a transaction never fails half-way upgrading a read lock.
@@ -102,6 +106,38 @@ func openSQLite(path string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	return &Store{write: write, read: read}, nil
+}
+
+// restrictFiles makes the database file, and its WAL and shared-memory
+// files if they exist, readable by Berth's user alone: they hold password
+// hashes and node tokens. SQLite creates the WAL and shared-memory files
+// with the mode of the database file, so creating that one 0600 before
+// SQLite does covers all three whatever the umask. A file left looser by an
+// older Berth is tightened rather than refused: refusing would stop every
+// panel upgraded from one, to have its operator run the same chmod.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
