@@ -128,14 +128,18 @@ func (s *Store) ConfigureNode(ctx context.Context, keyHash, token string, now ti
 	if err != nil {
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return Node{}, fault.New(fault.Permission, "configure key is invalid, used or expired")
-	}
-	n, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE token = ?`, token))
+	n, err := rowsChanged(res)
 	if err != nil {
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
-	return n, nil
+	if n != 1 {
+		return Node{}, fault.New(fault.Permission, "configure key is invalid, used or expired")
+	}
+	node, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE token = ?`, token))
+	if err != nil {
+		return Node{}, fmt.Errorf("configure node: %w", err)
+	}
+	return node, nil
 }
 
 // RenewConfigureKey replaces a node's configure key, for a node that must
@@ -146,7 +150,11 @@ func (s *Store) RenewConfigureKey(ctx context.Context, id, keyHash string, expir
 	if err != nil {
 		return fmt.Errorf("renew configure key: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	n, err := rowsChanged(res)
+	if err != nil {
+		return fmt.Errorf("renew configure key: %w", err)
+	}
+	if n != 1 {
 		return fault.New(fault.NotExist, "Node not found")
 	}
 	return nil

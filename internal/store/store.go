@@ -280,6 +280,17 @@ func (s *Store) execQuiet(ctx context.Context, query string, args ...any) (sql.R
 	return s.write.ExecContext(ctx, s.q(query), args...)
 }
 
+// rowsChanged returns how many rows res changed. A driver that cannot
+// tell is an error of its own kind: read as zero rows, it would become a
+// missing row or a refused key.
+func rowsChanged(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}
+
 // uniqueViolation reports whether err is a unique-index violation, and the
 // violated index or column list as the driver names it.
 func uniqueViolation(err error) (string, bool) {

@@ -63,7 +63,11 @@ func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		deleted, err := rowsChanged(res)
+		if err != nil {
+			return err
+		}
+		if deleted == 0 {
 			return fault.New(fault.NotExist, "Image not found")
 		}
 		return nil
