@@ -164,16 +164,43 @@ func (s *Store) q(query string) string {
 	if !s.pg {
 		return query
 	}
+	return numberPlaceholders(query)
+}
+
+// numberPlaceholders rewrites each ? placeholder as $1, $2, ... for
+// PostgreSQL. A ? inside a 'string literal', a "quoted identifier" or a --
+// comment is text, not a placeholder, and stays. A doubled quote inside
+// either ('it''s') closes and reopens it, which comes to the same. Berth's
+// statements use neither E'...' escapes nor $$ quoting, which this does
+// not know.
+func numberPlaceholders(query string) string {
 	var b strings.Builder
 	n := 0
+	var quote byte // the quote character we are inside, or 0
 	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '-' && strings.HasPrefix(query[i:], "--"):
+			end := strings.IndexByte(query[i:], '\n')
+			if end < 0 {
+				end = len(query) - i
+			}
+			b.WriteString(query[i : i+end])
+			i += end - 1
+			continue
+		case c == '?':
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
 			continue
 		}
-		b.WriteByte(query[i])
+		b.WriteByte(c)
 	}
 	return b.String()
 }
