@@ -217,7 +217,7 @@ func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Tim
 }
 
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
-	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
+	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`+s.bytewise, args...)
 }
 
 // InstanceByID returns one instance.
@@ -358,7 +358,7 @@ func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, erro
 		err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
 		return r, err
 	}, `SELECT instance_id, node_id, attempts, last_error FROM removals
-		WHERE next_attempt_at <= ? ORDER BY created_at`, millis(now))
+		WHERE next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, millis(now))
 }
 
 // CompleteRemoval forgets a removal the node confirmed.

@@ -62,7 +62,7 @@ func (s *Store) CreateNode(ctx context.Context, n Node, configureKeyHash string,
 
 // ListNodes returns every node, oldest first.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`)
+	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`+s.bytewise)
 }
 
 // NodeByID returns one node.

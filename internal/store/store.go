@@ -36,6 +36,11 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	pg    bool
+	// bytewise follows each text column of an ORDER BY, so that text
+	// sorts by its bytes on both databases: SQLite compares bytes, while
+	// PostgreSQL would use the database's locale, which puts "a" before
+	// "B" and "é" before "f".
+	bytewise string
 	// version counts the writes this process has made, so that callers can
 	// cache what they read until the next write.
 	version atomic.Uint64
@@ -78,7 +83,7 @@ func openPostgres(url string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	return &Store{write: db, read: db, pg: true}, nil
+	return &Store{write: db, read: db, pg: true, bytewise: ` COLLATE "C"`}, nil
 }
 
 func openSQLite(path string) (*Store, error) {
@@ -169,8 +174,8 @@ func (s *Store) q(query string) string {
 
 // numberPlaceholders rewrites each ? placeholder as $1, $2, ... for
 // PostgreSQL. A ? inside a 'string literal', a "quoted identifier" or a --
-// comment is text, not a placeholder, and stays. A doubled quote inside
-// either ('it''s') closes and reopens it, which comes to the same. Berth's
+// comment is text, not a placeholder, and stays. A quote doubled inside
+// one, to escape it, closes and reopens it, which comes to the same. Berth's
 // statements use neither E'...' escapes nor $$ quoting, which this does
 // not know.
 func numberPlaceholders(query string) string {

@@ -43,6 +43,7 @@ var storeSuite = []struct {
 	{"TemplatesAreFoundByIdOrNameIgnoringCase", testTemplates},
 	{"AuditLogListsNewestFirst", testAuditLog},
 	{"MigrationsAreIdempotentOnReopen", testReopen},
+	{"ListsSortTextByBytes", testListsSortTextByBytes},
 }
 
 var ctx = context.Background()

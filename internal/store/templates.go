@@ -33,7 +33,7 @@ func (s *Store) CreateTemplate(ctx context.Context, t Template) error {
 
 // ListTemplates returns every template, by name.
 func (s *Store) ListTemplates(ctx context.Context) ([]Template, error) {
-	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`)
+	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`+s.bytewise)
 }
 
 // TemplateByRef finds a template by its Id, or else by its Name ignoring
