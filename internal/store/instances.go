@@ -170,6 +170,12 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		if _, dup := uniqueViolation(err); dup {
 			return fault.New(fault.Exist, "instance id %q is taken", in.ID)
 		}
+		// The user and the node were found above, in this transaction, and
+		// the node is locked; the template was read before it, so only the
+		// template can have gone since: deleted by a racing DeleteTemplate.
+		if foreignKeyViolation(err) {
+			return fault.InvalidField("image", "image template %s was deleted during the deploy", in.TemplateID)
+		}
 		if err != nil {
 			return err
 		}

@@ -340,6 +340,18 @@ func uniqueViolation(err error) (string, bool) {
 	return "", false
 }
 
+// foreignKeyViolation reports whether err is a foreign key violation: a
+// row that references one now gone, or the delete of a row still
+// referenced.
+func foreignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
 // NewID returns a random identifier of n bytes, hex-encoded.
 func NewID(n int) string {
 	b := make([]byte, n)

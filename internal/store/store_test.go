@@ -44,6 +44,8 @@ var storeSuite = []struct {
 	{"AuditLogListsNewestFirst", testAuditLog},
 	{"MigrationsAreIdempotentOnReopen", testReopen},
 	{"ListsSortTextByBytes", testListsSortTextByBytes},
+	{"DeployOfADeletedTemplateIsInvalid", testDeployOfADeletedTemplate},
+	{"DeleteTemplateRacingADeployIsAConflict", testDeleteTemplateRacingADeploy},
 }
 
 var ctx = context.Background()

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -49,29 +48,26 @@ func (s *Store) TemplateByRef(ctx context.Context, ref string) (Template, error)
 }
 
 // DeleteTemplate removes a template no instance uses; one in use is a
-// Conflict.
+// Conflict. The foreign key decides, not a count before the DELETE: a
+// deploy whose transaction has not yet committed is invisible to such a
+// count on PostgreSQL, and the DELETE, which waits for that deploy, would
+// then fail on the key all the same.
 func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM instances WHERE template_id = ?`), id).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fault.New(fault.Conflict, "image is used by %d instance(s)", n)
-		}
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM templates WHERE id = ?`), id)
-		if err != nil {
-			return err
-		}
-		deleted, err := rowsChanged(res)
-		if err != nil {
-			return err
-		}
-		if deleted == 0 {
-			return fault.New(fault.NotExist, "Image not found")
-		}
-		return nil
-	})
+	res, err := s.exec(ctx, `DELETE FROM templates WHERE id = ?`, id)
+	if foreignKeyViolation(err) {
+		return fault.New(fault.Conflict, "image is used by instances; delete them first")
+	}
+	if err != nil {
+		return fmt.Errorf("delete template %s: %w", id, err)
+	}
+	n, err := rowsChanged(res)
+	if err != nil {
+		return fmt.Errorf("delete template %s: %w", id, err)
+	}
+	if n == 0 {
+		return fault.New(fault.NotExist, "Image not found")
+	}
+	return nil
 }
 
 func scanTemplate(row scanner) (Template, error) {
