@@ -55,7 +55,12 @@ func (s *Store) TemplateByRef(ctx context.Context, ref string) (Template, error)
 func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
 	res, err := s.exec(ctx, `DELETE FROM templates WHERE id = ?`, id)
 	if foreignKeyViolation(err) {
-		return fault.New(fault.Conflict, "image is used by instances; delete them first")
+		// Counted after the fact, for the message alone.
+		var n int
+		if err := s.queryRow(ctx, `SELECT COUNT(*) FROM instances WHERE template_id = ?`, id).Scan(&n); err != nil {
+			return fmt.Errorf("delete template %s: %w", id, err)
+		}
+		return fault.New(fault.Conflict, "image is used by %d instance(s)", n)
 	}
 	if err != nil {
 		return fmt.Errorf("delete template %s: %w", id, err)
