@@ -98,7 +98,7 @@ func scanInstance(row scanner) (Instance, error) {
 	in.NextAttemptAt, in.InstallDeadline = fromMillis(next), fromMillis(deadline)
 	in.CreatedAt, in.UpdatedAt = fromMillis(created), fromMillis(updated)
 	if in.Ports, err = ports.Parse(portsText); err != nil {
-		return Instance{}, fmt.Errorf("instance %s: stored ports: %w", in.ID, err)
+		return Instance{}, corrupt(err, "instance %s: stored ports", in.ID)
 	}
 	for _, b := range in.Ports {
 		if b.Host == primaryPort {
@@ -106,7 +106,7 @@ func scanInstance(row scanner) (Instance, error) {
 		}
 	}
 	if err := json.Unmarshal([]byte(vars), &in.Variables); err != nil {
-		return Instance{}, fmt.Errorf("instance %s: stored variables: %w", in.ID, err)
+		return Instance{}, corrupt(err, "instance %s: stored variables", in.ID)
 	}
 	return in, nil
 }

@@ -246,6 +246,12 @@ type scanner interface{ Scan(...any) error }
 
 // queryAll runs a read statement and scans every row with scan. An empty
 // result is an empty slice, never nil, so that it encodes as [].
+//
+// A row that does not scan or decode is left out, and its error, an
+// internal one, is returned beside the other rows: one bad row must not
+// hide the rest from a caller that can go on without it, such as the
+// reconciler, while a caller that cannot, such as an API list, fails on
+// the error. Any other error returns no rows.
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
@@ -253,17 +259,29 @@ func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scann
 	}
 	defer rows.Close()
 	list := []T{}
+	var bad []error
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			bad = append(bad, corrupt(err, "stored row"))
+			continue
 		}
 		list = append(list, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	if len(bad) > 0 {
+		return list, fmt.Errorf("%s: %d row(s) left out: %w", what, len(bad), errors.Join(bad...))
+	}
 	return list, nil
+}
+
+// corrupt marks err as a stored row that does not scan or decode: an
+// internal error whatever the cause's own kind (ports.Parse's Invalid,
+// say), for the caller asked nothing wrong.
+func corrupt(err error, format string, args ...any) error {
+	return &fault.Error{Kind: fault.Other, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
 // queryRow is query for a single row; errors surface at Scan.

@@ -46,6 +46,7 @@ var storeSuite = []struct {
 	{"ListsSortTextByBytes", testListsSortTextByBytes},
 	{"DeployOfADeletedTemplateIsInvalid", testDeployOfADeletedTemplate},
 	{"DeleteTemplateRacingADeployIsAConflict", testDeleteTemplateRacingADeploy},
+	{"CorruptRowIsAnInternalError", testCorruptRowIsAnInternalError},
 }
 
 var ctx = context.Background()
