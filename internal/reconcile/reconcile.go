@@ -224,10 +224,9 @@ func ClientFor(n store.Node, tlsConfig *tls.Config) *nodeapi.Client {
 
 // failOverdue fails the node's installs whose deadline has passed.
 func (w *worker) failOverdue(ctx context.Context, reason string) {
+	// A list that failed in part still holds the rows that did not.
 	list, err := w.r.st.OverdueInstalls(ctx, w.nodeID, time.Now())
-	if err != nil {
-		return
-	}
+	w.record(ctx, "list overdue installs", err)
 	for _, in := range list {
 		w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason))
@@ -235,14 +234,9 @@ func (w *worker) failOverdue(ctx context.Context, reason string) {
 }
 
 func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
-	list, err := w.r.st.DueRemovals(ctx, time.Now())
-	if err != nil {
-		return
-	}
+	list, err := w.r.st.DueNodeRemovals(ctx, w.nodeID, time.Now())
+	w.record(ctx, "list due removals", err)
 	for _, rm := range list {
-		if rm.NodeID != w.nodeID {
-			continue
-		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := c.RemoveInstance(cctx, rm.InstanceID)
 		cancel()
@@ -262,9 +256,7 @@ func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog
 // ensureDue applies every due instance, a few at a time.
 func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
 	list, err := w.r.st.DueInstances(ctx, w.nodeID, time.Now())
-	if err != nil {
-		return
-	}
+	w.record(ctx, "list due instances", err)
 	sem := make(chan struct{}, w.r.cfg.Parallel)
 	var wg sync.WaitGroup
 	for _, in := range list {
@@ -417,8 +409,10 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 	}
 }
 
-// record logs a bookkeeping write that failed. The pass goes on: the same
-// work comes due again on the next one, and the write with it.
+// record logs a database call that failed: a bookkeeping write, or a list
+// (which may still have returned the rows that did not fail). The pass
+// goes on: the same work comes due again on the next one, and the call
+// with it.
 func (w *worker) record(ctx context.Context, what string, err error) {
 	if err != nil && ctx.Err() == nil {
 		w.r.log.Error("reconcile: "+what, "node_id", w.nodeID, "err", err)

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"time"
 
 	"testing"
@@ -38,5 +39,29 @@ func testCorruptRowIsAnInternalError(t *testing.T, db database) {
 	_, err = st.InstanceByID(ctx, "bad")
 	if err == nil || fault.KindOf(err) != fault.Other {
 		t.Errorf("the corrupt row itself: error %v (kind %v), want an internal error", err, fault.KindOf(err))
+	}
+}
+
+// testDueNodeRemovalsListsOneNode: each node's worker reads its own
+// removals only, filtered by the database rather than after reading every
+// node's.
+func testDueNodeRemovalsListsOneNode(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "n1", 8192, 10240, true)
+	addNode(t, st, "n2", 8192, 10240, true)
+	for _, in := range []store.Instance{instance(t, "a", "u", "n1", "80"), instance(t, "b", "u", "n2", "80"),
+		instance(t, "c", "u", "n1", "81")} {
+		mustCreate(t, st, in)
+		if err := st.DeleteInstance(ctx, in.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for node, want := range map[string][]string{"n1": {"a", "c"}, "n2": {"b"}, "n3": {}} {
+		list, err := st.DueNodeRemovals(ctx, node, time.Now())
+		got := keys(list, func(r store.Removal) string { return r.InstanceID })
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("removals due on %s = %q, %v; want %q", node, got, err, want)
+		}
 	}
 }

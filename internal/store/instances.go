@@ -357,14 +357,24 @@ type Removal struct {
 	LastError  string
 }
 
-// DueRemovals returns the removals whose backoff has passed.
+// DueRemovals returns the removals, on every node, whose backoff has
+// passed.
 func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, error) {
-	return queryAll(ctx, s, "due removals", func(row scanner) (Removal, error) {
-		var r Removal
-		err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
-		return r, err
-	}, `SELECT instance_id, node_id, attempts, last_error FROM removals
+	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
 		WHERE next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, millis(now))
+}
+
+// DueNodeRemovals returns the removals on node nodeID whose backoff has
+// passed.
+func (s *Store) DueNodeRemovals(ctx context.Context, nodeID string, now time.Time) ([]Removal, error) {
+	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
+		WHERE node_id = ? AND next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, nodeID, millis(now))
+}
+
+func scanRemoval(row scanner) (Removal, error) {
+	var r Removal
+	err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
+	return r, err
 }
 
 // CompleteRemoval forgets a removal the node confirmed.

@@ -47,6 +47,7 @@ var storeSuite = []struct {
 	{"DeployOfADeletedTemplateIsInvalid", testDeployOfADeletedTemplate},
 	{"DeleteTemplateRacingADeployIsAConflict", testDeleteTemplateRacingADeploy},
 	{"CorruptRowIsAnInternalError", testCorruptRowIsAnInternalError},
+	{"DueNodeRemovalsListsOneNode", testDueNodeRemovalsListsOneNode},
 }
 
 var ctx = context.Background()
