@@ -60,6 +60,27 @@ func (s *Store) CreateNode(ctx context.Context, n Node, configureKeyHash string,
 	return nil
 }
 
+// EnsureLocalNode returns the node `berth up` runs on its own machine,
+// first storing n as that node, configured with n.Token, when there is
+// none. A unique index allows one such node, and the single INSERT either
+// stores it whole or not at all: a crash before the caller writes the
+// node's own files, or two starts at once, never makes a second one, and
+// the next start reuses this one, token included.
+func (s *Store) EnsureLocalNode(ctx context.Context, n Node) (Node, error) {
+	_, err := s.exec(ctx, `INSERT INTO nodes (id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status,
+		token, is_local, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+		n.ID, n.Name, n.Tags, n.RAMMiB, n.DiskMiB, n.Processor, n.Address, n.Port, n.Scheme, n.Status, n.Token,
+		millis(n.CreatedAt))
+	if _, dup := uniqueViolation(err); err != nil && !dup {
+		return Node{}, fmt.Errorf("create local node: %w", err)
+	}
+	local, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE is_local = 1`))
+	if err != nil {
+		return Node{}, fmt.Errorf("read local node: %w", err)
+	}
+	return local, nil
+}
+
 // ListNodes returns every node, oldest first.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
 	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`+s.bytewise)

@@ -48,6 +48,7 @@ var storeSuite = []struct {
 	{"DeleteTemplateRacingADeployIsAConflict", testDeleteTemplateRacingADeploy},
 	{"CorruptRowIsAnInternalError", testCorruptRowIsAnInternalError},
 	{"DueNodeRemovalsListsOneNode", testDueNodeRemovalsListsOneNode},
+	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
 }
 
 var ctx = context.Background()
