@@ -114,7 +114,7 @@ func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen strin
 	n, err := st.EnsureLocalNode(ctx, store.Node{
 		ID: store.NewID(16), Name: localNodeName, Tags: "local", RAMMiB: machineMemoryMiB(), DiskMiB: diskMiB(nodeDir),
 		Processor: fmt.Sprintf("%d CPUs", goruntime.NumCPU()), Address: host, Port: port, Scheme: "http",
-		Status: store.NodeUnconfigured, Token: secret.NewToken("berth_node_"), CreatedAt: time.Now(),
+		Status: store.NodeUnconfigured, Token: secret.NewToken("berth_node_"), CPUs: goruntime.NumCPU(), CreatedAt: time.Now(),
 	})
 	if err != nil {
 		return err

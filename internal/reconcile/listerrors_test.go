@@ -42,6 +42,9 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
+// stubCPUs is the stub node's CPU cores.
+const stubCPUs = 3
+
 // stubNode answers the node API: every ensure succeeds, and it records
 // which instances it was asked to ensure and to remove.
 type stubNode struct {
@@ -54,7 +57,7 @@ func (n *stubNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := path.Base(r.URL.Path)
 	switch {
 	case r.URL.Path == "/v1/health":
-		json.NewEncoder(w).Encode(nodeapi.Health{Version: "test", Docker: true})
+		json.NewEncoder(w).Encode(nodeapi.Health{Version: "test", Docker: true, CPUs: stubCPUs})
 	case r.Method == http.MethodPut:
 		n.mu.Lock()
 		n.ensured = append(n.ensured, id)
@@ -74,7 +77,8 @@ func (n *stubNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // longer decodes must not stop its node's reconciliation silently. The
 // reconciler logs the failed list, naming the row, and still carries the
 // node's other instances to it; and it asks the node to remove only the
-// node's own deleted instances.
+// node's own deleted instances. (The pass also keeps the cores the node
+// reports.)
 func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 	ctx := context.Background()
 	stub := &stubNode{}
@@ -144,5 +148,9 @@ func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 	in, err := st.InstanceByID(ctx, "good")
 	if err != nil || in.InternalState != store.StateReady {
 		t.Errorf("the good instance is %q (%v), want READY", in.InternalState, err)
+	}
+	// The health call's cores are kept, for deploys to be checked against.
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.CPUs != stubCPUs || n.Status != store.NodeOnline {
+		t.Errorf("node after a pass: %s with %d cores (%v), want Online with %d", n.Status, n.CPUs, err, stubCPUs)
 	}
 }

@@ -196,11 +196,11 @@ func (w *worker) pass(ctx context.Context) {
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
 		}
-		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", time.Time{}))
+		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
 		return
 	}
-	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, time.Now()))
+	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)

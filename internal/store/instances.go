@@ -137,7 +137,8 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 			lock = " FOR UPDATE"
 		}
 		var ram, disk int64
-		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk)
+		var cpus int
+		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus)
 		if err == sql.ErrNoRows {
 			return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
 		}
@@ -148,6 +149,11 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(memory_mib), 0), COALESCE(SUM(disk_mib), 0)
 			FROM instances WHERE node_id = ?`), in.NodeID).Scan(&usedRAM, &usedDisk); err != nil {
 			return err
+		}
+		// A node that never reported its cores is given the deploy; it
+		// refuses a limit above its cores itself.
+		if cpus > 0 && in.CPU > float64(cpus) {
+			return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
 		}
 		if usedRAM+in.MemoryMiB > ram {
 			return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)

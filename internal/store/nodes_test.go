@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -31,5 +32,37 @@ func testConcurrentEnsureLocalNodeMakesOne(t *testing.T, db database) {
 	nodes, err := st.ListNodes(ctx)
 	if err != nil || len(nodes) != 1 {
 		t.Errorf("nodes = %d, %v; want one", len(nodes), err)
+	}
+}
+
+// testDeployAboveTheNodesCoresIsInvalid: a deploy asking for more CPU
+// cores than its node reported is refused at once, naming cpu, rather than
+// left to fail on the node after the install timeout. A node that never
+// reported its cores is given the deploy.
+func testDeployAboveTheNodesCoresIsInvalid(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "n", 8192, 10240, true)
+	in := instance(t, "unknown-cores", "u", "n", "80")
+	in.CPU = 64
+	mustCreate(t, st, in)
+	if err := st.SetNodeHealth(ctx, "n", store.NodeOnline, "v1", 2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.CPUs != 2 {
+		t.Fatalf("node cores = %d, %v; want 2", n.CPUs, err)
+	}
+	in = instance(t, "too-many", "u", "n", "81")
+	in.CPU = 2.5
+	expectFault(t, "cpu above the node's cores", st.CreateInstance(ctx, in), fault.Invalid, "cpu")
+	in = instance(t, "all-of-them", "u", "n", "82")
+	in.CPU = 2
+	mustCreate(t, st, in)
+	// A report without cores (an older node) keeps the last count.
+	if err := st.SetNodeHealth(ctx, "n", store.NodeOnline, "v2", 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.CPUs != 2 || n.Version != "v2" {
+		t.Errorf("node after a report without cores = %d cores, version %q, %v; want 2 and v2", n.CPUs, n.Version, err)
 	}
 }

@@ -49,6 +49,7 @@ var storeSuite = []struct {
 	{"CorruptRowIsAnInternalError", testCorruptRowIsAnInternalError},
 	{"DueNodeRemovalsListsOneNode", testDueNodeRemovalsListsOneNode},
 	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
+	{"DeployAboveTheNodesCoresIsInvalid", testDeployAboveTheNodesCoresIsInvalid},
 }
 
 var ctx = context.Background()
