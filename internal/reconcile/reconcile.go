@@ -10,16 +10,14 @@ package reconcile
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -211,15 +209,9 @@ func (w *worker) pass(ctx context.Context) {
 func (w *worker) clientOf(n store.Node) *nodeapi.Client {
 	key := n.Scheme + "://" + n.Address + ":" + strconv.Itoa(n.Port) + "\x00" + n.Token
 	if w.client == nil || w.clientFor != key {
-		w.client, w.clientFor = ClientFor(n, w.r.cfg.NodeTLS), key
+		w.client, w.clientFor = dispatch.ClientFor(n, w.r.cfg.NodeTLS), key
 	}
 	return w.client
-}
-
-// ClientFor returns a client for node n's API; tlsConfig verifies an
-// HTTPS node (nil: the system's certificate authorities).
-func ClientFor(n store.Node, tlsConfig *tls.Config) *nodeapi.Client {
-	return nodeapi.NewClient(n.Scheme+"://"+n.Address+":"+strconv.Itoa(n.Port), n.Token, tlsConfig)
 }
 
 // failOverdue fails the node's installs whose deadline has passed.
@@ -271,7 +263,7 @@ func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Log
 }
 
 func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instance, log *slog.Logger) {
-	spec, err := Spec(ctx, w.r.st, in)
+	spec, err := dispatch.Spec(ctx, w.r.st, in)
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, w.r.cfg.EnsureTimeout)
 		var st nodeapi.InstanceStatus
@@ -292,12 +284,11 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 	if ctx.Err() != nil {
 		return
 	}
-	var perm *permanent
 	switch {
 	// Only an install fails for good: MarkFailed leaves a READY instance
 	// be, so one whose image is gone from its node, say, is retried with
 	// backoff (the default case) rather than at every pass, pull and all.
-	case (nodeapi.IsImageError(err) || errors.As(err, &perm)) && in.InternalState == store.StateInstalling:
+	case (nodeapi.IsImageError(err) || dispatch.IsPermanent(err)) && in.InternalState == store.StateInstalling:
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, err.Error()))
 		log.Warn("install failed", "instance_id", in.ID, "err", err)
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
@@ -326,68 +317,11 @@ func (w *worker) installPending(ctx context.Context, in store.Instance, st nodea
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running"))
 		log.Warn("install timed out", "instance_id", in.ID)
 	default:
-		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, Observation(st)); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, dispatch.Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", in.ID, "err", err)
 		}
 	}
 	return true
-}
-
-// permanent marks an error that retrying cannot fix.
-type permanent struct{ err error }
-
-func (p *permanent) Error() string { return p.err.Error() }
-
-// Spec builds what in's node is asked to make true: the instance's own
-// fields plus its template's environment, startup and stop command.
-func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.InstanceSpec, error) {
-	spec := nodeapi.InstanceSpec{
-		ID: in.ID, Generation: in.Generation, Image: in.Image, MemoryMiB: in.MemoryMiB, CPU: in.CPU,
-		DiskMiB: in.DiskMiB, PrimaryPort: in.Primary.Container, Desired: in.Desired, Suspended: in.Suspended,
-		Env: map[string]string{},
-	}
-	for _, b := range in.Ports {
-		spec.Ports = append(spec.Ports, nodeapi.Port{Container: b.Container, Host: b.Host})
-	}
-	if in.TemplateID != "" {
-		row, err := st.TemplateByRef(ctx, in.TemplateID)
-		if err != nil {
-			return spec, &permanent{fmt.Errorf("image template %s: %w", in.TemplateID, err)}
-		}
-		t, err := images.Decode(row.Doc)
-		if err != nil {
-			return spec, &permanent{err}
-		}
-		for _, kv := range t.Env {
-			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-				spec.Env[k] = v
-			}
-		}
-		vars := images.Placeholders(in.Variables, in.MemoryMiB, in.Primary.Container)
-		spec.Startup = images.Render(t.Startup, vars)
-		spec.StopCommand = t.StopCommand
-		spec.MountPath = t.MountPath
-		spec.ReadyPatterns = t.ReadyPatterns
-		if s := t.Scripts.Installer; s != nil {
-			spec.Install = &nodeapi.InstallSpec{Image: s.Image, Entrypoint: s.Entrypoint, Script: s.Script}
-		}
-		downloads, err := t.RenderDownloads(in.Variables)
-		if err != nil {
-			return spec, &permanent{err}
-		}
-		for _, d := range downloads {
-			spec.Downloads = append(spec.Downloads, nodeapi.Download{URL: d.URI, Path: d.Path})
-		}
-		spec.Env[images.PlaceholderMemory] = vars[images.PlaceholderMemory]
-		spec.Env[images.PlaceholderIP] = vars[images.PlaceholderIP]
-	}
-	for k, v := range in.Variables {
-		spec.Env[k] = v
-	}
-	if spec.Startup != "" {
-		spec.Env["STARTUP"] = spec.Startup
-	}
-	return spec, nil
 }
 
 // observe copies the node's view of each instance's power status into the
@@ -403,7 +337,7 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		return
 	}
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, Observation(st)); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, dispatch.Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}
@@ -425,10 +359,4 @@ func backoff(attempts int) time.Duration {
 	d := time.Second << min(attempts, 6)
 	d = min(d, time.Minute)
 	return d/2 + rand.N(d/2+1)
-}
-
-// Observation is the part of a node's report the panel keeps.
-func Observation(st nodeapi.InstanceStatus) store.Observation {
-	return store.Observation{Status: st.Status, ContainerID: st.ContainerID, ExitCode: st.ExitCode,
-		OOMKilled: st.OOMKilled, Error: st.Error}
 }
