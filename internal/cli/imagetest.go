@@ -487,7 +487,7 @@ func (r *testRun) store(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	t, err := images.Save(ctx, st, r.tmpl)
+	t, err := st.SaveTemplate(ctx, r.tmpl)
 	return t.ID, err
 }
 

@@ -32,7 +32,7 @@ func TestSpecCarriesTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err = images.Save(ctx, st, tmpl)
+	tmpl, err = st.SaveTemplate(ctx, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,7 @@ var storeSuite = []struct {
 	{"DueNodeRemovalsListsOneNode", testDueNodeRemovalsListsOneNode},
 	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
 	{"DeployAboveTheNodesCoresIsInvalid", testDeployAboveTheNodesCoresIsInvalid},
+	{"AddMissingTemplatesAddsEachBuiltinOnce", testAddMissingTemplatesAddsEachBuiltinOnce},
 }
 
 var ctx = context.Background()

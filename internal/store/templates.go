@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/images"
 )
 
 // Template is an image template. Doc is the template model as JSON; the
@@ -26,6 +27,40 @@ func (s *Store) CreateTemplate(ctx context.Context, t Template) error {
 	}
 	if err != nil {
 		return fmt.Errorf("create template: %w", err)
+	}
+	return nil
+}
+
+// SaveTemplate validates t and stores it under a new Id, returning it as
+// stored. A name already taken, ignoring case, is a fault.Exist.
+func (s *Store) SaveTemplate(ctx context.Context, t images.Template) (images.Template, error) {
+	t, doc, err := images.Prepare(t, NewID(8))
+	if err != nil {
+		return images.Template{}, err
+	}
+	if err := s.CreateTemplate(ctx, Template{ID: t.ID, Name: t.Name, Doc: doc, CreatedAt: time.Now()}); err != nil {
+		return images.Template{}, err
+	}
+	return t, nil
+}
+
+// AddMissingTemplates saves each of list whose name no stored template
+// has, such as the built-in templates at every start. Running it again
+// adds nothing; an operator's own template of a name is left alone; and a
+// panel racing another on the same database loses harmlessly to the
+// unique name.
+func (s *Store) AddMissingTemplates(ctx context.Context, list []images.Template) error {
+	for _, t := range list {
+		_, err := s.TemplateByRef(ctx, t.Name)
+		if err == nil {
+			continue
+		}
+		if !fault.Is(err, fault.NotExist) {
+			return fmt.Errorf("template %s: %w", t.Name, err)
+		}
+		if _, err := s.SaveTemplate(ctx, t); err != nil && !fault.Is(err, fault.Exist) {
+			return fmt.Errorf("template %s: %w", t.Name, err)
+		}
 	}
 	return nil
 }

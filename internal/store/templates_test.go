@@ -1,10 +1,12 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -87,5 +89,44 @@ func testDeleteTemplateRacingADeploy(t *testing.T, db database) {
 	expectFault(t, "delete racing a deploy", <-deleted, fault.Conflict, "")
 	if _, err := st.TemplateByRef(ctx, "t"); err != nil {
 		t.Errorf("the template in use is gone: %v", err)
+	}
+}
+
+// testAddMissingTemplatesAddsEachBuiltinOnce: the built-in templates are
+// added at every start, each once, and an operator's own template of one
+// of their names is left alone.
+func testAddMissingTemplatesAddsEachBuiltinOnce(t *testing.T, db database) {
+	st := db(t)
+	mine, err := st.SaveTemplate(ctx, images.Template{Name: "node.js APP", Image: "node:22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtins, err := images.Builtins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := st.AddMissingTemplates(ctx, builtins); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := st.ListTemplates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(builtins) {
+		t.Fatalf("%d templates stored, want %d (the built-ins, one replaced by the operator's)", len(rows), len(builtins))
+	}
+	for _, row := range rows {
+		tmpl, err := images.Decode(row.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.EqualFold(row.Name, "node.js app") && (row.ID != mine.ID || tmpl.Image != "node:22") {
+			t.Errorf("the operator's template was replaced: %+v", row)
+		}
+		if tmpl.ID != row.ID {
+			t.Errorf("stored document of %s has Id %q, want %q", row.Name, tmpl.ID, row.ID)
+		}
 	}
 }
