@@ -79,7 +79,7 @@ func importFile(ctx context.Context, st *store.Store, file string) (images.Templ
 	if err != nil {
 		return images.Template{}, "", err
 	}
-	t, err = images.Save(ctx, st, t)
+	t, err = st.SaveTemplate(ctx, t)
 	return t, format, err
 }
 

@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/node"
 	"github.com/berth-dev/berth/internal/nodeapi"
-	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/runtime/docker"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
@@ -260,7 +260,7 @@ func startTestEnv(ctx context.Context, opts imageTestOptions) (_ *testEnv, err e
 		return env, fmt.Errorf("local node: %d nodes, %v", len(nodes), err)
 	}
 	env.nodeID = nodes[0].ID
-	env.node = reconcile.ClientFor(nodes[0], nil)
+	env.node = dispatch.ClientFor(nodes[0], nil)
 
 	// Served past ctx, so that an interrupted test still cleans up.
 	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -489,7 +489,7 @@ func (r *testRun) store(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	t, err := images.Save(ctx, st, r.tmpl)
+	t, err := st.SaveTemplate(ctx, r.tmpl)
 	return t.ID, err
 }
 

@@ -63,9 +63,13 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	if err != nil {
 		return nil, err
 	}
-	if err := images.InstallBuiltins(ctx, st); err != nil {
+	builtins, err := images.Builtins()
+	if err == nil {
+		err = st.AddMissingTemplates(ctx, builtins)
+	}
+	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, fmt.Errorf("built-in templates: %w", err)
 	}
 	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS})
 	api := panel.New(panel.Config{

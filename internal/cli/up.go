@@ -91,8 +91,11 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 const localNodeName = "local"
 
 // ensureLocalNode registers this machine as a node the first time: the node
-// record, its token (the panel's copy in the database, the node's hash in
-// nodeDir) and the address it listens on. Later starts reuse it.
+// record with its token (the panel's copy in the database, the node's hash
+// in nodeDir) and the address it listens on. Later starts reuse it. The
+// record is made in one step before the file, and is found again by its
+// local mark, so a crash in between leaves a record the next start
+// completes, never a second "local" node.
 func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen string) error {
 	if _, err := node.ReadConfigFile(nodeDir); err == nil {
 		return nil
@@ -107,21 +110,18 @@ func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen strin
 	if err != nil {
 		return fmt.Errorf("node-listen: bad port %q", portText)
 	}
-	n := store.Node{
+	n, err := st.EnsureLocalNode(ctx, store.Node{
 		ID: store.NewID(16), Name: localNodeName, Tags: "local", RAMMiB: machineMemoryMiB(), DiskMiB: diskMiB(nodeDir),
 		Processor: fmt.Sprintf("%d CPUs", goruntime.NumCPU()), Address: host, Port: port, Scheme: "http",
-		Status: store.NodeUnconfigured, CreatedAt: time.Now(),
-	}
-	key := secret.NewToken("berth_cfg_")
-	if err := st.CreateNode(ctx, n, secret.Hash(key), time.Now().Add(time.Minute)); err != nil {
+		Status: store.NodeUnconfigured, Token: secret.NewToken("berth_node_"), CPUs: goruntime.NumCPU(), CreatedAt: time.Now(),
+	})
+	if err != nil {
 		return err
 	}
-	token := secret.NewToken("berth_node_")
-	if _, err := st.ConfigureNode(ctx, secret.Hash(key), token, time.Now()); err != nil {
-		return err
-	}
+	// The record's address, not the flag's: after a crash the record is
+	// the one from the first start, and it is where the panel dials.
 	return node.WriteConfigFile(nodeDir, node.ConfigFile{
-		NodeID: n.ID, TokenSHA256: secret.Hash(token), Address: host, Port: port,
+		NodeID: n.ID, TokenSHA256: secret.Hash(n.Token), Address: n.Address, Port: n.Port,
 	})
 }
 

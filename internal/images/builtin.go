@@ -1,14 +1,9 @@
 package images
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"io/fs"
-	"time"
-
-	"github.com/berth-dev/berth/internal/fault"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // builtinFiles are the templates shipped in the binary, in Berth's format.
@@ -39,43 +34,19 @@ func Builtins() ([]Template, error) {
 	return list, nil
 }
 
-// InstallBuiltins stores each built-in template whose name no stored
-// template has. Running it again adds nothing, and a panel racing another
-// on the same database loses harmlessly to the unique name.
-func InstallBuiltins(ctx context.Context, st *store.Store) error {
-	list, err := Builtins()
-	if err != nil {
-		return err
-	}
-	for _, t := range list {
-		_, err := st.TemplateByRef(ctx, t.Name)
-		if err == nil {
-			continue
-		}
-		if !fault.Is(err, fault.NotExist) {
-			return fmt.Errorf("built-in template %s: %w", t.Name, err)
-		}
-		if _, err := Save(ctx, st, t); err != nil && !fault.Is(err, fault.Exist) {
-			return fmt.Errorf("built-in template %s: %w", t.Name, err)
-		}
-	}
-	return nil
-}
-
-// Save validates t and stores it under a new Id, returning it as stored.
-// A name already taken, ignoring case, is a fault.Exist.
-func Save(ctx context.Context, st *store.Store, t Template) (Template, error) {
+// Prepare readies t to be stored under id: it fills in the defaults of
+// Berth's format, checks the template's rules, and returns the template
+// with the document to store. The store saves it; this package knows no
+// storage.
+func Prepare(t Template, id string) (Template, []byte, error) {
 	t.normalise()
 	if err := t.Validate(); err != nil {
-		return Template{}, err
+		return Template{}, nil, err
 	}
-	t.ID = store.NewID(8)
+	t.ID = id
 	doc, err := Encode(t)
 	if err != nil {
-		return Template{}, err
+		return Template{}, nil, err
 	}
-	if err := st.CreateTemplate(ctx, store.Template{ID: t.ID, Name: t.Name, Doc: doc, CreatedAt: time.Now()}); err != nil {
-		return Template{}, err
-	}
-	return t, nil
+	return t, doc, nil
 }

@@ -1,12 +1,9 @@
 package images
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/berth-dev/berth/internal/store"
 )
 
 func TestBuiltinsAreValidAndComplete(t *testing.T) {
@@ -39,44 +36,5 @@ func TestBuiltinsAreValidAndComplete(t *testing.T) {
 	want := []string{"Minecraft Bedrock", "Minecraft Java (Paper)", "Node.js app", "Python app", "Team Fortress 2 (SteamCMD)"}
 	if !slices.Equal(names, want) {
 		t.Errorf("built-in templates = %q, want %q", names, want)
-	}
-}
-
-func TestInstallBuiltinsAddsEachMissingOneOnce(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	// An operator's own template of the same name is left alone.
-	mine, err := Save(ctx, st, Template{Name: "node.js APP", Image: "node:22"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := InstallBuiltins(ctx, st); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rows, err := st.ListTemplates(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	builtins, _ := Builtins()
-	if len(rows) != len(builtins) {
-		t.Fatalf("%d templates stored, want %d (the built-ins, one replaced by the operator's)", len(rows), len(builtins))
-	}
-	for _, row := range rows {
-		tmpl, err := Decode(row.Doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.EqualFold(row.Name, "node.js app") && (row.ID != mine.ID || tmpl.Image != "node:22") {
-			t.Errorf("the operator's template was replaced: %+v", row)
-		}
-		if tmpl.ID != row.ID {
-			t.Errorf("stored document of %s has Id %q, want %q", row.Name, tmpl.ID, row.ID)
-		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -28,7 +29,7 @@ const removeStopTimeout = 5 * time.Second
 const healthRuntimeTimeout = 3 * time.Second
 
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) error {
-	h := nodeapi.Health{Version: d.cfg.Version}
+	h := nodeapi.Health{Version: d.cfg.Version, CPUs: goruntime.NumCPU()}
 	// Health must answer fast even when Docker hangs; that is when it matters.
 	ctx, cancel := context.WithTimeout(r.Context(), healthRuntimeTimeout)
 	defer cancel()

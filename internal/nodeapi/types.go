@@ -130,6 +130,9 @@ type Health struct {
 	Version   string `json:"version"`
 	Docker    bool   `json:"docker"`
 	Instances int    `json:"instances"`
+	// CPUs is the node's CPU cores, the most a deploy may ask for; an
+	// older node leaves it out (0).
+	CPUs int `json:"cpus,omitempty"`
 }
 
 // PowerRequest is the body of POST /v1/instances/{id}/power.

@@ -45,7 +45,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := images.Import(raw)
 	if err == nil {
-		t, err = images.Save(r.Context(), s.store, t)
+		t, err = s.store.SaveTemplate(r.Context(), t)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
-	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -93,7 +93,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 	if err != nil {
 		return in, nodeFault(in, err)
 	}
-	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, reconcile.Observation(st)); err != nil {
+	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, dispatch.Observation(st)); err != nil {
 		s.logError(r, "record observed state", err)
 	}
 	in.Status, in.ContainerID, in.ExitCode, in.OOMKilled, in.NodeError = st.Status, st.ContainerID, st.ExitCode, st.OOMKilled, st.Error
@@ -103,7 +103,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 // pushSpec has the node apply the instance's current spec, as the
 // reconciler would on its next pass, and records that it did.
 func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Instance) error {
-	spec, err := reconcile.Spec(ctx, s.store, in)
+	spec, err := dispatch.Spec(ctx, s.store, in)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *Server) nodeClient(ctx context.Context, in store.Instance) (*nodeapi.Cl
 	if n.Token == "" {
 		return nil, fault.New(fault.Unavailable, "node %s is not configured yet", n.Name)
 	}
-	return reconcile.ClientFor(n, s.cfg.NodeTLS), nil
+	return dispatch.ClientFor(n, s.cfg.NodeTLS), nil
 }
 
 // nodeFault explains a failed node call in the caller's terms.

@@ -10,16 +10,14 @@ package reconcile
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -196,11 +194,11 @@ func (w *worker) pass(ctx context.Context) {
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
 		}
-		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", time.Time{}))
+		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
 		return
 	}
-	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, time.Now()))
+	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)
@@ -211,23 +209,16 @@ func (w *worker) pass(ctx context.Context) {
 func (w *worker) clientOf(n store.Node) *nodeapi.Client {
 	key := n.Scheme + "://" + n.Address + ":" + strconv.Itoa(n.Port) + "\x00" + n.Token
 	if w.client == nil || w.clientFor != key {
-		w.client, w.clientFor = ClientFor(n, w.r.cfg.NodeTLS), key
+		w.client, w.clientFor = dispatch.ClientFor(n, w.r.cfg.NodeTLS), key
 	}
 	return w.client
 }
 
-// ClientFor returns a client for node n's API; tlsConfig verifies an
-// HTTPS node (nil: the system's certificate authorities).
-func ClientFor(n store.Node, tlsConfig *tls.Config) *nodeapi.Client {
-	return nodeapi.NewClient(n.Scheme+"://"+n.Address+":"+strconv.Itoa(n.Port), n.Token, tlsConfig)
-}
-
 // failOverdue fails the node's installs whose deadline has passed.
 func (w *worker) failOverdue(ctx context.Context, reason string) {
+	// A list that failed in part still holds the rows that did not.
 	list, err := w.r.st.OverdueInstalls(ctx, w.nodeID, time.Now())
-	if err != nil {
-		return
-	}
+	w.record(ctx, "list overdue installs", err)
 	for _, in := range list {
 		w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason))
@@ -235,14 +226,9 @@ func (w *worker) failOverdue(ctx context.Context, reason string) {
 }
 
 func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
-	list, err := w.r.st.DueRemovals(ctx, time.Now())
-	if err != nil {
-		return
-	}
+	list, err := w.r.st.DueNodeRemovals(ctx, w.nodeID, time.Now())
+	w.record(ctx, "list due removals", err)
 	for _, rm := range list {
-		if rm.NodeID != w.nodeID {
-			continue
-		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := c.RemoveInstance(cctx, rm.InstanceID)
 		cancel()
@@ -262,9 +248,7 @@ func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog
 // ensureDue applies every due instance, a few at a time.
 func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
 	list, err := w.r.st.DueInstances(ctx, w.nodeID, time.Now())
-	if err != nil {
-		return
-	}
+	w.record(ctx, "list due instances", err)
 	sem := make(chan struct{}, w.r.cfg.Parallel)
 	var wg sync.WaitGroup
 	for _, in := range list {
@@ -279,7 +263,7 @@ func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Log
 }
 
 func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instance, log *slog.Logger) {
-	spec, err := Spec(ctx, w.r.st, in)
+	spec, err := dispatch.Spec(ctx, w.r.st, in)
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, w.r.cfg.EnsureTimeout)
 		var st nodeapi.InstanceStatus
@@ -300,12 +284,11 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 	if ctx.Err() != nil {
 		return
 	}
-	var perm *permanent
 	switch {
 	// Only an install fails for good: MarkFailed leaves a READY instance
 	// be, so one whose image is gone from its node, say, is retried with
 	// backoff (the default case) rather than at every pass, pull and all.
-	case (nodeapi.IsImageError(err) || errors.As(err, &perm)) && in.InternalState == store.StateInstalling:
+	case (nodeapi.IsImageError(err) || dispatch.IsPermanent(err)) && in.InternalState == store.StateInstalling:
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, err.Error()))
 		log.Warn("install failed", "instance_id", in.ID, "err", err)
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
@@ -334,68 +317,11 @@ func (w *worker) installPending(ctx context.Context, in store.Instance, st nodea
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running"))
 		log.Warn("install timed out", "instance_id", in.ID)
 	default:
-		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, Observation(st)); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, dispatch.Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", in.ID, "err", err)
 		}
 	}
 	return true
-}
-
-// permanent marks an error that retrying cannot fix.
-type permanent struct{ err error }
-
-func (p *permanent) Error() string { return p.err.Error() }
-
-// Spec builds what in's node is asked to make true: the instance's own
-// fields plus its template's environment, startup and stop command.
-func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.InstanceSpec, error) {
-	spec := nodeapi.InstanceSpec{
-		ID: in.ID, Generation: in.Generation, Image: in.Image, MemoryMiB: in.MemoryMiB, CPU: in.CPU,
-		DiskMiB: in.DiskMiB, PrimaryPort: in.Primary.Container, Desired: in.Desired, Suspended: in.Suspended,
-		Env: map[string]string{},
-	}
-	for _, b := range in.Ports {
-		spec.Ports = append(spec.Ports, nodeapi.Port{Container: b.Container, Host: b.Host})
-	}
-	if in.TemplateID != "" {
-		row, err := st.TemplateByRef(ctx, in.TemplateID)
-		if err != nil {
-			return spec, &permanent{fmt.Errorf("image template %s: %w", in.TemplateID, err)}
-		}
-		t, err := images.Decode(row.Doc)
-		if err != nil {
-			return spec, &permanent{err}
-		}
-		for _, kv := range t.Env {
-			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-				spec.Env[k] = v
-			}
-		}
-		vars := images.Placeholders(in.Variables, in.MemoryMiB, in.Primary.Container)
-		spec.Startup = images.Render(t.Startup, vars)
-		spec.StopCommand = t.StopCommand
-		spec.MountPath = t.MountPath
-		spec.ReadyPatterns = t.ReadyPatterns
-		if s := t.Scripts.Installer; s != nil {
-			spec.Install = &nodeapi.InstallSpec{Image: s.Image, Entrypoint: s.Entrypoint, Script: s.Script}
-		}
-		downloads, err := t.RenderDownloads(in.Variables)
-		if err != nil {
-			return spec, &permanent{err}
-		}
-		for _, d := range downloads {
-			spec.Downloads = append(spec.Downloads, nodeapi.Download{URL: d.URI, Path: d.Path})
-		}
-		spec.Env[images.PlaceholderMemory] = vars[images.PlaceholderMemory]
-		spec.Env[images.PlaceholderIP] = vars[images.PlaceholderIP]
-	}
-	for k, v := range in.Variables {
-		spec.Env[k] = v
-	}
-	if spec.Startup != "" {
-		spec.Env["STARTUP"] = spec.Startup
-	}
-	return spec, nil
 }
 
 // observe copies the node's view of each instance's power status into the
@@ -411,14 +337,16 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		return
 	}
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, Observation(st)); err != nil {
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, dispatch.Observation(st)); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}
 }
 
-// record logs a bookkeeping write that failed. The pass goes on: the same
-// work comes due again on the next one, and the write with it.
+// record logs a database call that failed: a bookkeeping write, or a list
+// (which may still have returned the rows that did not fail). The pass
+// goes on: the same work comes due again on the next one, and the call
+// with it.
 func (w *worker) record(ctx context.Context, what string, err error) {
 	if err != nil && ctx.Err() == nil {
 		w.r.log.Error("reconcile: "+what, "node_id", w.nodeID, "err", err)
@@ -431,10 +359,4 @@ func backoff(attempts int) time.Duration {
 	d := time.Second << min(attempts, 6)
 	d = min(d, time.Minute)
 	return d/2 + rand.N(d/2+1)
-}
-
-// Observation is the part of a node's report the panel keeps.
-func Observation(st nodeapi.InstanceStatus) store.Observation {
-	return store.Observation{Status: st.Status, ContainerID: st.ContainerID, ExitCode: st.ExitCode,
-		OOMKilled: st.OOMKilled, Error: st.Error}
 }

@@ -37,5 +37,5 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
 		e.At = fromMillis(at)
 		return e, err
 	}, `SELECT key_id, action, target, ip, created_at FROM audit_log
-		ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
+		ORDER BY created_at DESC, id`+s.bytewise+` DESC LIMIT ?`, limit)
 }

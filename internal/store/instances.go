@@ -98,7 +98,7 @@ func scanInstance(row scanner) (Instance, error) {
 	in.NextAttemptAt, in.InstallDeadline = fromMillis(next), fromMillis(deadline)
 	in.CreatedAt, in.UpdatedAt = fromMillis(created), fromMillis(updated)
 	if in.Ports, err = ports.Parse(portsText); err != nil {
-		return Instance{}, fmt.Errorf("instance %s: stored ports: %w", in.ID, err)
+		return Instance{}, corrupt(err, "instance %s: stored ports", in.ID)
 	}
 	for _, b := range in.Ports {
 		if b.Host == primaryPort {
@@ -106,7 +106,7 @@ func scanInstance(row scanner) (Instance, error) {
 		}
 	}
 	if err := json.Unmarshal([]byte(vars), &in.Variables); err != nil {
-		return Instance{}, fmt.Errorf("instance %s: stored variables: %w", in.ID, err)
+		return Instance{}, corrupt(err, "instance %s: stored variables", in.ID)
 	}
 	return in, nil
 }
@@ -137,7 +137,8 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 			lock = " FOR UPDATE"
 		}
 		var ram, disk int64
-		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk)
+		var cpus int
+		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus)
 		if err == sql.ErrNoRows {
 			return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
 		}
@@ -148,6 +149,11 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(memory_mib), 0), COALESCE(SUM(disk_mib), 0)
 			FROM instances WHERE node_id = ?`), in.NodeID).Scan(&usedRAM, &usedDisk); err != nil {
 			return err
+		}
+		// A node that never reported its cores is given the deploy; it
+		// refuses a limit above its cores itself.
+		if cpus > 0 && in.CPU > float64(cpus) {
+			return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
 		}
 		if usedRAM+in.MemoryMiB > ram {
 			return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
@@ -169,6 +175,12 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 			millis(in.CreatedAt), millis(in.CreatedAt))
 		if _, dup := uniqueViolation(err); dup {
 			return fault.New(fault.Exist, "instance id %q is taken", in.ID)
+		}
+		// The user and the node were found above, in this transaction, and
+		// the node is locked; the template was read before it, so only the
+		// template can have gone since: deleted by a racing DeleteTemplate.
+		if foreignKeyViolation(err) {
+			return fault.InvalidField("image", "image template %s was deleted during the deploy", in.TemplateID)
 		}
 		if err != nil {
 			return err
@@ -217,7 +229,7 @@ func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Tim
 }
 
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
-	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`, args...)
+	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`+s.bytewise, args...)
 }
 
 // InstanceByID returns one instance.
@@ -351,14 +363,24 @@ type Removal struct {
 	LastError  string
 }
 
-// DueRemovals returns the removals whose backoff has passed.
+// DueRemovals returns the removals, on every node, whose backoff has
+// passed.
 func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, error) {
-	return queryAll(ctx, s, "due removals", func(row scanner) (Removal, error) {
-		var r Removal
-		err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
-		return r, err
-	}, `SELECT instance_id, node_id, attempts, last_error FROM removals
-		WHERE next_attempt_at <= ? ORDER BY created_at`, millis(now))
+	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
+		WHERE next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, millis(now))
+}
+
+// DueNodeRemovals returns the removals on node nodeID whose backoff has
+// passed.
+func (s *Store) DueNodeRemovals(ctx context.Context, nodeID string, now time.Time) ([]Removal, error) {
+	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
+		WHERE node_id = ? AND next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, nodeID, millis(now))
+}
+
+func scanRemoval(row scanner) (Removal, error) {
+	var r Removal
+	err := row.Scan(&r.InstanceID, &r.NodeID, &r.Attempts, &r.LastError)
+	return r, err
 }
 
 // CompleteRemoval forgets a removal the node confirmed.

@@ -28,21 +28,25 @@ type Node struct {
 	Address   string
 	Port      int
 	// Scheme is http or https, the way the panel reaches the node.
-	Scheme    string
-	Status    string
+	Scheme string
+	Status string
+	// CPUs is the number of CPU cores the node last reported; 0 until it
+	// reports.
+	CPUs      int
 	LastSeen  time.Time
 	Version   string
 	Token     string
 	CreatedAt time.Time
 }
 
-const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token, created_at`
+const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token,
+	created_at, cpus`
 
 func scanNode(row scanner) (Node, error) {
 	var n Node
 	var seen, created int64
 	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
-		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created)
+		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs)
 	n.LastSeen, n.CreatedAt = fromMillis(seen), fromMillis(created)
 	return n, err
 }
@@ -60,9 +64,30 @@ func (s *Store) CreateNode(ctx context.Context, n Node, configureKeyHash string,
 	return nil
 }
 
+// EnsureLocalNode returns the node `berth up` runs on its own machine,
+// first storing n as that node, configured with n.Token, when there is
+// none. A unique index allows one such node, and the single INSERT either
+// stores it whole or not at all: a crash before the caller writes the
+// node's own files, or two starts at once, never makes a second one, and
+// the next start reuses this one, token included.
+func (s *Store) EnsureLocalNode(ctx context.Context, n Node) (Node, error) {
+	_, err := s.exec(ctx, `INSERT INTO nodes (id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status,
+		token, cpus, is_local, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+		n.ID, n.Name, n.Tags, n.RAMMiB, n.DiskMiB, n.Processor, n.Address, n.Port, n.Scheme, n.Status, n.Token,
+		n.CPUs, millis(n.CreatedAt))
+	if _, dup := uniqueViolation(err); err != nil && !dup {
+		return Node{}, fmt.Errorf("create local node: %w", err)
+	}
+	local, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE is_local = 1`))
+	if err != nil {
+		return Node{}, fmt.Errorf("read local node: %w", err)
+	}
+	return local, nil
+}
+
 // ListNodes returns every node, oldest first.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`)
+	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`+s.bytewise)
 }
 
 // NodeByID returns one node.
@@ -128,14 +153,18 @@ func (s *Store) ConfigureNode(ctx context.Context, keyHash, token string, now ti
 	if err != nil {
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return Node{}, fault.New(fault.Permission, "configure key is invalid, used or expired")
-	}
-	n, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE token = ?`, token))
+	n, err := rowsChanged(res)
 	if err != nil {
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
-	return n, nil
+	if n != 1 {
+		return Node{}, fault.New(fault.Permission, "configure key is invalid, used or expired")
+	}
+	node, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE token = ?`, token))
+	if err != nil {
+		return Node{}, fmt.Errorf("configure node: %w", err)
+	}
+	return node, nil
 }
 
 // RenewConfigureKey replaces a node's configure key, for a node that must
@@ -146,19 +175,26 @@ func (s *Store) RenewConfigureKey(ctx context.Context, id, keyHash string, expir
 	if err != nil {
 		return fmt.Errorf("renew configure key: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	n, err := rowsChanged(res)
+	if err != nil {
+		return fmt.Errorf("renew configure key: %w", err)
+	}
+	if n != 1 {
 		return fault.New(fault.NotExist, "Node not found")
 	}
 	return nil
 }
 
-// SetNodeHealth records the result of a health call. Only a change of
-// status counts as a change for cached reads; the time last seen does not.
-func (s *Store) SetNodeHealth(ctx context.Context, id, status, version string, seen time.Time) error {
+// SetNodeHealth records the result of a health call: the node's status,
+// and when it is online its version and CPU cores (0: the node does not
+// say, and the last count stays). Only a change of these counts as a
+// change for cached reads; the time last seen does not.
+func (s *Store) SetNodeHealth(ctx context.Context, id, status, version string, cpus int, seen time.Time) error {
 	var err error
 	if status == NodeOnline {
-		_, err = s.exec(ctx, `UPDATE nodes SET status = ?, version = ? WHERE id = ? AND (status <> ? OR version <> ?)`,
-			status, version, id, status, version)
+		_, err = s.exec(ctx, `UPDATE nodes SET status = ?, version = ?, cpus = CASE WHEN ? > 0 THEN ? ELSE cpus END
+			WHERE id = ? AND (status <> ? OR version <> ? OR (? > 0 AND cpus <> ?))`,
+			status, version, cpus, cpus, id, status, version, cpus, cpus)
 		if err == nil {
 			_, err = s.execQuiet(ctx, `UPDATE nodes SET last_seen = ? WHERE id = ?`, millis(seen), id)
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,11 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	pg    bool
+	// bytewise follows each text column of an ORDER BY, so that text
+	// sorts by its bytes on both databases: SQLite compares bytes, while
+	// PostgreSQL would use the database's locale, which puts "a" before
+	// "B" and "é" before "f".
+	bytewise string
 	// version counts the writes this process has made, so that callers can
 	// cache what they read until the next write.
 	version atomic.Uint64
@@ -77,11 +83,14 @@ func openPostgres(url string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	return &Store{write: db, read: db, pg: true}, nil
+	return &Store{write: db, read: db, pg: true, bytewise: ` COLLATE "C"`}, nil
 }
 
 func openSQLite(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := restrictFiles(path); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	// WAL lets readers run beside the writer; busy_timeout covers the rare
@@ -102,6 +111,38 @@ func openSQLite(path string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	return &Store{write: write, read: read}, nil
+}
+
+// restrictFiles makes the database file, and its WAL and shared-memory
+// files if they exist, readable by Berth's user alone: they hold password
+// hashes and node tokens. SQLite creates the WAL and shared-memory files
+// with the mode of the database file, so creating that one 0600 before
+// SQLite does covers all three whatever the umask. A file left looser by an
+// older Berth is tightened rather than refused: refusing would stop every
+// panel upgraded from one, to have its operator run the same chmod.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -128,16 +169,43 @@ func (s *Store) q(query string) string {
 	if !s.pg {
 		return query
 	}
+	return numberPlaceholders(query)
+}
+
+// numberPlaceholders rewrites each ? placeholder as $1, $2, ... for
+// PostgreSQL. A ? inside a 'string literal', a "quoted identifier" or a --
+// comment is text, not a placeholder, and stays. A quote doubled inside
+// one, to escape it, closes and reopens it, which comes to the same. Berth's
+// statements use neither E'...' escapes nor $$ quoting, which this does
+// not know.
+func numberPlaceholders(query string) string {
 	var b strings.Builder
 	n := 0
+	var quote byte // the quote character we are inside, or 0
 	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '-' && strings.HasPrefix(query[i:], "--"):
+			end := strings.IndexByte(query[i:], '\n')
+			if end < 0 {
+				end = len(query) - i
+			}
+			b.WriteString(query[i : i+end])
+			i += end - 1
+			continue
+		case c == '?':
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
 			continue
 		}
-		b.WriteByte(query[i])
+		b.WriteByte(c)
 	}
 	return b.String()
 }
@@ -178,6 +246,12 @@ type scanner interface{ Scan(...any) error }
 
 // queryAll runs a read statement and scans every row with scan. An empty
 // result is an empty slice, never nil, so that it encodes as [].
+//
+// A row that does not scan or decode is left out, and its error, an
+// internal one, is returned beside the other rows: one bad row must not
+// hide the rest from a caller that can go on without it, such as the
+// reconciler, while a caller that cannot, such as an API list, fails on
+// the error. Any other error returns no rows.
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
@@ -185,17 +259,29 @@ func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scann
 	}
 	defer rows.Close()
 	list := []T{}
+	var bad []error
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			bad = append(bad, corrupt(err, "stored row"))
+			continue
 		}
 		list = append(list, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	if len(bad) > 0 {
+		return list, fmt.Errorf("%s: %d row(s) left out: %w", what, len(bad), errors.Join(bad...))
+	}
 	return list, nil
+}
+
+// corrupt marks err as a stored row that does not scan or decode: an
+// internal error whatever the cause's own kind (ports.Parse's Invalid,
+// say), for the caller asked nothing wrong.
+func corrupt(err error, format string, args ...any) error {
+	return &fault.Error{Kind: fault.Other, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
 // queryRow is query for a single row; errors surface at Scan.
@@ -244,6 +330,17 @@ func (s *Store) execQuiet(ctx context.Context, query string, args ...any) (sql.R
 	return s.write.ExecContext(ctx, s.q(query), args...)
 }
 
+// rowsChanged returns how many rows res changed. A driver that cannot
+// tell is an error of its own kind: read as zero rows, it would become a
+// missing row or a refused key.
+func rowsChanged(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}
+
 // uniqueViolation reports whether err is a unique-index violation, and the
 // violated index or column list as the driver names it.
 func uniqueViolation(err error) (string, bool) {
@@ -259,6 +356,18 @@ func uniqueViolation(err error) (string, bool) {
 		return pe.ConstraintName, true
 	}
 	return "", false
+}
+
+// foreignKeyViolation reports whether err is a foreign key violation: a
+// row that references one now gone, or the delete of a row still
+// referenced.
+func foreignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 // NewID returns a random identifier of n bytes, hex-encoded.

@@ -43,6 +43,14 @@ var storeSuite = []struct {
 	{"TemplatesAreFoundByIdOrNameIgnoringCase", testTemplates},
 	{"AuditLogListsNewestFirst", testAuditLog},
 	{"MigrationsAreIdempotentOnReopen", testReopen},
+	{"ListsSortTextByBytes", testListsSortTextByBytes},
+	{"DeployOfADeletedTemplateIsInvalid", testDeployOfADeletedTemplate},
+	{"DeleteTemplateRacingADeployIsAConflict", testDeleteTemplateRacingADeploy},
+	{"CorruptRowIsAnInternalError", testCorruptRowIsAnInternalError},
+	{"DueNodeRemovalsListsOneNode", testDueNodeRemovalsListsOneNode},
+	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
+	{"DeployAboveTheNodesCoresIsInvalid", testDeployAboveTheNodesCoresIsInvalid},
+	{"AddMissingTemplatesAddsEachBuiltinOnce", testAddMissingTemplatesAddsEachBuiltinOnce},
 }
 
 var ctx = context.Background()

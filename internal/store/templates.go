@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/images"
 )
 
 // Template is an image template. Doc is the template model as JSON; the
@@ -31,9 +31,43 @@ func (s *Store) CreateTemplate(ctx context.Context, t Template) error {
 	return nil
 }
 
+// SaveTemplate validates t and stores it under a new Id, returning it as
+// stored. A name already taken, ignoring case, is a fault.Exist.
+func (s *Store) SaveTemplate(ctx context.Context, t images.Template) (images.Template, error) {
+	t, doc, err := images.Prepare(t, NewID(8))
+	if err != nil {
+		return images.Template{}, err
+	}
+	if err := s.CreateTemplate(ctx, Template{ID: t.ID, Name: t.Name, Doc: doc, CreatedAt: time.Now()}); err != nil {
+		return images.Template{}, err
+	}
+	return t, nil
+}
+
+// AddMissingTemplates saves each of list whose name no stored template
+// has, such as the built-in templates at every start. Running it again
+// adds nothing; an operator's own template of a name is left alone; and a
+// panel racing another on the same database loses harmlessly to the
+// unique name.
+func (s *Store) AddMissingTemplates(ctx context.Context, list []images.Template) error {
+	for _, t := range list {
+		_, err := s.TemplateByRef(ctx, t.Name)
+		if err == nil {
+			continue
+		}
+		if !fault.Is(err, fault.NotExist) {
+			return fmt.Errorf("template %s: %w", t.Name, err)
+		}
+		if _, err := s.SaveTemplate(ctx, t); err != nil && !fault.Is(err, fault.Exist) {
+			return fmt.Errorf("template %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
 // ListTemplates returns every template, by name.
 func (s *Store) ListTemplates(ctx context.Context) ([]Template, error) {
-	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`)
+	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT id, name, doc, created_at FROM templates ORDER BY name_key`+s.bytewise)
 }
 
 // TemplateByRef finds a template by its Id, or else by its Name ignoring
@@ -49,25 +83,31 @@ func (s *Store) TemplateByRef(ctx context.Context, ref string) (Template, error)
 }
 
 // DeleteTemplate removes a template no instance uses; one in use is a
-// Conflict.
+// Conflict. The foreign key decides, not a count before the DELETE: a
+// deploy whose transaction has not yet committed is invisible to such a
+// count on PostgreSQL, and the DELETE, which waits for that deploy, would
+// then fail on the key all the same.
 func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	res, err := s.exec(ctx, `DELETE FROM templates WHERE id = ?`, id)
+	if foreignKeyViolation(err) {
+		// Counted after the fact, for the message alone.
 		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM instances WHERE template_id = ?`), id).Scan(&n); err != nil {
-			return err
+		if err := s.queryRow(ctx, `SELECT COUNT(*) FROM instances WHERE template_id = ?`, id).Scan(&n); err != nil {
+			return fmt.Errorf("delete template %s: %w", id, err)
 		}
-		if n > 0 {
-			return fault.New(fault.Conflict, "image is used by %d instance(s)", n)
-		}
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM templates WHERE id = ?`), id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fault.New(fault.NotExist, "Image not found")
-		}
-		return nil
-	})
+		return fault.New(fault.Conflict, "image is used by %d instance(s)", n)
+	}
+	if err != nil {
+		return fmt.Errorf("delete template %s: %w", id, err)
+	}
+	n, err := rowsChanged(res)
+	if err != nil {
+		return fmt.Errorf("delete template %s: %w", id, err)
+	}
+	if n == 0 {
+		return fault.New(fault.NotExist, "Image not found")
+	}
+	return nil
 }
 
 func scanTemplate(row scanner) (Template, error) {

@@ -65,7 +65,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 
 // ListUsers returns every user, oldest first.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
+	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`+s.bytewise)
 }
 
 // UserByID returns the user with that userId.

@@ -6,9 +6,11 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for the schema
 
@@ -23,19 +25,63 @@ const PostgresEnv = "BERTH_TEST_POSTGRES"
 // applying migrations; the store is closed when the test ends.
 type Database func(t testing.TB) *store.Store
 
+// RequireEnv names the variable that turns a missing PostgreSQL (PostgresEnv
+// unset, or its server not answering) from a skip into a failure; CI sets it
+// to 1, as it sets BERTH_REQUIRE_DOCKER.
+const RequireEnv = "BERTH_REQUIRE_POSTGRES"
+
 // PostgresURL returns the test server's URL, or "" when none is set.
 func PostgresURL() string { return os.Getenv(PostgresEnv) }
 
-// SkipWithoutPostgres skips t unless a test server is set, saying how to
-// set one.
+// SkipWithoutPostgres returns the test server's URL after checking that it
+// answers. Without one, t is skipped, saying how to set one, or fails when
+// RequireEnv is 1.
 func SkipWithoutPostgres(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL()
 	if base == "" {
-		t.Skip(PostgresEnv + " is unset: set it to a PostgreSQL URL (e.g. " +
-			"postgres://berth:berth@127.0.0.1:5432/berth_test?sslmode=disable) to run these tests on PostgreSQL")
+		unavailable(t, "%s is unset: set it to a PostgreSQL URL (e.g. "+
+			"postgres://berth:berth@127.0.0.1:5432/berth_test?sslmode=disable) to run these tests on PostgreSQL", PostgresEnv)
+		return ""
+	}
+	if err := ping(base); err != nil {
+		unavailable(t, "PostgreSQL at %s (%s) does not answer: %v", redact(base), PostgresEnv, err)
+		return ""
 	}
 	return base
+}
+
+// unavailable skips t, or fails it when RequireEnv is 1. The callers return
+// after it, for a testing.TB whose Skipf and Fatalf do not stop the test.
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s (%s=1)", msg, RequireEnv)
+		return
+	}
+	t.Skipf("%s (set %s=1 to fail instead)", msg, RequireEnv)
+}
+
+// ping checks that the server at base accepts a connection and a query.
+func ping(base string) error {
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// redact hides the password of a URL that is about to be printed.
+func redact(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "an unparsable URL"
+	}
+	return u.Redacted()
 }
 
 // NewSQLite is a SQLite file in a fresh t.TempDir().

@@ -1,4 +1,4 @@
-package reconcile_test
+package dispatch_test
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/ports"
-	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -32,7 +32,7 @@ func TestSpecCarriesTheTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err = images.Save(ctx, st, tmpl)
+	tmpl, err = st.SaveTemplate(ctx, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestSpecCarriesTheTemplate(t *testing.T) {
 	in := store.Instance{ID: "i1", Generation: 1, Image: "busybox", MemoryMiB: 1024, CPU: 1, Ports: bindings,
 		Primary: bindings[0], TemplateID: tmpl.ID, Variables: map[string]string{"LEVEL": "nether"},
 		Desired: nodeapi.DesiredRunning, CreatedAt: time.Now()}
-	spec, err := reconcile.Spec(ctx, st, in)
+	spec, err := dispatch.Spec(ctx, st, in)
 	if err != nil {
 		t.Fatal(err)
 	}

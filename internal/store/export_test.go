@@ -1,0 +1,26 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// ExecRaw runs one statement as written, placeholders aside, for tests
+// that must set up what Berth itself never writes: a corrupt row, a
+// column's collation.
+func ExecRaw(ctx context.Context, s *Store, query string, args ...any) error {
+	_, err := s.write.ExecContext(ctx, s.q(query), args...)
+	return err
+}
+
+// BeginRaw opens a write transaction the test holds, to stand for another
+// caller's transaction caught half-way.
+func BeginRaw(ctx context.Context, s *Store) (*sql.Tx, error) { return s.write.BeginTx(ctx, nil) }
+
+// Q adapts a statement written with ? placeholders to s's dialect.
+func Q(s *Store, query string) string { return s.q(query) }
+
+// QueryRowRaw runs one query as written, placeholders aside.
+func QueryRowRaw(ctx context.Context, s *Store, query string, args ...any) *sql.Row {
+	return s.read.QueryRowContext(ctx, s.q(query), args...)
+}
