@@ -41,6 +41,15 @@ type Config struct {
 	// every other body would not let through; 0 means
 	// DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers; 0 means 10 seconds.
+	ReadHeaderTimeout time.Duration
+	// BodyTimeout is how long a client may take to send a whole ordinary
+	// request body; 0 means a minute.
+	BodyTimeout time.Duration
+	// UploadIdleTimeout is how long a file upload may send nothing before
+	// it is cut off; it has no other time limit. 0 means a minute.
+	UploadIdleTimeout time.Duration
 }
 
 // Server is the panel's HTTP API.
@@ -74,6 +83,15 @@ func New(cfg Config) *Server {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = defaultReadHeaderTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = defaultBodyTimeout
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = defaultUploadIdleTimeout
+	}
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
 	s.routes()
 	return s
@@ -81,13 +99,16 @@ func New(cfg Config) *Server {
 
 // routes lists every endpoint. Everything under /api needs an API key.
 func (s *Server) routes() {
-	// Every route caps its request body: at maxBody, or, for the few that
-	// take files, at a larger cap of their own.
+	// Every route caps its request body, in size and in time: at maxBody
+	// and cfg.BodyTimeout, or, for the two that take files, at a larger
+	// cap of their own and for as long as the upload makes progress.
 	route := func(pattern string, limit int64, h http.Handler) {
-		s.mux.Handle(pattern, limitBody(limit, h))
+		s.mux.Handle(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
 	api := func(pattern string, h http.HandlerFunc) { route(pattern, maxBody, s.requireKey(h)) }
-	apiLarge := func(pattern string, limit int64, h http.HandlerFunc) { route(pattern, limit, s.requireKey(h)) }
+	upload := func(pattern string, limit int64, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.timeBody(true, limitBody(limit, s.requireKey(h))))
+	}
 	route("GET /healthz", maxBody, http.HandlerFunc(s.healthz))
 	route("POST /nodes/configure", maxBody, http.HandlerFunc(s.configureNode))
 
@@ -107,9 +128,9 @@ func (s *Server) routes() {
 	api("GET /api/instances/disk/{id}", s.diskUsage)
 	api("GET /api/instances/files/{id}", s.listFiles)
 	api("GET /api/instances/files/{id}/content", s.readFileContent)
-	apiLarge("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
+	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
 	api("GET /api/instances/files/{id}/download", s.downloadFile)
-	apiLarge("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
+	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
 	api("POST /api/instances/files/{id}/mkdir", s.makeDir)
 	api("POST /api/instances/files/{id}/rename", s.renameFile)
 	api("POST /api/instances/files/{id}/delete", s.deleteFiles)
@@ -160,11 +181,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 		writeErrorMessage(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
+	var h2 http.Handler = unmatched
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		s.requireKey(unmatched).ServeHTTP(w, r)
-		return
+		h2 = s.requireKey(unmatched)
 	}
-	unmatched(w, r)
+	// Unread, the body is still drained once the answer is written.
+	s.timeBody(false, h2).ServeHTTP(w, r)
 }
 
 // statusProbe is a ResponseWriter that keeps only the status.
