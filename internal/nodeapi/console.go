@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,6 +37,15 @@ const (
 type ConsoleMessage struct {
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// IsStopCommand reports whether line, typed on the console, is the stop
+// command stop (InstanceSpec.StopCommand): the same line, ignoring case and
+// the spaces around it. A signal ("^SIGINT") is never typed, and an empty
+// stop command matches nothing.
+func IsStopCommand(line, stop string) bool {
+	stop = strings.TrimSpace(stop)
+	return stop != "" && !strings.HasPrefix(stop, "^") && strings.EqualFold(strings.TrimSpace(line), stop)
 }
 
 // Text returns Data read as a JSON string, or "" when it is not one.

@@ -24,7 +24,7 @@ const (
 
 // Serve serves the API on ln until ctx is done, then shuts down
 // gracefully: open consoles are closed, and in-flight requests get up to
-// 30 seconds to finish. It closes ln.
+// 30 seconds to finish. It closes ln. A Server serves once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -37,6 +37,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout: idleTimeout,
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	defer s.shutdown()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var err error
@@ -44,6 +45,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 	case <-ctx.Done():
 		s.log.Info("shutting down")
+		// Consoles are hijacked connections, which Shutdown neither waits
+		// for nor closes.
+		s.shutdown()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()

@@ -5,6 +5,7 @@
 package panel
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,10 @@ type Server struct {
 	keys  keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
+	// base ends with the server's shutdown: what outlives a request, the
+	// console proxies, ends with it.
+	base     context.Context
+	shutdown context.CancelFunc
 }
 
 // New builds the API server.
@@ -93,6 +98,7 @@ func New(cfg Config) *Server {
 		cfg.UploadIdleTimeout = defaultUploadIdleTimeout
 	}
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
+	s.base, s.shutdown = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
