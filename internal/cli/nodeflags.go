@@ -5,7 +5,6 @@ import (
 	"flag"
 	"strconv"
 
-	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/node"
 )
 
@@ -13,23 +12,12 @@ import (
 // every command that runs a node: `berth node`, `berth up` and `berth
 // image test`. Sizes are in MiB.
 func bindInstallFlags(fs *flag.FlagSet, cfg *node.InstallConfig) {
-	allow, _ := strconv.ParseBool(config.Env("BERTH_ALLOW_PRIVATE_DOWNLOADS", "false"))
-	fs.BoolVar(&cfg.AllowPrivateDownloads, "allow-private-downloads", allow,
+	fs.BoolVar(&cfg.AllowPrivateDownloads, "allow-private-downloads", false,
 		"let templates download from private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_DOWNLOADS)")
 	fs.Func("download-max-mib", "cap on one download in MiB (BERTH_DOWNLOAD_MAX_MIB; default 1024)",
 		mibSetter(&cfg.MaxFileBytes))
 	fs.Func("downloads-total-max-mib", "cap on all the downloads of one install in MiB (BERTH_DOWNLOADS_TOTAL_MAX_MIB; default 4096)",
 		mibSetter(&cfg.MaxTotalBytes))
-	for env, dst := range map[string]*int64{
-		"BERTH_DOWNLOAD_MAX_MIB":        &cfg.MaxFileBytes,
-		"BERTH_DOWNLOADS_TOTAL_MAX_MIB": &cfg.MaxTotalBytes,
-	} {
-		if v := config.Env(env, ""); v != "" {
-			// A bad value in the environment keeps the default, as the
-			// other variables do.
-			_ = mibSetter(dst)(v)
-		}
-	}
 }
 
 // mibSetter parses a positive number of MiB into dst, in bytes.
@@ -45,11 +33,11 @@ func mibSetter(dst *int64) func(string) error {
 }
 
 // bindContainerUserFlag registers -container-user on fs, for `berth node`
-// and `berth up`. A bad flag is refused at parsing; a bad
-// BERTH_CONTAINER_USER is refused when the node starts, never replaced by
-// the default, since it decides who owns the instances' files.
+// and `berth up`. A bad value, flag or BERTH_CONTAINER_USER, is refused at
+// parsing, never replaced by the default, since it decides who owns the
+// instances' files.
 func bindContainerUserFlag(fs *flag.FlagSet, dst *string) {
-	*dst = config.Env("BERTH_CONTAINER_USER", node.DefaultContainerUser)
+	*dst = node.DefaultContainerUser
 	fs.Func("container-user", "numeric uid:gid every instance runs as and owns its files as; 0:0 (root) only if you mean it (BERTH_CONTAINER_USER; default "+node.DefaultContainerUser+")",
 		func(s string) error {
 			if err := node.ParseContainerUser(s); err != nil {
