@@ -6,8 +6,8 @@ package config
 
 import (
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
