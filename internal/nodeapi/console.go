@@ -3,7 +3,6 @@ package nodeapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -87,8 +86,7 @@ func (c *Client) Stats(ctx context.Context, id string) (Stats, error) {
 }
 
 // DialConsole opens the instance's console WebSocket. The node's refusal
-// (404, 429, ...) comes back as *Error, so IsNotFound and the like work on
-// it. The caller closes the connection; ctx bounds only the handshake.
+// (404, 429, ...) comes back as *Error, with its fault kind. The caller closes the connection; ctx bounds only the handshake.
 func (c *Client) DialConsole(ctx context.Context, id string) (*websocket.Conn, error) {
 	p, err := instancePath(id, "/console")
 	if err != nil {
@@ -107,9 +105,9 @@ func (c *Client) DialConsole(ctx context.Context, id string) (*websocket.Conn, e
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.Body != nil {
-			return nil, fmt.Errorf("GET %s: %w", p, readError(resp))
+			return nil, readError("GET "+p, resp)
 		}
-		return nil, fmt.Errorf("GET %s: %w", p, err)
+		return nil, noAnswer("GET "+p, err)
 	}
 	return conn, nil
 }

@@ -3,7 +3,6 @@ package panel
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -53,11 +52,6 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) {
 	}
 	node, err := c.DialConsole(r.Context(), in.ID)
 	if err != nil {
-		var ne *nodeapi.Error
-		if errors.As(err, &ne) && ne.Status == http.StatusTooManyRequests {
-			writeErrorMessage(w, http.StatusTooManyRequests, ne.Message)
-			return
-		}
 		s.writeError(w, r, nodeFault(in, err))
 		return
 	}

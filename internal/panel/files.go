@@ -36,38 +36,21 @@ var fileKindFaults = map[files.Kind]fault.Kind{
 	files.Exist:    fault.Conflict,
 }
 
-// passedThrough are the node's answers relayed as they are: each says
-// something about the request, in words safe to show.
-var passedThrough = map[int]bool{
-	http.StatusBadRequest:                   true,
-	http.StatusForbidden:                    true,
-	http.StatusNotFound:                     true,
-	http.StatusConflict:                     true,
-	http.StatusRequestEntityTooLarge:        true,
-	http.StatusRequestedRangeNotSatisfiable: true,
-}
-
-// writeFileError answers a failed file call: a path refused here, a
-// node's answer about the request, or a node that could not be reached.
+// writeFileError answers a failed file call: a path refused here, a body
+// over the panel's cap (which may trip while the body is relayed), or the
+// node's failure.
 func (s *Server) writeFileError(w http.ResponseWriter, r *http.Request, in store.Instance, err error) {
 	var fe *files.Error
-	var ne *nodeapi.Error
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &fe):
-		s.writeError(w, r, &fault.Error{Kind: fileKindFaults[fe.Kind], Field: fe.Field, Msg: fe.Error()})
-	case fault.KindOf(err) != fault.Other:
-		s.writeError(w, r, err)
+		err = &fault.Error{Kind: fileKindFaults[fe.Kind], Field: fe.Field, Msg: fe.Error()}
 	case errors.As(err, &tooBig):
-		writeErrorMessage(w, http.StatusRequestEntityTooLarge,
-			"body: is larger than the panel's cap of "+files.FormatBytes(tooBig.Limit))
-	case nodeapi.IsInstanceNotFound(err):
-		s.writeError(w, r, nodeFault(in, err))
-	case errors.As(err, &ne) && passedThrough[ne.Status]:
-		writeErrorMessage(w, ne.Status, ne.Message)
+		err = fault.New(fault.TooLarge, "body: is larger than the panel's cap of %s", files.FormatBytes(tooBig.Limit))
 	default:
-		s.writeError(w, r, nodeFault(in, err))
+		err = nodeFault(in, err)
 	}
+	s.writeError(w, r, err)
 }
 
 // queryFilePath reads and checks the path query parameter. The query is

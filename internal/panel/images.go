@@ -36,7 +36,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(r.Body)
 	if errors.As(err, new(*http.MaxBytesError)) {
-		writeErrorMessage(w, http.StatusRequestEntityTooLarge, errTooLarge.Error())
+		s.writeError(w, r, errTooLarge)
 		return
 	}
 	if err != nil {

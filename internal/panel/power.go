@@ -2,6 +2,7 @@ package panel
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -161,14 +162,21 @@ func (s *Server) nodeClient(ctx context.Context, in store.Instance) (*nodeapi.Cl
 	return reconcile.ClientFor(n, s.cfg.NodeTLS), nil
 }
 
-// nodeFault explains a failed node call in the caller's terms.
+// nodeFault explains a failed node call in the caller's terms. The node's
+// answer stands, with its kind and its words, but for two cases: an
+// instance the node has no record of is one it has not created yet, and a
+// node that did not answer, or failed without saying why, is unavailable.
+// Errors that are not the node's pass through.
 func nodeFault(in store.Instance, err error) error {
+	var ne *nodeapi.Error
 	switch {
-	case nodeapi.IsConflict(err):
-		return &fault.Error{Kind: fault.Conflict, Msg: err.Error()}
-	case nodeapi.IsNotFound(err):
-		return &fault.Error{Kind: fault.Conflict, Msg: "the node has not created this instance yet"}
+	case !errors.As(err, &ne):
+		return err
+	case nodeapi.IsInstanceNotFound(err):
+		return &fault.Error{Kind: fault.Conflict, Msg: "the node has not created this instance yet", Err: err}
+	case ne.Status == 0 || ne.Kind == fault.Other:
+		return &fault.Error{Kind: fault.Unavailable, Err: err,
+			Msg: "node " + in.Node.Name + ": " + ne.Message + "; the desired state is saved and will be applied when it answers"}
 	}
-	return &fault.Error{Kind: fault.Unavailable, Msg: "node " + in.Node.Name + " did not answer; the desired state is saved and will be applied when it does",
-		Err: err}
+	return err
 }

@@ -24,7 +24,9 @@ func writeErrorMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
-// statusOf maps an error's Kind to its HTTP status: the one place that does.
+// statusOf maps an error's Kind to its HTTP status: the one place that
+// does. A node's error arrives with its kind (nodeapi.Error), so it too is
+// answered from here.
 func statusOf(err error) int {
 	switch fault.KindOf(err) {
 	case fault.Invalid:
@@ -37,6 +39,10 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case fault.Unavailable:
 		return http.StatusServiceUnavailable
+	case fault.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fault.TooMany:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -217,10 +217,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // decode reads r's body, answering the error itself when it fails.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request) (body, bool) {
 	b, err := decodeBody(r)
-	if err == errTooLarge {
-		writeErrorMessage(w, http.StatusRequestEntityTooLarge, err.Error())
-		return nil, false
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return nil, false
