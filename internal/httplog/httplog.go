@@ -112,6 +112,11 @@ func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http
 				slog.Duration("duration", time.Since(start)), slog.String("request_id", e.id),
 			}, e.attrs...)
 			e.mu.Unlock()
+			if r.Context().Err() != nil {
+				// The caller hung up before the answer was done: the
+				// status is what nobody received, not a failure.
+				attrs = append(attrs, slog.Bool("caller_gone", true))
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		defer func() {

@@ -1,6 +1,7 @@
 package panel_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -81,5 +82,17 @@ func TestANodeThatDoesNotAnswerReadsAsUnreachable(t *testing.T) {
 	msg := p.expectError(503, "GET", "/api/instances/logs/"+id, nil, "node unreachable")
 	if strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "/v1/") {
 		t.Errorf("the answer %q carries the node's address or request", msg)
+	}
+}
+
+func TestACallerHangingUpIsNotLoggedAsAnError(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/api/instances", nil).WithContext(ctx)
+	req.Header.Set("x-api-key", p.key)
+	p.handler.ServeHTTP(httptest.NewRecorder(), req)
+	if logs := p.logs.String(); strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "caller_gone=true") {
+		t.Errorf("log = %q, want the request marked caller_gone and no error", logs)
 	}
 }

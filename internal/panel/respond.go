@@ -1,7 +1,9 @@
 package panel
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -59,7 +61,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	msg := fault.Message(err)
 	if status >= 500 && fault.KindOf(err) == fault.Other {
-		s.log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logError(r, "request failed", err)
 		msg = "internal error (request " + requestID(r) + ")"
 	}
 	if msg == "" {
@@ -68,7 +70,14 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 	writeErrorMessage(w, status, msg)
 }
 
-// logError logs a failure that does not change the answer.
+// logError logs an unexpected failure. A failure that is only the caller
+// hanging up, which cut short what the request was doing, is no error of
+// the panel's: it is logged at debug.
 func (s *Server) logError(r *http.Request, msg string, err error) {
-	s.log.LogAttrs(r.Context(), slog.LevelError, msg, slog.String("request_id", requestID(r)), slog.Any("err", err))
+	level := slog.LevelError
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug
+	}
+	s.log.LogAttrs(r.Context(), level, msg, slog.String("request_id", requestID(r)),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 }
