@@ -1,7 +1,8 @@
-// Package httplog is the request logging and panic recovery that Berth's
-// two HTTP servers, the panel and the node daemon, share: an id for every
-// request, one log line when it ends, and a panic turned into a 500 that
-// reveals nothing. It never logs a header or a query string, where
+// Package httplog is the request logging, panic recovery and JSON 404/405
+// answers that Berth's two HTTP servers, the panel and the node daemon,
+// share: an id for every request, one log line when it ends, a panic
+// turned into a 500 that reveals nothing, and unmatched requests answered
+// in JSON like every other error. It never logs a header or a query string, where
 // credentials travel.
 package httplog
 

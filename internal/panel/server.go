@@ -162,48 +162,19 @@ func (s *Server) Handler() http.Handler {
 	internalError := func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
 	}
-	return httplog.Handler(s.log, internalError, http.HandlerFunc(s.dispatch))
+	return httplog.Handler(s.log, internalError, httplog.Unmatched(s.mux, s.guardUnmatched))
 }
 
-// dispatch routes r, answering the mux's own 404 and 405 in JSON. An
-// unmatched /api path still needs a key, so that an unauthenticated caller
-// cannot map the API by probing.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		// Serve through the mux, not h: only ServeHTTP fills in the path
-		// values ({id}) that handlers read with r.PathValue.
-		s.mux.ServeHTTP(w, r)
-		return
-	}
-	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The mux answers unmatched requests itself; keep its status (and
-		// its Allow header) and answer in JSON instead.
-		probe := &statusProbe{header: w.Header()}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			writeErrorMessage(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
-			return
-		}
-		writeErrorMessage(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	var h2 http.Handler = unmatched
+// guardUnmatched wraps the answer to a request no route matches: an /api
+// path still needs a key, so that an unauthenticated caller cannot map the
+// API by probing; and the body, unread, is still bounded in time while it
+// is drained.
+func (s *Server) guardUnmatched(r *http.Request, answer http.Handler) http.Handler {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		h2 = s.requireKey(unmatched)
+		answer = s.requireKey(answer)
 	}
-	// Unread, the body is still drained once the answer is written.
-	s.timeBody(false, h2).ServeHTTP(w, r)
+	return s.timeBody(false, answer)
 }
-
-// statusProbe is a ResponseWriter that keeps only the status.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *statusProbe) WriteHeader(code int)        { p.status = code }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.Ping(r.Context()); err != nil {
