@@ -2,9 +2,7 @@ package panel
 
 import (
 	"net/http"
-	"strconv"
 
-	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -13,7 +11,7 @@ import (
 // with an optional ?tail=N (1 to 5000, default all of it up to 5000
 // lines). The answer is {id, lines, installing, installed, error}.
 func (s *Server) installLog(w http.ResponseWriter, r *http.Request) {
-	tail, err := tailParam(r, nodeapi.DefaultInstallLogTail)
+	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultInstallLogTail)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -30,18 +28,4 @@ func (s *Server) installLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": in.ID, "lines": log.Lines, "installing": log.Installing, "installed": log.Installed, "error": log.Error,
 	})
-}
-
-// tailParam reads the ?tail= of a log request: a whole number from 1 to
-// nodeapi.MaxLogTail, or def when absent.
-func tailParam(r *http.Request, def int) (int, error) {
-	q := r.URL.Query().Get("tail")
-	if q == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(q)
-	if err != nil || n < 1 || n > nodeapi.MaxLogTail {
-		return 0, fault.InvalidField("tail", "must be a whole number from 1 to %d", nodeapi.MaxLogTail)
-	}
-	return n, nil
 }

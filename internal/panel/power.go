@@ -117,7 +117,7 @@ func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Insta
 
 // logs answers the last lines of an instance's console output.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
-	tail, err := tailParam(r, nodeapi.DefaultLogTail)
+	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
