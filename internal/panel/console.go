@@ -39,33 +39,33 @@ const (
 )
 
 // console serves the console WebSocket of an instance.
-func (s *Server) console(w http.ResponseWriter, r *http.Request) {
+func (s *Server) console(w http.ResponseWriter, r *http.Request) error {
 	if !sameOrigin(r) {
 		// A page of another site would ride on the browser's credentials
 		// (cross-site WebSocket hijacking).
-		writeErrorMessage(w, http.StatusForbidden, "cross-origin console connections are refused")
-		return
+		return fault.New(fault.Permission, "cross-origin console connections are refused")
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	node, err := c.DialConsole(r.Context(), in.ID)
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	defer node.CloseNow()
 	node.SetReadLimit(consoleFrameLimit)
 	// The origin was checked above; Accept checks it again the same way.
 	client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		// Accept has answered the client itself.
 		_ = node.Close(websocket.StatusNormalClosure, "")
-		return
+		return nil
 	}
 	defer client.CloseNow()
 	client.SetReadLimit(consoleFrameLimit)
 	s.proxyConsole(r, in, client, node)
+	return nil
 }
 
 // sameOrigin reports whether r comes from a page of the panel's own origin,

@@ -18,32 +18,30 @@ const powerTimeout = 2 * time.Minute
 
 // power runs start, stop, restart or kill, and answers the instance with
 // the status the node reports once the action is done.
-func (s *Server) power(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) power(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	action, err := b.str("action", true, 16)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !isPowerAction(action) {
-		s.writeError(w, r, fault.InvalidField("action", "must be start, stop, restart or kill"))
-		return
+		return fault.InvalidField("action", "must be start, stop, restart or kill")
 	}
-	in, ok := s.instanceOr404(w, r)
-	if !ok {
-		return
+	in, err := s.pathInstance(r)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
 	defer cancel()
 	in, err = s.applyPower(ctx, r, in, action)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewInstance(in))
+	return nil
 }
 
 // isPowerAction reports whether action is one of the four power words.
@@ -116,37 +114,32 @@ func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Insta
 }
 
 // logs answers the last lines of an instance's console output.
-func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	lines, err := c.Logs(r.Context(), in.ID, tail)
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "lines": lines})
+	return nil
 }
 
 // instanceAndNode loads the instance named by the path and a client for
-// its node, answering the failure itself when either cannot be had.
-func (s *Server) instanceAndNode(w http.ResponseWriter, r *http.Request) (store.Instance, *nodeapi.Client, bool) {
-	in, ok := s.instanceOr404(w, r)
-	if !ok {
-		return in, nil, false
+// its node.
+func (s *Server) instanceAndNode(r *http.Request) (store.Instance, *nodeapi.Client, error) {
+	in, err := s.pathInstance(r)
+	if err != nil {
+		return in, nil, err
 	}
 	c, err := s.nodeClient(r.Context(), in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return in, nil, false
-	}
-	return in, c, true
+	return in, c, err
 }
 
 // nodeClient returns a client for the instance's node, or an Unavailable

@@ -49,16 +49,35 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// handler is an API handler that returns its failure instead of answering
+// it, so that every error is answered in one place: handle.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h, answering the error it returns with writeError.
+func (s *Server) handle(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// seedLookup marks the failed lookup of a seed endpoint (getUser,
+// getInstance, getUserInstance, instance/delete, suspend, unsuspend,
+// nodes/delete), whose miss gets the status the compatibility table
+// decides.
+type seedLookup struct{ error }
+
+func (e seedLookup) Unwrap() error { return e.error }
+
 // writeError answers with err's status and message. An unexpected error is
 // logged with the request id and answered with a bare 500: its details are
 // internals.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeErrorStatus(w, r, statusOf(err), err)
-}
-
-// writeErrorStatus is writeError with the status chosen by the caller, for
-// the few codes the compatibility table decides.
-func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
+	status := statusOf(err)
+	if errors.As(err, new(seedLookup)) && fault.Is(err, fault.NotExist) {
+		status = s.cfg.Mode.status(seedNotFound)
+	}
 	msg := fault.Message(err)
 	if status >= 500 && fault.KindOf(err) == fault.Other {
 		s.logError(r, "request failed", err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
@@ -111,12 +112,12 @@ func (s *Server) routes() {
 	route := func(pattern string, limit int64, h http.Handler) {
 		s.mux.Handle(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
-	api := func(pattern string, h http.HandlerFunc) { route(pattern, maxBody, s.requireKey(h)) }
-	upload := func(pattern string, limit int64, h http.HandlerFunc) {
-		s.mux.Handle(pattern, s.timeBody(true, limitBody(limit, s.requireKey(h))))
+	api := func(pattern string, h handler) { route(pattern, maxBody, s.requireKey(s.handle(h))) }
+	upload := func(pattern string, limit int64, h handler) {
+		s.mux.Handle(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
 	}
-	route("GET /healthz", maxBody, http.HandlerFunc(s.healthz))
-	route("POST /nodes/configure", maxBody, http.HandlerFunc(s.configureNode))
+	route("GET /healthz", maxBody, s.handle(s.healthz))
+	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
@@ -143,7 +144,7 @@ func (s *Server) routes() {
 	api("POST /api/instances/files/{id}/compress", s.compressFiles)
 	api("POST /api/instances/files/{id}/extract", s.extractFile)
 	api("GET /api/instances/stats/{id}", s.stats)
-	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(http.HandlerFunc(s.console), s.consoleAuthenticators()...))
+	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(s.handle(s.console), s.consoleAuthenticators()...))
 	api("GET /api/instances/install-log/{id}", s.installLog)
 
 	api("GET /api/images", s.listImages)
@@ -176,21 +177,11 @@ func (s *Server) guardUnmatched(r *http.Request, answer http.Handler) http.Handl
 	return s.timeBody(false, answer)
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(r.Context()); err != nil {
 		s.logError(r, "healthz", err)
-		writeErrorMessage(w, http.StatusServiceUnavailable, "database unavailable")
-		return
+		return fault.New(fault.Unavailable, "database unavailable")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// decode reads r's body, answering the error itself when it fails.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request) (body, bool) {
-	b, err := decodeBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return nil, false
-	}
-	return b, true
+	return nil
 }
