@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/berth-dev/berth/internal/config"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=...".
@@ -90,7 +92,8 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, turning flag errors into errUsage.
+// parse parses args, turning flag errors into errUsage, then applies the
+// environment variables of the flags args left unset.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,7 +105,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return errUsage
 	}
-	return nil
+	return config.ApplyEnv(fs)
 }
 
 // versionString is the version plus what the Go toolchain recorded.

@@ -116,7 +116,8 @@ func templateFiles(targets []string) ([]string, error) {
 }
 
 // parseInterspersed parses flags that may come before or after the
-// positional arguments, which it returns.
+// positional arguments, which it returns, then applies the environment
+// variables of the flags left unset.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
@@ -127,7 +128,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, errUsage
 		}
 		if fs.NArg() == 0 {
-			return positional, nil
+			return positional, config.ApplyEnv(fs)
 		}
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]

@@ -20,7 +20,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	fs := newFlags("node")
 	var data string
 	config.BindData(fs, &data)
-	listen := fs.String("listen", config.Env("BERTH_NODE_LISTEN", ""),
+	listen := fs.String("listen", "",
 		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {

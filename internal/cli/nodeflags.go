@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/node"
 	"github.com/berth-dev/berth/internal/runtime/docker"
 )
@@ -17,29 +16,12 @@ import (
 // every command that runs a node: `berth node`, `berth up` and `berth
 // image test`. Sizes are in MiB.
 func bindInstallFlags(fs *flag.FlagSet, cfg *node.InstallConfig) {
-	bindAllowFlag(fs, &cfg.AllowPrivateDownloads, "allow-private-downloads", "BERTH_ALLOW_PRIVATE_DOWNLOADS",
-		"let templates download from private, loopback and link-local addresses")
+	fs.BoolVar(&cfg.AllowPrivateDownloads, "allow-private-downloads", false,
+		"let templates download from private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_DOWNLOADS)")
 	fs.Func("download-max-mib", "cap on one download in MiB (BERTH_DOWNLOAD_MAX_MIB; default 1024)",
 		mibSetter(&cfg.MaxFileBytes))
 	fs.Func("downloads-total-max-mib", "cap on all the downloads of one install in MiB (BERTH_DOWNLOADS_TOTAL_MAX_MIB; default 4096)",
 		mibSetter(&cfg.MaxTotalBytes))
-	for env, dst := range map[string]*int64{
-		"BERTH_DOWNLOAD_MAX_MIB":        &cfg.MaxFileBytes,
-		"BERTH_DOWNLOADS_TOTAL_MAX_MIB": &cfg.MaxTotalBytes,
-	} {
-		if v := config.Env(env, ""); v != "" {
-			// A bad value in the environment keeps the default, as the
-			// other variables do.
-			_ = mibSetter(dst)(v)
-		}
-	}
-}
-
-// bindAllowFlag registers a boolean flag on fs that defaults to false, or
-// to the value of the variable env.
-func bindAllowFlag(fs *flag.FlagSet, dst *bool, name, env, usage string) {
-	allow, _ := strconv.ParseBool(config.Env(env, "false"))
-	fs.BoolVar(dst, name, allow, usage+" ("+env+")")
 }
 
 // runtimeSettings are the Docker runtime's flags, for every command that
@@ -51,10 +33,10 @@ type runtimeSettings struct {
 
 // bindRuntimeFlags registers the Docker runtime's flags on fs.
 func bindRuntimeFlags(fs *flag.FlagSet, s *runtimeSettings) {
-	bindAllowFlag(fs, &s.allowPrivateRegistries, "allow-private-registries", "BERTH_ALLOW_PRIVATE_REGISTRIES",
-		"let templates' images come from registries at private, loopback and link-local addresses")
-	bindAllowFlag(fs, &s.allowHostAccess, "allow-instance-host-access", "BERTH_ALLOW_INSTANCE_HOST_ACCESS",
-		"let instances open connections to this machine's own addresses and the link-local range (cloud metadata)")
+	fs.BoolVar(&s.allowPrivateRegistries, "allow-private-registries", false,
+		"let templates' images come from registries at private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_REGISTRIES)")
+	fs.BoolVar(&s.allowHostAccess, "allow-instance-host-access", false,
+		"let instances open connections to this machine's own addresses and the link-local range, cloud metadata included (BERTH_ALLOW_INSTANCE_HOST_ACCESS)")
 }
 
 // newRuntime connects to the Docker engine as the runtime of the node whose
@@ -92,11 +74,11 @@ func mibSetter(dst *int64) func(string) error {
 }
 
 // bindContainerUserFlag registers -container-user on fs, for `berth node`
-// and `berth up`. A bad flag is refused at parsing; a bad
-// BERTH_CONTAINER_USER is refused when the node starts, never replaced by
-// the default, since it decides who owns the instances' files.
+// and `berth up`. A bad value, flag or BERTH_CONTAINER_USER, is refused at
+// parsing, never replaced by the default, since it decides who owns the
+// instances' files.
 func bindContainerUserFlag(fs *flag.FlagSet, dst *string) {
-	*dst = config.Env("BERTH_CONTAINER_USER", node.DefaultContainerUser)
+	*dst = node.DefaultContainerUser
 	fs.Func("container-user", "numeric uid:gid every instance runs as and owns its files as; 0:0 (root) only if you mean it (BERTH_CONTAINER_USER; default "+node.DefaultContainerUser+")",
 		func(s string) error {
 			if err := node.ParseContainerUser(s); err != nil {

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/images"
@@ -83,37 +80,11 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 // down gracefully: in-flight requests finish (for up to 30s), and the
 // reconciler stops between two calls.
 func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           p.api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-	}
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		p.rec.Run(recCtx)
-	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		p.log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
-	}
+	wg.Go(func() { p.rec.Run(recCtx) })
+	err := p.api.Serve(ctx, ln)
 	stopRec()
 	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("panel: %w", err)
-	}
-	return nil
+	return err
 }

@@ -30,7 +30,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	fs := newFlags("up")
 	var cfg config.Panel
 	config.BindPanel(fs, &cfg)
-	nodeListen := fs.String("node-listen", config.Env("BERTH_NODE_LISTEN", "127.0.0.1:8081"),
+	nodeListen := fs.String("node-listen", "127.0.0.1:8081",
 		"loopback address of the local node's API (BERTH_NODE_LISTEN)")
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {

@@ -1,16 +1,18 @@
 // Package config reads Berth's settings from flags, each of which has an
-// environment variable (BERTH_<NAME>) that supplies its default. Flags win
-// over the environment, and the environment over the built-in default.
+// environment variable (BERTH_<NAME>, named in its usage) that ApplyEnv
+// reads. Flags win over the environment, and the environment over the
+// built-in default.
 package config
 
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"time"
 )
 
@@ -45,57 +47,58 @@ type Panel struct {
 
 // BindPanel registers the panel's flags on fs.
 func BindPanel(fs *flag.FlagSet, p *Panel) {
-	fs.StringVar(&p.Listen, "listen", Env("BERTH_LISTEN", DefaultListen), "address to serve the API on (BERTH_LISTEN)")
+	fs.StringVar(&p.Listen, "listen", DefaultListen, "address to serve the API on (BERTH_LISTEN)")
 	BindData(fs, &p.Data)
 	BindDatabase(fs, &p.DatabaseURL)
-	fs.StringVar(&p.APICompat, "api-compat", Env("BERTH_API_COMPAT", "seed"), "status codes: seed or skyport-0.3 (BERTH_API_COMPAT)")
-	fs.StringVar(&p.PublicURL, "public-url", Env("BERTH_PUBLIC_URL", ""), "the panel's URL as nodes reach it (BERTH_PUBLIC_URL)")
-	fs.DurationVar(&p.InstallTimeout, "install-timeout", EnvDuration("BERTH_INSTALL_TIMEOUT", 15*time.Minute),
+	fs.StringVar(&p.APICompat, "api-compat", "seed", "status codes: seed or skyport-0.3 (BERTH_API_COMPAT)")
+	fs.StringVar(&p.PublicURL, "public-url", "", "the panel's URL as nodes reach it (BERTH_PUBLIC_URL)")
+	fs.DurationVar(&p.InstallTimeout, "install-timeout", 15*time.Minute,
 		"how long a deploy may stay INSTALLING (BERTH_INSTALL_TIMEOUT)")
-	fs.StringVar(&p.NodeCA, "node-ca", Env("BERTH_NODE_CA", ""),
+	fs.StringVar(&p.NodeCA, "node-ca", "",
 		"PEM file of the certificate authorities of HTTPS nodes; default: the system's (BERTH_NODE_CA)")
-	fs.Int64Var(&p.MaxUploadMiB, "max-upload-mib", EnvInt64("BERTH_MAX_UPLOAD_MIB", 1024),
+	fs.Int64Var(&p.MaxUploadMiB, "max-upload-mib", 1024,
 		"cap in MiB on the body of one file upload (BERTH_MAX_UPLOAD_MIB)")
 }
 
 // BindData registers -data.
 func BindData(fs *flag.FlagSet, dst *string) {
-	fs.StringVar(dst, "data", Env("BERTH_DATA", DefaultData), "data folder (BERTH_DATA)")
+	fs.StringVar(dst, "data", DefaultData, "data folder (BERTH_DATA)")
 }
 
 // BindDatabase registers -database.
 func BindDatabase(fs *flag.FlagSet, dst *string) {
-	fs.StringVar(dst, "database", Env("BERTH_DATABASE_URL", ""),
+	fs.StringVar(dst, "database", "",
 		"database URL: empty for SQLite in the data folder, or postgres://... (BERTH_DATABASE_URL)")
 }
 
-// Env returns the environment variable name, or def when it is unset.
-func Env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
+// envInUsage finds the variable a flag's usage names: "(BERTH_X)" or
+// "(BERTH_X; ...)". The help text is where a user learns the name, so it
+// is the one place that states it.
+var envInUsage = regexp.MustCompile(`\((BERTH_[A-Z0-9_]+)[;)]`)
 
-// EnvDuration is Env for durations; an unparsable value keeps def, and the
-// flag package reports it when the flag itself is given.
-func EnvDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
+// ApplyEnv gives each flag of fs that the command line left unset the
+// value of the environment variable its usage names, when that is set.
+// The value goes through the flag's own parser, so a variable that does
+// not parse is refused as the flag would be, never replaced by the
+// default. Call it after fs.Parse.
+func ApplyEnv(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envInUsage.FindStringSubmatch(f.Usage)
+		if m == nil || set[f.Name] {
+			return
 		}
-	}
-	return def
-}
-
-// EnvInt64 is Env for whole numbers; an unparsable value keeps def.
-func EnvInt64(name string, def int64) int64 {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return n
+		v, ok := os.LookupEnv(m[1])
+		if !ok {
+			return
 		}
-	}
-	return def
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q (-%s): %w", m[1], v, f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // AbsData makes the data folder absolute and creates it, private to the

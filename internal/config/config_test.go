@@ -3,11 +3,14 @@ package config
 import (
 	"context"
 	"encoding/pem"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestNodeTLSTrustsTheGivenAuthorityOnly(t *testing.T) {
@@ -47,5 +50,44 @@ func TestNodeTLSTrustsTheGivenAuthorityOnly(t *testing.T) {
 		if _, err := NodeTLS(f); err == nil {
 			t.Errorf("NodeTLS(%s) accepted a file without certificates", f)
 		}
+	}
+}
+
+func TestApplyEnvRefusesValuesThatDoNotParse(t *testing.T) {
+	for env, bad := range map[string]string{
+		"BERTH_INSTALL_TIMEOUT": "notaduration",
+		"BERTH_MAX_UPLOAD_MIB":  "notanumber",
+	} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, bad)
+			fs := flag.NewFlagSet("panel", flag.ContinueOnError)
+			var p Panel
+			BindPanel(fs, &p)
+			if err := fs.Parse(nil); err != nil {
+				t.Fatal(err)
+			}
+			err := ApplyEnv(fs)
+			if err == nil || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%s: err %v, want a refusal naming the variable", env, bad, err)
+			}
+		})
+	}
+}
+
+func TestApplyEnvFillsUnsetFlagsAndLetsFlagsWin(t *testing.T) {
+	t.Setenv("BERTH_INSTALL_TIMEOUT", "2m")
+	t.Setenv("BERTH_MAX_UPLOAD_MIB", "notanumber")
+	t.Setenv("BERTH_LISTEN", "127.0.0.1:9999")
+	fs := flag.NewFlagSet("panel", flag.ContinueOnError)
+	var p Panel
+	BindPanel(fs, &p)
+	if err := fs.Parse([]string{"-max-upload-mib", "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplyEnv(fs); err != nil {
+		t.Fatalf("ApplyEnv: %v (a flag given on the command line hides its variable)", err)
+	}
+	if p.InstallTimeout != 2*time.Minute || p.MaxUploadMiB != 7 || p.Listen != "127.0.0.1:9999" || p.Data != DefaultData {
+		t.Errorf("config = %+v", p)
 	}
 }

@@ -1,6 +1,7 @@
 // Package fault is Berth's one error type: an error with a Kind that says
 // what went wrong in terms a caller can act on, and, for invalid input, the
-// field at fault. The panel maps each Kind to an HTTP status in one place.
+// field at fault. Kinds cross the panel-node wire by name (Kind.String);
+// the panel maps each Kind to an HTTP status in one place.
 package fault
 
 import (
@@ -21,7 +22,50 @@ const (
 	Conflict         // the request clashes with the current state
 	Permission       // the caller may not do this
 	Unavailable      // a dependency (a node, Docker) cannot be reached now
+	TooLarge         // a body, a file or a folder is over a cap or a limit
+	TooMany          // a cap on how often or how many is reached; later may work
 )
+
+// kindNames are the kinds' names on the wire (the "kind" of a node's error
+// answer): stable, whatever the order of the constants.
+var kindNames = [...]string{
+	Other:       "other",
+	Invalid:     "invalid",
+	NotExist:    "not_exist",
+	Exist:       "exist",
+	Conflict:    "conflict",
+	Permission:  "permission",
+	Unavailable: "unavailable",
+	TooLarge:    "too_large",
+	TooMany:     "too_many",
+}
+
+// Kinds lists every kind.
+func Kinds() []Kind {
+	list := make([]Kind, len(kindNames))
+	for i := range list {
+		list[i] = Kind(i)
+	}
+	return list
+}
+
+// String is the kind's stable name, such as "not_exist".
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(kindNames) {
+		return kindNames[Other]
+	}
+	return kindNames[k]
+}
+
+// ParseKind reads a name String returned; ok is false for any other.
+func ParseKind(name string) (k Kind, ok bool) {
+	for i, n := range kindNames {
+		if n == name {
+			return Kind(i), true
+		}
+	}
+	return Other, false
+}
 
 // Error is an error with a Kind, the field it concerns, and a message meant
 // for the caller.

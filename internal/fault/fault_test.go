@@ -72,3 +72,23 @@ func TestErrorJoinsMessageAndCause(t *testing.T) {
 		t.Errorf("an Error does not unwrap to its cause")
 	}
 }
+
+func TestEveryKindHasAStableNameThatParsesBack(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range Kinds() {
+		name := k.String()
+		if seen[name] {
+			t.Errorf("two kinds are named %q", name)
+		}
+		seen[name] = true
+		if got, ok := ParseKind(name); !ok || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v; want %v", name, got, ok, k)
+		}
+	}
+	if NotExist.String() != "not_exist" {
+		t.Errorf("NotExist is named %q on the wire, want not_exist", NotExist)
+	}
+	if _, ok := ParseKind("no_such_kind"); ok {
+		t.Error("ParseKind accepted an unknown name")
+	}
+}

@@ -1,7 +1,8 @@
-// Package httplog is the request logging and panic recovery that Berth's
-// two HTTP servers, the panel and the node daemon, share: an id for every
-// request, one log line when it ends, and a panic turned into a 500 that
-// reveals nothing. It never logs a header or a query string, where
+// Package httplog is the request logging, panic recovery and JSON 404/405
+// answers that Berth's two HTTP servers, the panel and the node daemon,
+// share: an id for every request, one log line when it ends, a panic
+// turned into a 500 that reveals nothing, and unmatched requests answered
+// in JSON like every other error. It never logs a header or a query string, where
 // credentials travel.
 package httplog
 
@@ -112,6 +113,11 @@ func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http
 				slog.Duration("duration", time.Since(start)), slog.String("request_id", e.id),
 			}, e.attrs...)
 			e.mu.Unlock()
+			if r.Context().Err() != nil {
+				// The caller hung up before the answer was done: the
+				// status is what nobody received, not a failure.
+				attrs = append(attrs, slog.Bool("caller_gone", true))
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		defer func() {

@@ -2,6 +2,7 @@ package httplog
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -63,4 +64,23 @@ func TestHandlerCutsTheConnectionWhenAPanicFollowsTheAnswer(t *testing.T) {
 		}
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+func TestHandlerMarksARequestWhoseCallerHungUp(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	h := Handler(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/y", nil))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "caller_gone=true") || strings.Contains(lines[1], "caller_gone") {
+		t.Errorf("log = %q, want the first request alone marked caller_gone", lines)
+	}
+	if strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("log = %q, want no error", buf.String())
+	}
 }

@@ -53,14 +53,15 @@ func classify(err error) (status int, msg string) {
 	}
 }
 
-// writeError answers err as a nodeapi.ErrorBody, logging what a 5xx hides.
+// writeError answers err as a nodeapi.ErrorBody, with the fault kind its
+// status stands for, logging what a 5xx hides.
 func (d *Daemon) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
 	if status >= 500 {
 		d.log.ErrorContext(r.Context(), "request failed", "request_id", httplog.RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeJSON(w, status, nodeapi.ErrorBody{Error: msg})
+	writeJSON(w, status, nodeapi.ErrorBody{Error: msg, Kind: nodeapi.KindOfStatus(status).String()})
 }
 
 // writeJSON answers v with status.

@@ -23,7 +23,7 @@ func TestPowerStartRefusedWhileSuspended(t *testing.T) {
 		if w.Code != http.StatusConflict {
 			t.Fatalf("%s: %d, want 409", action, w.Code)
 		}
-		if got := strings.TrimSpace(w.Body.String()); got != `{"error":"instance is suspended"}` {
+		if got := strings.TrimSpace(w.Body.String()); got != `{"error":"instance is suspended","kind":"conflict"}` {
 			t.Errorf("%s body = %s", action, got)
 		}
 	}

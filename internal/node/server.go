@@ -174,7 +174,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.Handle("POST /v1/instances/{id}/files/compress", d.fileRoute(true, d.handleCompress))
 	mux.Handle("POST /v1/instances/{id}/files/extract", d.fileRoute(true, d.handleExtract))
 	mux.Handle("GET /v1/instances/{id}/install-log", d.api(d.handleInstallLog))
-	return jsonUnmatched(mux)
+	return httplog.Unmatched(mux, nil)
 }
 
 // api adapts a handler that returns its failure, so that every error is
@@ -186,38 +186,6 @@ func (d *Daemon) api(h func(http.ResponseWriter, *http.Request) error) http.Hand
 		}
 	})
 }
-
-// jsonUnmatched answers the requests mux has no pattern for (404, 405) in
-// JSON, like every other error, keeping the mux's Allow header.
-func jsonUnmatched(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		probe := &headerProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if allow := probe.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		status := probe.status
-		if status == 0 {
-			status = http.StatusNotFound
-		}
-		writeJSON(w, status, nodeapi.ErrorBody{Error: strings.ToLower(http.StatusText(status))})
-	})
-}
-
-// headerProbe records what the mux's own 404/405 handler would answer.
-type headerProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header         { return p.header }
-func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // authenticate lets a request through only with the panel's bearer token.
 // The token is hashed and compared in constant time with the stored hash,

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
 )
 
 // Default timeouts, used when the caller's context has no deadline. Each
@@ -36,33 +39,83 @@ const (
 	maxErrorBytes    = 64 << 10
 )
 
-// Error is a non-2xx answer from a node (or from the panel, for Configure).
+// Error is a failed call to a node (or to the panel, for Configure): a
+// non-2xx answer, or none at all. Its text is only Message, fit to show a
+// user: the call's method and path stay in Op, for logs.
 type Error struct {
-	// Status is the HTTP status code.
+	// Status is the HTTP status code; 0 when no answer came.
 	Status int
-	// Message is the answer's {"error"} text, or the status text without one.
+	// Kind is what the answer's "kind" names, or, from a node that sends
+	// none, what its status means (KindOfStatus). A call that got no
+	// answer is Unavailable.
+	Kind fault.Kind
+	// Message is the answer's {"error"} text, or the status text without
+	// one; "node unreachable" or "node did not answer in time" without an
+	// answer.
 	Message string
+	// Op is the call: "GET /v1/instances/x".
+	Op string
+	// cause is the transport's failure, when no answer came.
+	cause error
 }
 
-func (e *Error) Error() string {
-	return fmt.Sprintf("status %d: %s", e.Status, e.Message)
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap gives the error's fault, so that fault.KindOf and fault.Message
+// read it, and the transport's failure, so that errors.Is finds
+// context.Canceled when the caller gave up.
+func (e *Error) Unwrap() []error {
+	return []error{&fault.Error{Kind: e.Kind, Msg: e.Message}, e.cause}
 }
 
-// IsNotFound reports whether err is a 404 answer.
-func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
-
-// IsConflict reports whether err is a 409 answer, such as starting a
-// suspended instance.
-func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
-
-// IsImageError reports whether err is a 422 answer: the instance's image is
-// neither present on the node nor pullable, so retrying will not help.
-func IsImageError(err error) bool { return hasStatus(err, http.StatusUnprocessableEntity) }
-
-func hasStatus(err error, status int) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == status
+// LogValue puts the call and the cause on a log line, which Error leaves
+// out.
+func (e *Error) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("op", e.Op), slog.String("kind", e.Kind.String()), slog.String("msg", e.Message)}
+	if e.Status != 0 {
+		attrs = append(attrs, slog.Int("status", e.Status))
+	}
+	if e.cause != nil {
+		attrs = append(attrs, slog.String("cause", e.cause.Error()))
+	}
+	return slog.GroupValue(attrs...)
 }
+
+// KindOfStatus is the kind an error answer's status means, for an answer
+// without a kind: that of a node older than kinds on the wire, or of a
+// server in between.
+func KindOfStatus(status int) fault.Kind {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return fault.Invalid
+	case http.StatusForbidden:
+		return fault.Permission
+	case http.StatusNotFound:
+		return fault.NotExist
+	case http.StatusConflict:
+		return fault.Conflict
+	case http.StatusRequestEntityTooLarge:
+		return fault.TooLarge
+	case http.StatusTooManyRequests:
+		return fault.TooMany
+	case http.StatusServiceUnavailable:
+		return fault.Unavailable
+	}
+	return fault.Other
+}
+
+// IsNotFound reports whether err says the thing asked about does not
+// exist.
+func IsNotFound(err error) bool { return fault.Is(err, fault.NotExist) }
+
+// IsConflict reports whether err says the request clashes with the
+// instance's state, such as starting a suspended instance.
+func IsConflict(err error) bool { return fault.Is(err, fault.Conflict) }
+
+// IsImageError reports whether the node refused what it was asked to run:
+// an image neither present nor pullable, or a spec that breaks a rule.
+// Retrying will not help.
+func IsImageError(err error) bool { return fault.Is(err, fault.Invalid) }
 
 // Client calls one node's /v1 API. It is safe for concurrent use.
 type Client struct {
@@ -180,6 +233,11 @@ func Configure(ctx context.Context, panelURL, configureKey string) (ConfigureRes
 	}
 	c := &Client{base: strings.TrimRight(panelURL, "/"), http: newHTTPClient(nil)}
 	if err := c.call(ctx, configureTimeout, http.MethodPost, "/nodes/configure", ConfigureRequest{ConfigureKey: configureKey}, &resp); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == 0 {
+			// The words of noAnswer are about a node.
+			return resp, fmt.Errorf("configure: the panel at %s did not answer: %w", u.Redacted(), e.cause)
+		}
 		return resp, err
 	}
 	switch {
@@ -243,6 +301,7 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
+	op := method + " " + path
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -252,12 +311,12 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return noAnswer(op, err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: %w", method, path, readError(resp))
+		return readError(op, resp)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		// Drain so the connection can be reused.
@@ -271,15 +330,29 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 }
 
 // readError turns a non-2xx answer into *Error, keeping the {"error"} text
-// when there is one.
-func readError(resp *http.Response) *Error {
-	e := &Error{Status: resp.StatusCode}
+// and the kind when there are.
+func readError(op string, resp *http.Response) *Error {
+	e := &Error{Op: op, Status: resp.StatusCode, Kind: KindOfStatus(resp.StatusCode)}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 	var body ErrorBody
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
 		e.Message = body.Error
+		if k, ok := fault.ParseKind(body.Kind); ok {
+			e.Kind = k
+		}
 	} else {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	return e
+}
+
+// noAnswer is the *Error of a call that got no answer. Its message says
+// so in words a user can act on; the transport's (the URL, the address
+// dialed) stays in the log.
+func noAnswer(op string, err error) *Error {
+	msg := "node unreachable"
+	if errors.Is(err, context.DeadlineExceeded) {
+		msg = "node did not answer in time"
+	}
+	return &Error{Op: op, Kind: fault.Unavailable, Message: msg, cause: err}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
 )
 
 // Timeouts of the file calls, used when the caller's context has none.
@@ -25,12 +27,13 @@ const (
 // instance it has no record of, as opposed to a file that is missing.
 func IsInstanceNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Message == "instance not found"
+	return errors.As(err, &e) && e.Kind == fault.NotExist && e.Message == "instance not found"
 }
 
 // FileStream is a file on its way from a node. Close it.
 type FileStream struct {
-	// Status is 200, or 206 for a range.
+	// Status is 200, 206 for a range, or 416 for a range outside the
+	// file.
 	Status int
 	// Header holds the node's Content-Type, Content-Length,
 	// Content-Disposition, Content-Range, Last-Modified and the like.
@@ -176,14 +179,17 @@ func (c *Client) stream(ctx context.Context, method, path string, header http.He
 		resp.Body.Close()
 		err = context.DeadlineExceeded
 	}
+	op := method + " " + path
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, noAnswer(op, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	// A range outside the file is answered, not failed: the caller relays
+	// the answer, whose Content-Range gives the file's size.
+	if (resp.StatusCode < 200 || resp.StatusCode > 299) && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 		defer cancel()
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s %s: %w", method, path, readError(resp))
+		return nil, readError(op, resp)
 	}
 	return &FileStream{Status: resp.StatusCode, Header: resp.Header, Body: &cancelBody{ReadCloser: resp.Body, cancel: cancel}}, nil
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
 )
 
 const token = "secret-token-0123456789abcdef0123456789abcdef"
@@ -173,13 +175,48 @@ func TestClientTurnsNon2xxIntoError(t *testing.T) {
 			if IsNotFound(err) != tc.notFound || IsConflict(err) != tc.conflict || IsImageError(err) != tc.image {
 				t.Errorf("IsNotFound=%v IsConflict=%v IsImageError=%v", IsNotFound(err), IsConflict(err), IsImageError(err))
 			}
-			if !strings.Contains(err.Error(), "GET /v1/instances/x") || strings.Contains(err.Error(), token) {
-				t.Errorf("error text = %q", err)
+			// The text is the node's own words, fit for a user; the call
+			// is kept for the logs.
+			if err.Error() != tc.wantMsg || e.Op != "GET /v1/instances/x" {
+				t.Errorf("error text = %q, op %q", err, e.Op)
 			}
 		})
 	}
 	if IsNotFound(errors.New("plain")) || IsNotFound(nil) {
 		t.Error("IsNotFound true for a non-*Error")
+	}
+}
+
+func TestClientReadsTheKindOfAnErrorBodyOverItsStatus(t *testing.T) {
+	for _, k := range fault.Kinds() {
+		body := `{"error":"the node's words","kind":"` + k.String() + `"}`
+		// A status that means something else: the kind decides.
+		srv, _ := fakeNode(t, http.StatusTeapot, body)
+		_, err := NewClient(srv.URL, token, nil).GetInstance(context.Background(), "x")
+		if fault.KindOf(err) != k || err.Error() != "the node's words" {
+			t.Errorf("%s: kind %v, text %q", body, fault.KindOf(err), err)
+		}
+		if k != fault.Other && fault.Message(err) != "the node's words" {
+			t.Errorf("%s: fault.Message = %q", body, fault.Message(err))
+		}
+	}
+}
+
+func TestClientErrorWithoutAnAnswerSaysNodeUnreachableWithoutTheRequestLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = NewClient("http://"+addr, token, nil).GetInstance(context.Background(), "x")
+	if err == nil || err.Error() != "node unreachable" || !fault.Is(err, fault.Unavailable) {
+		t.Errorf("error = %q (kind %v), want node unreachable", err, fault.KindOf(err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := NewClient("http://"+addr, token, nil).GetInstance(ctx, "x"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a call its caller gave up on: %v, want context.Canceled in the chain", err)
 	}
 }
 

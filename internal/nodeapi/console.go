@@ -3,8 +3,8 @@ package nodeapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,6 +36,15 @@ const (
 type ConsoleMessage struct {
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// IsStopCommand reports whether line, typed on the console, is the stop
+// command stop (InstanceSpec.StopCommand): the same line, ignoring case and
+// the spaces around it. A signal ("^SIGINT") is never typed, and an empty
+// stop command matches nothing.
+func IsStopCommand(line, stop string) bool {
+	stop = strings.TrimSpace(stop)
+	return stop != "" && !strings.HasPrefix(stop, "^") && strings.EqualFold(strings.TrimSpace(line), stop)
 }
 
 // Text returns Data read as a JSON string, or "" when it is not one.
@@ -77,8 +86,7 @@ func (c *Client) Stats(ctx context.Context, id string) (Stats, error) {
 }
 
 // DialConsole opens the instance's console WebSocket. The node's refusal
-// (404, 429, ...) comes back as *Error, so IsNotFound and the like work on
-// it. The caller closes the connection; ctx bounds only the handshake.
+// (404, 429, ...) comes back as *Error, with its fault kind. The caller closes the connection; ctx bounds only the handshake.
 func (c *Client) DialConsole(ctx context.Context, id string) (*websocket.Conn, error) {
 	p, err := instancePath(id, "/console")
 	if err != nil {
@@ -97,9 +105,9 @@ func (c *Client) DialConsole(ctx context.Context, id string) (*websocket.Conn, e
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.Body != nil {
-			return nil, fmt.Errorf("GET %s: %w", p, readError(resp))
+			return nil, readError("GET "+p, resp)
 		}
-		return nil, fmt.Errorf("GET %s: %w", p, err)
+		return nil, noAnswer("GET "+p, err)
 	}
 	return conn, nil
 }

@@ -153,7 +153,12 @@ type Logs struct {
 
 // ErrorBody is every non-2xx answer of the node API.
 type ErrorBody struct {
+	// Error says what went wrong, in words fit to show a user.
 	Error string `json:"error"`
+	// Kind is the fault.Kind of the error by name (fault.Kind.String):
+	// "not_exist", "conflict", ... Older nodes send none; the client then
+	// reads the kind from the status (KindOfStatus).
+	Kind string `json:"kind,omitempty"`
 }
 
 // ConfigureRequest is the body of the panel's POST /nodes/configure, sent by

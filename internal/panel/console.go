@@ -3,7 +3,6 @@ package panel
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
@@ -25,7 +25,8 @@ import (
 // frames, commands go on to the node, which applies its rate cap and
 // refuses them while the instance is suspended, and power actions are
 // carried out here, as POST /api/instances/power/{id} does, so that the
-// panel's desired state stays the truth.
+// panel's desired state stays the truth. The template's stop command,
+// typed, is such a power action: a stop.
 
 // Console proxy limits.
 const (
@@ -38,38 +39,33 @@ const (
 )
 
 // console serves the console WebSocket of an instance.
-func (s *Server) console(w http.ResponseWriter, r *http.Request) {
+func (s *Server) console(w http.ResponseWriter, r *http.Request) error {
 	if !sameOrigin(r) {
 		// A page of another site would ride on the browser's credentials
 		// (cross-site WebSocket hijacking).
-		writeErrorMessage(w, http.StatusForbidden, "cross-origin console connections are refused")
-		return
+		return fault.New(fault.Permission, "cross-origin console connections are refused")
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	node, err := c.DialConsole(r.Context(), in.ID)
 	if err != nil {
-		var ne *nodeapi.Error
-		if errors.As(err, &ne) && ne.Status == http.StatusTooManyRequests {
-			writeErrorMessage(w, http.StatusTooManyRequests, ne.Message)
-			return
-		}
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	defer node.CloseNow()
 	node.SetReadLimit(consoleFrameLimit)
 	// The origin was checked above; Accept checks it again the same way.
 	client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		// Accept has answered the client itself.
 		_ = node.Close(websocket.StatusNormalClosure, "")
-		return
+		return nil
 	}
 	defer client.CloseNow()
 	client.SetReadLimit(consoleFrameLimit)
 	s.proxyConsole(r, in, client, node)
+	return nil
 }
 
 // sameOrigin reports whether r comes from a page of the panel's own origin,
@@ -87,9 +83,15 @@ func sameOrigin(r *http.Request) bool {
 // the end of one is passed to the other as a close frame.
 func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *websocket.Conn) {
 	// Reads end after the close handshakes: coder/websocket closes a
-	// connection outright when a read's context ends.
+	// connection outright when a read's context ends. So the panel's
+	// shutdown ends the console by closing the client's side, with a close
+	// frame; the rest follows as when the client leaves.
 	readCtx, stopReading := context.WithCancel(context.Background())
 	defer stopReading()
+	stopOnShutdown := context.AfterFunc(s.base, func() {
+		_ = client.Close(websocket.StatusGoingAway, "the panel is shutting down")
+	})
+	defer stopOnShutdown()
 	send := func(conn *websocket.Conn, frame []byte) error {
 		wctx, cancel := context.WithTimeout(readCtx, consoleProxyWriteTimeout)
 		defer cancel()
@@ -117,6 +119,20 @@ func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *
 	powerCtx := context.WithoutCancel(r.Context())
 	var powerBusy atomic.Bool
 	reply := func(msg string) { _ = send(client, consoleError(msg)) }
+	power := func(action string) {
+		if !powerBusy.CompareAndSwap(false, true) {
+			reply("a power action asked for on this connection is still running")
+			return
+		}
+		wg.Go(func() {
+			msg := s.consolePower(powerCtx, r, in.ID, action)
+			powerBusy.Store(false)
+			if msg != "" {
+				reply(msg)
+			}
+		})
+	}
+	stop := s.stopCommand(readCtx, r, in)
 	for {
 		_, frame, err := client.Read(readCtx)
 		if err != nil {
@@ -135,6 +151,13 @@ func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *
 				reply("instance is suspended; commands are refused")
 				continue
 			}
+			if nodeapi.IsStopCommand(m.Text(), stop) {
+				// Typed, the stop command is a stop like any other: the
+				// desired state records it, and the node is told with its
+				// generation, so the reconciler does not start it again.
+				power(nodeapi.ActionStop)
+				continue
+			}
 			_ = send(node, frame)
 		case nodeapi.EventPower:
 			action := m.Text()
@@ -142,23 +165,24 @@ func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *
 				reply(fmt.Sprintf("unknown power action %q: send start, stop, restart or kill", action))
 				continue
 			}
-			if !powerBusy.CompareAndSwap(false, true) {
-				reply("a power action asked for on this connection is still running")
-				continue
-			}
-			wg.Go(func() {
-				msg := s.consolePower(powerCtx, r, in.ID, action)
-				powerBusy.Store(false)
-				if msg != "" {
-					reply(msg)
-				}
-			})
+			power(action)
 		default:
 			reply(fmt.Sprintf("unknown event %q: send %q or %q", m.Event, nodeapi.EventCommand, nodeapi.EventPower))
 		}
 	}
 	_ = node.Close(websocket.StatusNormalClosure, "")
 	_ = client.Close(websocket.StatusNormalClosure, "")
+}
+
+// stopCommand is the console line that stops in, from its template, or ""
+// when it has none or it cannot be read (the line then goes to the node).
+func (s *Server) stopCommand(ctx context.Context, r *http.Request, in store.Instance) string {
+	spec, err := dispatch.Spec(ctx, s.store, in)
+	if err != nil {
+		s.logError(r, "console stop command", err)
+		return ""
+	}
+	return spec.StopCommand
 }
 
 // consolePower carries out a power action asked for on the console and

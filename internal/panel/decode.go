@@ -20,7 +20,7 @@ import (
 const maxBody = 1 << 20
 
 // errTooLarge marks a body over maxBody.
-var errTooLarge = errors.New("request body is larger than 1 MiB")
+var errTooLarge = fault.New(fault.TooLarge, "request body is larger than 1 MiB")
 
 // body is a decoded request body: each field's raw JSON. Form-encoded
 // bodies are turned into JSON strings, so both kinds read the same way.

@@ -100,6 +100,8 @@ func TestStatusOfMapsEachKindToOneStatus(t *testing.T) {
 		{fault.New(fault.Conflict, "busy"), 409},
 		{fault.New(fault.Permission, "no"), 403},
 		{fault.New(fault.Unavailable, "down"), 503},
+		{fault.New(fault.TooLarge, "big"), 413},
+		{fault.New(fault.TooMany, "again"), 429},
 		{errors.New("boom"), 500},
 	} {
 		if got := statusOf(c.err); got != c.want {

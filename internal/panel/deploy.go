@@ -138,18 +138,17 @@ type deployed struct {
 	Instance instanceView `json:"instance"`
 }
 
-func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	req, err := readDeploy(b)
 	if err == nil {
 		err = s.resolveImage(r, b, &req)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in := req.instance
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -168,13 +167,11 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	created, err := s.store.InstanceByID(r.Context(), in.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, "instance.deploy", in.ID)
 	s.cfg.Kick()
@@ -184,4 +181,5 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) {
 		State:    store.StateInstalling,
 		Instance: viewInstance(created),
 	})
+	return nil
 }

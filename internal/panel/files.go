@@ -36,38 +36,19 @@ var fileKindFaults = map[files.Kind]fault.Kind{
 	files.Exist:    fault.Conflict,
 }
 
-// passedThrough are the node's answers relayed as they are: each says
-// something about the request, in words safe to show.
-var passedThrough = map[int]bool{
-	http.StatusBadRequest:                   true,
-	http.StatusForbidden:                    true,
-	http.StatusNotFound:                     true,
-	http.StatusConflict:                     true,
-	http.StatusRequestEntityTooLarge:        true,
-	http.StatusRequestedRangeNotSatisfiable: true,
-}
-
-// writeFileError answers a failed file call: a path refused here, a
-// node's answer about the request, or a node that could not be reached.
-func (s *Server) writeFileError(w http.ResponseWriter, r *http.Request, in store.Instance, err error) {
+// fileFault explains a failed file call: a path refused here, a body over
+// the panel's cap (which may trip while the body is relayed), or the
+// node's failure.
+func fileFault(in store.Instance, err error) error {
 	var fe *files.Error
-	var ne *nodeapi.Error
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &fe):
-		s.writeError(w, r, &fault.Error{Kind: fileKindFaults[fe.Kind], Field: fe.Field, Msg: fe.Error()})
-	case fault.KindOf(err) != fault.Other:
-		s.writeError(w, r, err)
+		return &fault.Error{Kind: fileKindFaults[fe.Kind], Field: fe.Field, Msg: fe.Error()}
 	case errors.As(err, &tooBig):
-		writeErrorMessage(w, http.StatusRequestEntityTooLarge,
-			"body: is larger than the panel's cap of "+files.FormatBytes(tooBig.Limit))
-	case nodeapi.IsInstanceNotFound(err):
-		s.writeError(w, r, nodeFault(in, err))
-	case errors.As(err, &ne) && passedThrough[ne.Status]:
-		writeErrorMessage(w, ne.Status, ne.Message)
-	default:
-		s.writeError(w, r, nodeFault(in, err))
+		return fault.New(fault.TooLarge, "body: is larger than the panel's cap of %s", files.FormatBytes(tooBig.Limit))
 	}
+	return nodeFault(in, err)
 }
 
 // queryFilePath reads and checks the path query parameter. The query is
@@ -137,72 +118,69 @@ type fileOp func(ctx context.Context, c *nodeapi.Client, id string) (any, error)
 // runFileOp runs op against the instance's node and answers its result
 // with status. A change is audited as "instance.files.<action>"; an empty
 // action is a read.
-func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, action string, status int, op fileOp) {
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, action string, status int, op fileOp) error {
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	res, err := op(r.Context(), c, in.ID)
 	if err != nil {
-		s.writeFileError(w, r, in, err)
-		return
+		return fileFault(in, err)
 	}
 	if action != "" {
 		s.audit(r, "instance.files."+action, in.ID)
 	}
 	writeJSON(w, status, res)
+	return nil
 }
 
 // runBodyFileOp is runFileOp for the calls that take a JSON or form body:
 // parse reads it into the op, or refuses it before any node is called.
-func (s *Server) runBodyFileOp(w http.ResponseWriter, r *http.Request, action string, status int, parse func(b body) (fileOp, error)) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) runBodyFileOp(w http.ResponseWriter, r *http.Request, action string, status int, parse func(b body) (fileOp, error)) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	op, err := parse(b)
 	if err != nil {
-		s.writeFileError(w, r, store.Instance{}, err)
-		return
+		return fileFault(store.Instance{}, err)
 	}
-	s.runFileOp(w, r, action, status, op)
+	return s.runFileOp(w, r, action, status, op)
 }
 
 // listFiles answers the content of a folder: GET ?path=.
-func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryFilePath(r, false)
 	if err != nil {
-		s.writeFileError(w, r, store.Instance{}, err)
-		return
+		return fileFault(store.Instance{}, err)
 	}
-	s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+	return s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 		return c.ListFiles(ctx, id, p)
 	})
 }
 
 // readFileContent streams a file of at most nodeapi.MaxFileContentBytes.
-func (s *Server) readFileContent(w http.ResponseWriter, r *http.Request) {
-	s.streamFile(w, r, false)
+func (s *Server) readFileContent(w http.ResponseWriter, r *http.Request) error {
+	return s.streamFile(w, r, false)
 }
 
 // downloadFile streams a file of any size, ranges included.
-func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) {
-	s.streamFile(w, r, true)
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
+	return s.streamFile(w, r, true)
 }
 
 // streamedHeaders are the node's answer headers a file stream relays.
 var streamedHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "Content-Range",
 	"Accept-Ranges", "Last-Modified", "X-Content-Type-Options", "Content-Security-Policy"}
 
-func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download bool) {
+func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download bool) error {
 	p, err := queryFilePath(r, true)
 	if err != nil {
-		s.writeFileError(w, r, store.Instance{}, err)
-		return
+		return fileFault(store.Instance{}, err)
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	var stream *nodeapi.FileStream
 	if download {
@@ -217,8 +195,7 @@ func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download boo
 		stream, err = c.FileContent(r.Context(), in.ID, p)
 	}
 	if err != nil {
-		s.writeFileError(w, r, in, err)
-		return
+		return fileFault(in, err)
 	}
 	defer stream.Close()
 	for _, k := range streamedHeaders {
@@ -230,25 +207,25 @@ func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download boo
 	// A failure now can only cut the answer short; the client sees a
 	// body shorter than its Content-Length.
 	_, _ = io.Copy(w, stream.Body)
+	return nil
 }
 
 // writeFileContent replaces a file with the request body: PUT ?path=.
-func (s *Server) writeFileContent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) writeFileContent(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryFilePath(r, true)
 	if err == nil && r.ContentLength > nodeapi.MaxFileContentBytes {
 		err = &http.MaxBytesError{Limit: nodeapi.MaxFileContentBytes}
 	}
 	if err != nil {
-		s.writeFileError(w, r, store.Instance{}, err)
-		return
+		return fileFault(store.Instance{}, err)
 	}
-	s.runFileOp(w, r, "write", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+	return s.runFileOp(w, r, "write", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 		return c.WriteFileContent(ctx, id, p, r.Body, r.ContentLength)
 	})
 }
 
 // uploadFiles relays a multipart upload to the node as it arrives.
-func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request) {
+func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryFilePath(r, false)
 	ct := r.Header.Get("Content-Type")
 	if mt, _, perr := mime.ParseMediaType(ct); err == nil && (perr != nil || mt != "multipart/form-data") {
@@ -258,17 +235,16 @@ func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request) {
 		err = &http.MaxBytesError{Limit: s.cfg.MaxUploadBytes}
 	}
 	if err != nil {
-		s.writeFileError(w, r, store.Instance{}, err)
-		return
+		return fileFault(store.Instance{}, err)
 	}
-	s.runFileOp(w, r, "upload", http.StatusCreated, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+	return s.runFileOp(w, r, "upload", http.StatusCreated, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 		return c.UploadFiles(ctx, id, p, ct, r.Body, r.ContentLength)
 	})
 }
 
 // makeDir creates a folder: POST {path}.
-func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) {
-	s.runBodyFileOp(w, r, "mkdir", http.StatusCreated, func(b body) (fileOp, error) {
+func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) error {
+	return s.runBodyFileOp(w, r, "mkdir", http.StatusCreated, func(b body) (fileOp, error) {
 		p, err := b.filePath("path", true)
 		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 			return c.MakeDir(ctx, id, p)
@@ -277,8 +253,8 @@ func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) {
 }
 
 // renameFile moves a file or folder: POST {from, to}.
-func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) {
-	s.runBodyFileOp(w, r, "rename", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) error {
+	return s.runBodyFileOp(w, r, "rename", http.StatusOK, func(b body) (fileOp, error) {
 		var req nodeapi.RenameRequest
 		var err error
 		if req.From, err = b.filePath("from", true); err == nil {
@@ -291,8 +267,8 @@ func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteFiles removes files and folders: POST {paths}.
-func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) {
-	s.runBodyFileOp(w, r, "delete", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) error {
+	return s.runBodyFileOp(w, r, "delete", http.StatusOK, func(b body) (fileOp, error) {
 		paths, err := b.filePaths("paths")
 		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 			return c.DeleteFiles(ctx, id, paths)
@@ -301,8 +277,8 @@ func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 // compressFiles archives paths into a new .tar.gz: POST {paths, destination}.
-func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) {
-	s.runBodyFileOp(w, r, "compress", http.StatusCreated, func(b body) (fileOp, error) {
+func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) error {
+	return s.runBodyFileOp(w, r, "compress", http.StatusCreated, func(b body) (fileOp, error) {
 		var req nodeapi.CompressRequest
 		var err error
 		if req.Paths, err = b.filePaths("paths"); err == nil {
@@ -316,8 +292,8 @@ func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) {
 
 // extractFile unpacks an archive: POST {path, destination}; the
 // destination defaults to the instance's folder.
-func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) {
-	s.runBodyFileOp(w, r, "extract", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) error {
+	return s.runBodyFileOp(w, r, "extract", http.StatusOK, func(b body) (fileOp, error) {
 		var req nodeapi.ExtractRequest
 		var err error
 		if req.Path, err = b.filePath("path", true); err == nil {
@@ -330,8 +306,8 @@ func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) {
 }
 
 // diskUsage answers what an instance's data folder holds and its limit.
-func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
-	s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) error {
+	return s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 		u, err := c.DiskUsage(ctx, id)
 		return struct {
 			ID string `json:"id"`

@@ -99,6 +99,7 @@ func (b *syncBuffer) String() string {
 type testPanel struct {
 	t       testing.TB
 	st      *store.Store
+	server  *panel.Server
 	handler http.Handler
 	mode    panel.Mode
 	key     string
@@ -143,7 +144,8 @@ func newPanelOn(t testing.TB, st *store.Store, cfg panel.Config) *testPanel {
 		cfg.Mode = panel.ModeSeed
 	}
 	p.mode = cfg.Mode
-	p.handler = panel.New(cfg).Handler()
+	p.server = panel.New(cfg)
+	p.handler = p.server.Handler()
 	return p
 }
 

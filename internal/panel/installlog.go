@@ -2,9 +2,7 @@ package panel
 
 import (
 	"net/http"
-	"strconv"
 
-	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -12,36 +10,21 @@ import (
 // install script), which its node keeps: GET /api/instances/install-log/{id}
 // with an optional ?tail=N (1 to 5000, default all of it up to 5000
 // lines). The answer is {id, lines, installing, installed, error}.
-func (s *Server) installLog(w http.ResponseWriter, r *http.Request) {
-	tail, err := tailParam(r, nodeapi.DefaultInstallLogTail)
+func (s *Server) installLog(w http.ResponseWriter, r *http.Request) error {
+	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultInstallLogTail)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	log, err := c.InstallLog(r.Context(), in.ID, tail)
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": in.ID, "lines": log.Lines, "installing": log.Installing, "installed": log.Installed, "error": log.Error,
 	})
-}
-
-// tailParam reads the ?tail= of a log request: a whole number from 1 to
-// nodeapi.MaxLogTail, or def when absent.
-func tailParam(r *http.Request, def int) (int, error) {
-	q := r.URL.Query().Get("tail")
-	if q == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(q)
-	if err != nil || n < 1 || n > nodeapi.MaxLogTail {
-		return 0, fault.InvalidField("tail", "must be a whole number from 1 to %d", nodeapi.MaxLogTail)
-	}
-	return n, nil
+	return nil
 }

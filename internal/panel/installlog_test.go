@@ -108,7 +108,7 @@ func TestInstallLogRejectsBadRequests(t *testing.T) {
 		if r := p.send("", "GET", "/api/instances/install-log/"+id, nil); r.code != 401 {
 			t.Errorf("without a key: %d %s, want 401", r.code, r.body)
 		}
-		for _, q := range []string{"?tail=0", "?tail=-1", "?tail=abc", "?tail=5001"} {
+		for _, q := range []string{"?tail=", "?tail=0", "?tail=-1", "?tail=abc", "?tail=5001"} {
 			p.expectError(400, "GET", "/api/instances/install-log/"+id+q, nil, "tail")
 		}
 		p.expectError(400, "GET", "/api/instances/install-log/a%00b", nil, "id")

@@ -24,62 +24,61 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
-	err := s.responses.serve(w, "instances", s.store.Version, func() (any, error) {
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) error {
+	return s.responses.serve(w, "instances", s.store.Version, func() (any, error) {
 		list, err := s.store.ListInstances(r.Context())
 		return viewInstances(list), err
 	})
-	if err != nil {
-		s.writeError(w, r, err)
-	}
 }
 
-func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.bodyID(w, r, "id")
-	if !ok {
-		return
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) error {
+	id, err := bodyID(r, "id")
+	if err != nil {
+		return err
 	}
-	err := s.responses.serve(w, "instance\x00"+id, s.store.Version, func() (any, error) {
+	err = s.responses.serve(w, "instance\x00"+id, s.store.Version, func() (any, error) {
 		in, err := s.store.InstanceByID(r.Context(), id)
 		return viewInstance(in), err
 	})
 	if err != nil {
-		s.writeSeedError(w, r, err)
+		return seedLookup{err}
 	}
+	return nil
 }
 
-func (s *Server) getUserInstances(w http.ResponseWriter, r *http.Request) {
-	userID, ok := s.bodyID(w, r, "userId")
-	if !ok {
-		return
+func (s *Server) getUserInstances(w http.ResponseWriter, r *http.Request) error {
+	userID, err := bodyID(r, "userId")
+	if err != nil {
+		return err
 	}
 	if _, err := s.store.UserByID(r.Context(), userID); err != nil {
-		s.writeSeedError(w, r, err)
-		return
+		return seedLookup{err}
 	}
 	list, err := s.store.InstancesByUser(r.Context(), userID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewInstances(list))
+	return nil
 }
 
-func (s *Server) suspend(w http.ResponseWriter, r *http.Request)   { s.setSuspended(w, r, true) }
-func (s *Server) unsuspend(w http.ResponseWriter, r *http.Request) { s.setSuspended(w, r, false) }
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request) error {
+	return s.setSuspended(w, r, true)
+}
+func (s *Server) unsuspend(w http.ResponseWriter, r *http.Request) error {
+	return s.setSuspended(w, r, false)
+}
 
 // setSuspended takes the id from the path, as the original did; the seed's
 // "body id" was a copy-paste of getInstance.
-func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended bool) {
+func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended bool) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := s.store.SetSuspended(r.Context(), id, suspended)
 	if err != nil {
-		s.writeSeedError(w, r, err)
-		return
+		return seedLookup{err}
 	}
 	action := "instance.unsuspend"
 	if suspended {
@@ -88,58 +87,37 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended 
 	s.audit(r, action, id)
 	s.cfg.Kick()
 	writeJSON(w, http.StatusOK, viewInstance(in))
+	return nil
 }
 
-func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.bodyID(w, r, "id")
-	if !ok {
-		return
+func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
+	id, err := bodyID(r, "id")
+	if err != nil {
+		return err
 	}
 	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
-		s.writeSeedError(w, r, err)
-		return
+		return seedLookup{err}
 	}
 	s.audit(r, "instance.delete", id)
 	s.cfg.Kick()
 	writeJSON(w, s.cfg.Mode.status(instanceDeleted), map[string]string{"message": "The instance has been successfully deleted."})
+	return nil
 }
 
-// bodyID reads the id in the body's field, answering the error itself
-// when the body or the field is wrong.
-func (s *Server) bodyID(w http.ResponseWriter, r *http.Request, field string) (string, bool) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return "", false
-	}
-	id, err := b.str(field, true, maxID)
+// bodyID reads the id in the body's field.
+func bodyID(r *http.Request, field string) (string, error) {
+	b, err := decodeBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return "", false
+		return "", err
 	}
-	return id, true
+	return b.str(field, true, maxID)
 }
 
-// writeSeedError answers err, giving a lookup miss the status that the
-// compatibility table decides for seed endpoints.
-func (s *Server) writeSeedError(w http.ResponseWriter, r *http.Request, err error) {
-	if fault.Is(err, fault.NotExist) {
-		s.writeErrorStatus(w, r, s.cfg.Mode.status(seedNotFound), err)
-		return
-	}
-	s.writeError(w, r, err)
-}
-
-// instanceOr404 loads the instance named by the path, answering 404 itself.
-func (s *Server) instanceOr404(w http.ResponseWriter, r *http.Request) (store.Instance, bool) {
+// pathInstance loads the instance named by the path.
+func (s *Server) pathInstance(r *http.Request) (store.Instance, error) {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return store.Instance{}, false
+		return store.Instance{}, err
 	}
-	in, err := s.store.InstanceByID(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return store.Instance{}, false
-	}
-	return in, true
+	return s.store.InstanceByID(r.Context(), id)
 }

@@ -18,17 +18,17 @@ import (
 // hostnamePattern accepts DNS names; IP addresses are checked separately.
 var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 
-func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	nodes, err := s.store.ListNodes(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]nodeView, len(nodes))
 	for i, n := range nodes {
 		out[i] = viewNode(n)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // ParseSize reads a size in MiB: a bare number is MiB, and the suffixes
@@ -113,26 +113,25 @@ type createdNode struct {
 	ConfigureCommand string `json:"configureCommand"`
 }
 
-func (s *Server) createNode(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) createNode(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	n, err := readNewNode(b)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	n.ID = newUUID()
 	n.Status = store.NodeUnconfigured
 	n.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	key := secret.NewToken("berth_cfg_")
 	if err := s.store.CreateNode(r.Context(), n, secret.Hash(key), time.Now().Add(s.cfg.ConfigureKeyTTL)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, "node.create", n.ID)
 	writeJSON(w, http.StatusCreated, s.withConfigureKey(r, n, key))
+	return nil
 }
 
 // withConfigureKey is the answer that carries a node's new configure key,
@@ -149,24 +148,22 @@ func (s *Server) withConfigureKey(r *http.Request, n store.Node, key string) cre
 // key that expired unused, or a machine that must be set up again. The old
 // key stops working; the node's current token keeps working until the new
 // key is used.
-func (s *Server) renewConfigureKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) renewConfigureKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	key := secret.NewToken("berth_cfg_")
 	if err := s.store.RenewConfigureKey(r.Context(), id, secret.Hash(key), time.Now().Add(s.cfg.ConfigureKeyTTL)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	n, err := s.store.NodeByID(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, "node.configure-key", id)
 	writeJSON(w, http.StatusOK, s.withConfigureKey(r, n, key))
+	return nil
 }
 
 // publicURL is the panel's address as a node should reach it.
@@ -181,39 +178,37 @@ func (s *Server) publicURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.bodyID(w, r, "nodeId")
-	if !ok {
-		return
-	}
-	err := s.store.DeleteNode(r.Context(), id)
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
+	id, err := bodyID(r, "nodeId")
 	if err != nil {
-		s.writeSeedError(w, r, err)
-		return
+		return err
+	}
+	if err := s.store.DeleteNode(r.Context(), id); err != nil {
+		return seedLookup{err}
 	}
 	s.audit(r, "node.delete", id)
 	writeJSON(w, s.cfg.Mode.status(nodeDeleted), map[string]string{"message": "The node has been deleted."})
+	return nil
 }
 
 // configureNode exchanges a one-time configure key for the node's token.
 // It sits outside /api: the configure key is the credential.
-func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	key, err := b.str("configureKey", true, 128)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	token := secret.NewToken("berth_node_")
 	n, err := s.store.ConfigureNode(r.Context(), secret.Hash(key), token, time.Now())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("node configured", "node_id", n.ID, "ip", clientIP(r))
 	s.cfg.Kick()
 	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, Address: n.Address, Port: n.Port})
+	return nil
 }

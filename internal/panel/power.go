@@ -2,6 +2,7 @@ package panel
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -17,32 +18,30 @@ const powerTimeout = 2 * time.Minute
 
 // power runs start, stop, restart or kill, and answers the instance with
 // the status the node reports once the action is done.
-func (s *Server) power(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) power(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	action, err := b.str("action", true, 16)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !isPowerAction(action) {
-		s.writeError(w, r, fault.InvalidField("action", "must be start, stop, restart or kill"))
-		return
+		return fault.InvalidField("action", "must be start, stop, restart or kill")
 	}
-	in, ok := s.instanceOr404(w, r)
-	if !ok {
-		return
+	in, err := s.pathInstance(r)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
 	defer cancel()
 	in, err = s.applyPower(ctx, r, in, action)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewInstance(in))
+	return nil
 }
 
 // isPowerAction reports whether action is one of the four power words.
@@ -115,37 +114,32 @@ func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Insta
 }
 
 // logs answers the last lines of an instance's console output.
-func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
-	tail, err := tailParam(r, nodeapi.DefaultLogTail)
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
+	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	lines, err := c.Logs(r.Context(), in.ID, tail)
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "lines": lines})
+	return nil
 }
 
 // instanceAndNode loads the instance named by the path and a client for
-// its node, answering the failure itself when either cannot be had.
-func (s *Server) instanceAndNode(w http.ResponseWriter, r *http.Request) (store.Instance, *nodeapi.Client, bool) {
-	in, ok := s.instanceOr404(w, r)
-	if !ok {
-		return in, nil, false
+// its node.
+func (s *Server) instanceAndNode(r *http.Request) (store.Instance, *nodeapi.Client, error) {
+	in, err := s.pathInstance(r)
+	if err != nil {
+		return in, nil, err
 	}
 	c, err := s.nodeClient(r.Context(), in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return in, nil, false
-	}
-	return in, c, true
+	return in, c, err
 }
 
 // nodeClient returns a client for the instance's node, or an Unavailable
@@ -161,14 +155,21 @@ func (s *Server) nodeClient(ctx context.Context, in store.Instance) (*nodeapi.Cl
 	return dispatch.ClientFor(n, s.cfg.NodeTLS), nil
 }
 
-// nodeFault explains a failed node call in the caller's terms.
+// nodeFault explains a failed node call in the caller's terms. The node's
+// answer stands, with its kind and its words, but for two cases: an
+// instance the node has no record of is one it has not created yet, and a
+// node that did not answer, or failed without saying why, is unavailable.
+// Errors that are not the node's pass through.
 func nodeFault(in store.Instance, err error) error {
+	var ne *nodeapi.Error
 	switch {
-	case nodeapi.IsConflict(err):
-		return &fault.Error{Kind: fault.Conflict, Msg: err.Error()}
-	case nodeapi.IsNotFound(err):
-		return &fault.Error{Kind: fault.Conflict, Msg: "the node has not created this instance yet"}
+	case !errors.As(err, &ne):
+		return err
+	case nodeapi.IsInstanceNotFound(err):
+		return &fault.Error{Kind: fault.Conflict, Msg: "the node has not created this instance yet", Err: err}
+	case ne.Status == 0 || ne.Kind == fault.Other:
+		return &fault.Error{Kind: fault.Unavailable, Err: err,
+			Msg: "node " + in.Node.Name + ": " + ne.Message + "; the desired state is saved and will be applied when it answers"}
 	}
-	return &fault.Error{Kind: fault.Unavailable, Msg: "node " + in.Node.Name + " did not answer; the desired state is saved and will be applied when it does",
-		Err: err}
+	return err
 }

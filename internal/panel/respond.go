@@ -1,7 +1,9 @@
 package panel
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -24,7 +26,9 @@ func writeErrorMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
-// statusOf maps an error's Kind to its HTTP status: the one place that does.
+// statusOf maps an error's Kind to its HTTP status: the one place that
+// does. A node's error arrives with its kind (nodeapi.Error), so it too is
+// answered from here.
 func statusOf(err error) int {
 	switch fault.KindOf(err) {
 	case fault.Invalid:
@@ -37,23 +41,46 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case fault.Unavailable:
 		return http.StatusServiceUnavailable
+	case fault.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fault.TooMany:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
+
+// handler is an API handler that returns its failure instead of answering
+// it, so that every error is answered in one place: handle.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h, answering the error it returns with writeError.
+func (s *Server) handle(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// seedLookup marks the failed lookup of a seed endpoint (getUser,
+// getInstance, getUserInstance, instance/delete, suspend, unsuspend,
+// nodes/delete), whose miss gets the status the compatibility table
+// decides.
+type seedLookup struct{ error }
+
+func (e seedLookup) Unwrap() error { return e.error }
 
 // writeError answers with err's status and message. An unexpected error is
 // logged with the request id and answered with a bare 500: its details are
 // internals.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeErrorStatus(w, r, statusOf(err), err)
-}
-
-// writeErrorStatus is writeError with the status chosen by the caller, for
-// the few codes the compatibility table decides.
-func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
+	status := statusOf(err)
+	if errors.As(err, new(seedLookup)) && fault.Is(err, fault.NotExist) {
+		status = s.cfg.Mode.status(seedNotFound)
+	}
 	msg := fault.Message(err)
 	if status >= 500 && fault.KindOf(err) == fault.Other {
-		s.log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logError(r, "request failed", err)
 		msg = "internal error (request " + requestID(r) + ")"
 	}
 	if msg == "" {
@@ -62,7 +89,14 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 	writeErrorMessage(w, status, msg)
 }
 
-// logError logs a failure that does not change the answer.
+// logError logs an unexpected failure. A failure that is only the caller
+// hanging up, which cut short what the request was doing, is no error of
+// the panel's: it is logged at debug.
 func (s *Server) logError(r *http.Request, msg string, err error) {
-	s.log.LogAttrs(r.Context(), slog.LevelError, msg, slog.String("request_id", requestID(r)), slog.Any("err", err))
+	level := slog.LevelError
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug
+	}
+	s.log.LogAttrs(r.Context(), level, msg, slog.String("request_id", requestID(r)),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 }

@@ -5,12 +5,14 @@
 package panel
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
@@ -41,6 +43,15 @@ type Config struct {
 	// every other body would not let through; 0 means
 	// DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers; 0 means 10 seconds.
+	ReadHeaderTimeout time.Duration
+	// BodyTimeout is how long a client may take to send a whole ordinary
+	// request body; 0 means a minute.
+	BodyTimeout time.Duration
+	// UploadIdleTimeout is how long a file upload may send nothing before
+	// it is cut off; it has no other time limit. 0 means a minute.
+	UploadIdleTimeout time.Duration
 }
 
 // Server is the panel's HTTP API.
@@ -52,6 +63,10 @@ type Server struct {
 	keys  keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
+	// base ends with the server's shutdown: what outlives a request, the
+	// console proxies, ends with it.
+	base     context.Context
+	shutdown context.CancelFunc
 }
 
 // New builds the API server.
@@ -74,22 +89,35 @@ func New(cfg Config) *Server {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = defaultReadHeaderTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = defaultBodyTimeout
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = defaultUploadIdleTimeout
+	}
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
+	s.base, s.shutdown = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
 
 // routes lists every endpoint. Everything under /api needs an API key.
 func (s *Server) routes() {
-	// Every route caps its request body: at maxBody, or, for the few that
-	// take files, at a larger cap of their own.
+	// Every route caps its request body, in size and in time: at maxBody
+	// and cfg.BodyTimeout, or, for the two that take files, at a larger
+	// cap of their own and for as long as the upload makes progress.
 	route := func(pattern string, limit int64, h http.Handler) {
-		s.mux.Handle(pattern, limitBody(limit, h))
+		s.mux.Handle(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
-	api := func(pattern string, h http.HandlerFunc) { route(pattern, maxBody, s.requireKey(h)) }
-	apiLarge := func(pattern string, limit int64, h http.HandlerFunc) { route(pattern, limit, s.requireKey(h)) }
-	route("GET /healthz", maxBody, http.HandlerFunc(s.healthz))
-	route("POST /nodes/configure", maxBody, http.HandlerFunc(s.configureNode))
+	api := func(pattern string, h handler) { route(pattern, maxBody, s.requireKey(s.handle(h))) }
+	upload := func(pattern string, limit int64, h handler) {
+		s.mux.Handle(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
+	}
+	route("GET /healthz", maxBody, s.handle(s.healthz))
+	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
@@ -107,16 +135,16 @@ func (s *Server) routes() {
 	api("GET /api/instances/disk/{id}", s.diskUsage)
 	api("GET /api/instances/files/{id}", s.listFiles)
 	api("GET /api/instances/files/{id}/content", s.readFileContent)
-	apiLarge("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
+	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
 	api("GET /api/instances/files/{id}/download", s.downloadFile)
-	apiLarge("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
+	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
 	api("POST /api/instances/files/{id}/mkdir", s.makeDir)
 	api("POST /api/instances/files/{id}/rename", s.renameFile)
 	api("POST /api/instances/files/{id}/delete", s.deleteFiles)
 	api("POST /api/instances/files/{id}/compress", s.compressFiles)
 	api("POST /api/instances/files/{id}/extract", s.extractFile)
 	api("GET /api/instances/stats/{id}", s.stats)
-	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(http.HandlerFunc(s.console), s.consoleAuthenticators()...))
+	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(s.handle(s.console), s.consoleAuthenticators()...))
 	api("GET /api/instances/install-log/{id}", s.installLog)
 
 	api("GET /api/images", s.listImages)
@@ -135,67 +163,25 @@ func (s *Server) Handler() http.Handler {
 	internalError := func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
 	}
-	return httplog.Handler(s.log, internalError, http.HandlerFunc(s.dispatch))
+	return httplog.Handler(s.log, internalError, httplog.Unmatched(s.mux, s.guardUnmatched))
 }
 
-// dispatch routes r, answering the mux's own 404 and 405 in JSON. An
-// unmatched /api path still needs a key, so that an unauthenticated caller
-// cannot map the API by probing.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		// Serve through the mux, not h: only ServeHTTP fills in the path
-		// values ({id}) that handlers read with r.PathValue.
-		s.mux.ServeHTTP(w, r)
-		return
-	}
-	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The mux answers unmatched requests itself; keep its status (and
-		// its Allow header) and answer in JSON instead.
-		probe := &statusProbe{header: w.Header()}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			writeErrorMessage(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
-			return
-		}
-		writeErrorMessage(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+// guardUnmatched wraps the answer to a request no route matches: an /api
+// path still needs a key, so that an unauthenticated caller cannot map the
+// API by probing; and the body, unread, is still bounded in time while it
+// is drained.
+func (s *Server) guardUnmatched(r *http.Request, answer http.Handler) http.Handler {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		s.requireKey(unmatched).ServeHTTP(w, r)
-		return
+		answer = s.requireKey(answer)
 	}
-	unmatched(w, r)
+	return s.timeBody(false, answer)
 }
 
-// statusProbe is a ResponseWriter that keeps only the status.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *statusProbe) WriteHeader(code int)        { p.status = code }
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(r.Context()); err != nil {
 		s.logError(r, "healthz", err)
-		writeErrorMessage(w, http.StatusServiceUnavailable, "database unavailable")
-		return
+		return fault.New(fault.Unavailable, "database unavailable")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// decode reads r's body, answering the error itself when it fails.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request) (body, bool) {
-	b, err := decodeBody(r)
-	if err == errTooLarge {
-		writeErrorMessage(w, http.StatusRequestEntityTooLarge, err.Error())
-		return nil, false
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return nil, false
-	}
-	return b, true
+	return nil
 }

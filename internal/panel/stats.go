@@ -7,18 +7,18 @@ import (
 )
 
 // stats answers a sample of an instance's resource use.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	in, c, ok := s.instanceAndNode(w, r)
-	if !ok {
-		return
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
+	in, c, err := s.instanceAndNode(r)
+	if err != nil {
+		return err
 	}
 	st, err := c.Stats(r.Context(), in.ID)
 	if err != nil {
-		s.writeError(w, r, nodeFault(in, err))
-		return
+		return nodeFault(in, err)
 	}
 	writeJSON(w, http.StatusOK, struct {
 		ID string `json:"id"`
 		nodeapi.Stats
 	}{in.ID, st})
+	return nil
 }

@@ -23,33 +23,31 @@ const (
 	maxPassword = 1024
 )
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	users, err := s.store.ListUsers(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]userView, len(users))
 	for i, u := range users {
 		out[i] = viewUser(u)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	kind, err := b.str("type", true, 16)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	value, err := b.str("value", true, 320)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var u store.User
 	switch kind {
@@ -58,14 +56,13 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	case "username":
 		u, err = s.store.UserByUsername(r.Context(), value)
 	default:
-		s.writeError(w, r, fault.InvalidField("type", "must be \"email\" or \"username\""))
-		return
+		return fault.InvalidField("type", "must be \"email\" or \"username\"")
 	}
 	if err != nil {
-		s.writeSeedError(w, r, err)
-		return
+		return seedLookup{err}
 	}
 	writeJSON(w, s.cfg.Mode.status(userFound), viewUser(u))
+	return nil
 }
 
 // readNewUser validates a create-user body.
@@ -111,24 +108,23 @@ func readNewUser(b body) (store.User, string, error) {
 	return u, password, nil
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.decode(w, r)
-	if !ok {
-		return
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
 	}
 	u, password, err := readNewUser(b)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u.PasswordHash = secret.HashPassword(password)
 	u.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	if err := s.store.CreateUser(r.Context(), u); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, "user.create", u.ID)
 	writeJSON(w, http.StatusCreated, viewUser(u))
+	return nil
 }
 
 // newUUID returns a random (version 4) UUID.
