@@ -58,15 +58,15 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 		names[i] = name
 	}
 
-	tmp, file, err := f.createTemp("destination", dst, 0o644)
+	tmp, err := f.createTemp("destination", dst, 0o644)
 	if err != nil {
 		return Entry{}, err
 	}
-	cw := &countingWriter{w: file, usage: f.usage, field: "destination", name: dst, max: noCap}
+	cw := &countingWriter{w: tmp, usage: f.usage, field: "destination", name: dst, max: noCap}
 	gz := gzip.NewWriter(cw)
 	tw := tar.NewWriter(gz)
 	for _, name := range names {
-		if err = f.addToTar(tw, name, tmp); err != nil {
+		if err = f.addToTar(tw, name, tmp.name); err != nil {
 			break
 		}
 	}
@@ -76,7 +76,7 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	if err == nil {
 		err = gz.Close()
 	}
-	if err := f.commit(file, tmp, dst, cw, err); err != nil {
+	if err := f.commit(tmp, dst, cw, err); err != nil {
 		return Entry{}, fsError("paths", dst, err)
 	}
 	info, err := f.root.Lstat(dst)

@@ -269,13 +269,13 @@ func (f *Folder) writeFile(field, name string, r io.Reader, size, max int64, per
 			return Entry{}, err
 		}
 	}
-	tmp, file, err := f.createTemp(field, name, mode)
+	tmp, err := f.createTemp(field, name, mode)
 	if err != nil {
 		return Entry{}, err
 	}
-	w := &countingWriter{w: file, usage: f.usage, field: field, max: max, name: name}
+	w := &countingWriter{w: tmp, usage: f.usage, field: field, max: max, name: name}
 	_, err = io.Copy(w, r)
-	if err := f.commit(file, tmp, name, w, err); err != nil {
+	if err := f.commit(tmp, name, w, err); err != nil {
 		return Entry{}, fsError(field, name, err)
 	}
 	f.usage.Add(-oldSize)
@@ -286,46 +286,75 @@ func (f *Folder) writeFile(field, name string, r io.Reader, size, max int64, per
 	return entryOf(info), nil
 }
 
+// tempFile is the temporary file of a write, open for writing.
+type tempFile struct {
+	*os.File
+	// dir is the folder the file was created in, held open so that a
+	// failed write removes the file from there even when the game has
+	// since moved that folder, or put a link to elsewhere in its place.
+	dir *os.Root
+	// base is the file's name in dir; name its path in the instance's
+	// folder, by which it is renamed into place.
+	base, name string
+}
+
 // createTemp creates an empty temporary file in the folder of name.
 // O_EXCL never follows a symbolic link, so it cannot be made through one.
-func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.File, error) {
+func (f *Folder) createTemp(field, name string, mode fs.FileMode) (*tempFile, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(name), tempPrefix+hex.EncodeToString(rnd[:]))
-	file, err := f.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	t := &tempFile{base: tempPrefix + hex.EncodeToString(rnd[:])}
+	t.name = path.Join(path.Dir(name), t.base)
+	dir, err := f.root.OpenRoot(path.Dir(name))
 	if err != nil {
-		return "", nil, fsError(field, path.Dir(name), err)
+		return nil, fsError(field, path.Dir(name), err)
 	}
+	file, err := dir.OpenFile(t.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		dir.Close()
+		return nil, fsError(field, path.Dir(name), err)
+	}
+	t.File, t.dir = file, dir
 	if f.uid >= 0 {
 		if err := file.Chown(f.uid, f.gid); err != nil {
-			file.Close()
-			_ = f.root.Remove(tmp)
-			return "", nil, fsError(field, name, err)
+			t.discard()
+			return nil, fsError(field, name, err)
 		}
 	}
 	// The umask may have narrowed the mode; the file keeps the old one.
 	_ = file.Chmod(mode)
-	return tmp, file, nil
+	return t, nil
+}
+
+// discard closes and removes the temporary file.
+func (t *tempFile) discard() {
+	t.File.Close()
+	_ = t.dir.Remove(t.base)
+	t.dir.Close()
 }
 
 // commit ends the write of a temporary file. After a successful copy (err
 // nil) it syncs and closes the file and renames it to name; after a failed
 // one, or when that fails, it removes the file and takes back the bytes cw
-// counted.
-func (f *Folder) commit(file *os.File, tmp, name string, cw *countingWriter, err error) error {
+// counted. The rename goes by path, so the file lands where the client
+// named or nowhere: a folder swapped for a link out since the file was
+// created makes it fail as an escape, and the file is removed from the
+// folder it is really in.
+func (f *Folder) commit(t *tempFile, name string, cw *countingWriter, err error) error {
 	if err == nil {
-		err = file.Sync()
+		err = t.Sync()
 	}
-	if cerr := file.Close(); err == nil {
+	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = f.root.Rename(tmp, name)
+		err = f.root.Rename(t.name, name)
 	}
 	if err != nil {
-		_ = f.root.Remove(tmp)
+		_ = t.dir.Remove(t.base)
 		f.usage.Add(-cw.n)
 	}
+	t.dir.Close()
 	return err
 }
 

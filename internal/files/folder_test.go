@@ -249,3 +249,56 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// swapOnEOF reads r and, when it is done, swaps the folder dir for a
+// link to target, as a game racing a write through the file API would:
+// the write's folder was checked and its temporary file created before.
+type swapOnEOF struct {
+	r           io.Reader
+	dir, target string
+	t           *testing.T
+}
+
+func (s *swapOnEOF) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		if rerr := os.Rename(s.dir, s.dir+"-moved"); rerr != nil {
+			s.t.Error(rerr)
+		}
+		if serr := os.Symlink(s.target, s.dir); serr != nil {
+			s.t.Error(serr)
+		}
+	}
+	return n, err
+}
+
+func TestWriteRacedByAFolderSwapIsAnEscapeAndLeavesNoTemporaryFile(t *testing.T) {
+	u := &Usage{}
+	u.Set(0)
+	f, dir, _ := newFolder(t, u)
+	outside := filepath.Join(filepath.Dir(dir), "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "world"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, outside, "", -1)
+	r := &swapOnEOF{r: strings.NewReader("level data"), dir: filepath.Join(dir, "world"), target: outside, t: t}
+	_, err := f.Write("world/level.dat", r, -1, 0)
+	if KindOf(err) != Escape {
+		t.Fatalf("write whose folder was swapped for a link out: %v (kind %d), want Escape", err, KindOf(err))
+	}
+	if diffs := diffStates(before, snapshot(t, outside, "", -1)); len(diffs) > 0 {
+		t.Errorf("ESCAPE: the folder outside changed: %s", strings.Join(diffs, "; "))
+	}
+	_ = filepath.WalkDir(filepath.Dir(dir), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			t.Errorf("a temporary file was left behind: %s", p)
+		}
+		return nil
+	})
+	if n, _ := u.Used(); n != 0 {
+		t.Errorf("the failed write still counts %d bytes", n)
+	}
+}
