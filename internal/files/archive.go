@@ -59,11 +59,16 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 		names[i] = name
 	}
 
-	tmp, err := f.createTemp("destination", dst, 0o644)
-	if err != nil {
+	cw := &countingWriter{usage: f.usage, field: "destination", name: dst, max: noCap}
+	if err := cw.grow(0); err != nil {
 		return Entry{}, err
 	}
-	cw := &countingWriter{w: tmp, usage: f.usage, field: "destination", name: dst, max: noCap}
+	tmp, err := f.createTemp("destination", dst, 0o644)
+	if err != nil {
+		f.usage.Add(-cw.reserved)
+		return Entry{}, err
+	}
+	cw.w = tmp
 	gz := gzip.NewWriter(cw)
 	tw := tar.NewWriter(gz)
 	for _, name := range names {
@@ -80,11 +85,7 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	if err := f.commit(tmp, dst, cw, err); err != nil {
 		return Entry{}, fsError("paths", dst, err)
 	}
-	info, err := f.root.Lstat(dst)
-	if err != nil {
-		return Entry{}, fsError("destination", dst, err)
-	}
-	return entryOf(info), nil
+	return f.settle("destination", dst, cw)
 }
 
 // addToTar adds name, and everything under it when it is a folder, to tw,
@@ -230,9 +231,13 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 	if err != nil {
 		return ExtractResult{}, err
 	}
-	var total, replaced int64
+	// total is the bytes the files unpack to, for lim; need is what they
+	// take as the disk limit counts (whole blocks, folders and links
+	// included), less what they replace.
+	var total, need int64
 	entries := 0
 	seen := newArchiveLinks(dst)
+	folders := map[string]bool{}
 	for {
 		e, err := ar.next()
 		if errors.Is(err, io.EOF) {
@@ -248,7 +253,15 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			ar.Close()
 			return ExtractResult{}, newError(TooLarge, "path", "the archive has more than %d entries", lim.MaxEntries)
 		}
-		if e.kind != tar.TypeReg && e.kind != tar.TypeLink {
+		need += f.newFolders(folders, e)
+		if e.kind == tar.TypeDir {
+			continue
+		}
+		need += blocks(e.size)
+		if old, err := f.root.Lstat(e.name); err == nil && !old.IsDir() {
+			need -= footprint(old)
+		}
+		if e.kind == tar.TypeSymlink {
 			continue
 		}
 		total += e.size
@@ -256,15 +269,12 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			ar.Close()
 			return ExtractResult{}, newError(TooLarge, "path", "the archive unpacks to more than %s", FormatBytes(lim.MaxBytes))
 		}
-		if old, err := f.root.Lstat(e.name); err == nil && old.Mode().IsRegular() {
-			replaced += old.Size()
-		}
 	}
 	ar.Close()
 	if err := f.checkLinks(seen); err != nil {
 		return ExtractResult{}, err
 	}
-	if err := f.usage.Check("path", total-replaced); err != nil {
+	if err := f.usage.Check("path", need); err != nil {
 		return ExtractResult{}, err
 	}
 
@@ -311,6 +321,25 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 		}
 	}
 	return res, nil
+}
+
+// newFolders is the footprint of the folders extracting e will create:
+// its own when it is one, and its parents', down to the destination, that
+// do not exist yet. known holds the folders already counted, or found to
+// exist, for the entries before.
+func (f *Folder) newFolders(known map[string]bool, e *archiveEntry) int64 {
+	dir := path.Dir(e.name)
+	if e.kind == tar.TypeDir {
+		dir = e.name
+	}
+	var n int64
+	for ; dir != "." && !known[dir]; dir = path.Dir(dir) {
+		known[dir] = true
+		if _, err := f.root.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			n += BlockSize
+		}
+	}
+	return n
 }
 
 // archiveLinks gathers the entries of an archive as they are read, so that
@@ -518,8 +547,13 @@ func (f *Folder) extractLink(e *archiveEntry) error {
 		if err := f.root.Remove(e.name); err != nil {
 			return fsError(field, e.name, err)
 		}
+		f.usage.Add(-footprint(old))
+	}
+	if err := f.usage.Reserve(field, BlockSize); err != nil {
+		return err
 	}
 	if err := f.root.Symlink(e.link, e.name); err != nil {
+		f.usage.Add(-BlockSize)
 		return fsError(field, e.name, err)
 	}
 	if err := f.chown(e.name); err != nil {
