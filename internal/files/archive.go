@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -58,15 +59,20 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 		names[i] = name
 	}
 
-	tmp, file, err := f.createTemp("destination", dst, 0o644)
-	if err != nil {
+	cw := &countingWriter{usage: f.usage, field: "destination", name: dst, max: noCap}
+	if err := cw.grow(0); err != nil {
 		return Entry{}, err
 	}
-	cw := &countingWriter{w: file, usage: f.usage, field: "destination", name: dst, max: noCap}
+	tmp, err := f.createTemp("destination", dst, 0o644)
+	if err != nil {
+		f.usage.Add(-cw.reserved)
+		return Entry{}, err
+	}
+	cw.w = tmp
 	gz := gzip.NewWriter(cw)
 	tw := tar.NewWriter(gz)
 	for _, name := range names {
-		if err = f.addToTar(tw, name, tmp); err != nil {
+		if err = f.addToTar(tw, name, tmp.name); err != nil {
 			break
 		}
 	}
@@ -76,14 +82,10 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	if err == nil {
 		err = gz.Close()
 	}
-	if err := f.commit(file, tmp, dst, cw, err); err != nil {
+	if err := f.commit(tmp, dst, cw, err); err != nil {
 		return Entry{}, fsError("paths", dst, err)
 	}
-	info, err := f.root.Lstat(dst)
-	if err != nil {
-		return Entry{}, fsError("destination", dst, err)
-	}
-	return entryOf(info), nil
+	return f.settle("destination", dst, cw)
 }
 
 // addToTar adds name, and everything under it when it is a folder, to tw,
@@ -229,8 +231,13 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 	if err != nil {
 		return ExtractResult{}, err
 	}
-	var total, replaced int64
+	// total is the bytes the files unpack to, for lim; need is what they
+	// take as the disk limit counts (whole blocks, folders and links
+	// included), less what they replace.
+	var total, need int64
 	entries := 0
+	seen := newArchiveLinks(dst)
+	folders := map[string]bool{}
 	for {
 		e, err := ar.next()
 		if errors.Is(err, io.EOF) {
@@ -240,12 +247,21 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			ar.Close()
 			return ExtractResult{}, err
 		}
+		seen.add(e)
 		entries++
 		if lim.MaxEntries > 0 && entries > lim.MaxEntries {
 			ar.Close()
 			return ExtractResult{}, newError(TooLarge, "path", "the archive has more than %d entries", lim.MaxEntries)
 		}
-		if e.kind != tar.TypeReg && e.kind != tar.TypeLink {
+		need += f.newFolders(folders, e)
+		if e.kind == tar.TypeDir {
+			continue
+		}
+		need += blocks(e.size)
+		if old, err := f.root.Lstat(e.name); err == nil && !old.IsDir() {
+			need -= footprint(old)
+		}
+		if e.kind == tar.TypeSymlink {
 			continue
 		}
 		total += e.size
@@ -253,12 +269,12 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			ar.Close()
 			return ExtractResult{}, newError(TooLarge, "path", "the archive unpacks to more than %s", FormatBytes(lim.MaxBytes))
 		}
-		if old, err := f.root.Lstat(e.name); err == nil && old.Mode().IsRegular() {
-			replaced += old.Size()
-		}
 	}
 	ar.Close()
-	if err := f.usage.Check("path", total-replaced); err != nil {
+	if err := f.checkLinks(seen); err != nil {
+		return ExtractResult{}, err
+	}
+	if err := f.usage.Check("path", need); err != nil {
 		return ExtractResult{}, err
 	}
 
@@ -276,6 +292,7 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 	}
 	var res ExtractResult
 	var links []*archiveEntry
+	seen = newArchiveLinks(dst)
 	for {
 		e, err := ar.next()
 		if errors.Is(err, io.EOF) {
@@ -284,6 +301,7 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 		if err != nil {
 			return res, err
 		}
+		seen.add(e)
 		if e.kind == tar.TypeSymlink {
 			links = append(links, e)
 			continue
@@ -292,12 +310,185 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			return res, err
 		}
 	}
+	// The archive may have changed since pass 1: its links are checked
+	// again, against the folder as it is now, before any is made.
+	if err := f.checkLinks(seen); err != nil {
+		return res, err
+	}
 	for _, e := range links {
 		if err := f.extractLink(e); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// newFolders is the footprint of the folders extracting e will create:
+// its own when it is one, and its parents', down to the destination, that
+// do not exist yet. known holds the folders already counted, or found to
+// exist, for the entries before.
+func (f *Folder) newFolders(known map[string]bool, e *archiveEntry) int64 {
+	dir := path.Dir(e.name)
+	if e.kind == tar.TypeDir {
+		dir = e.name
+	}
+	var n int64
+	for ; dir != "." && !known[dir]; dir = path.Dir(dir) {
+		known[dir] = true
+		if _, err := f.root.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			n += BlockSize
+		}
+	}
+	return n
+}
+
+// archiveLinks gathers the entries of an archive as they are read, so that
+// its links can be checked once all of them are known: a link may point
+// through another that comes later in the archive, and links are made
+// after every other entry.
+type archiveLinks struct {
+	dst string
+	// targets holds each symbolic link's target by its name in the
+	// folder; the last entry of a name wins, as it does when extracting.
+	targets map[string]string
+	// names are the names of every entry, links included.
+	names []string
+}
+
+func newArchiveLinks(dst string) *archiveLinks {
+	return &archiveLinks{dst: dst, targets: map[string]string{}}
+}
+
+func (a *archiveLinks) add(e *archiveEntry) {
+	a.names = append(a.names, e.name)
+	if e.kind == tar.TypeSymlink {
+		a.targets[e.name] = e.link
+	}
+}
+
+// Bounds of following an archive's links, as the kernel's: at most
+// maxLinkHops links in one resolution, and maxLinkSteps names walked.
+const (
+	maxLinkHops  = 40
+	maxLinkSteps = 4096
+)
+
+// checkLinks refuses, with Escape, an archive that has an entry inside
+// one of its own links (it would be written through the link), or a link
+// that leads out of the destination once the links it passes through are
+// followed: the archive's other links, and those already in the folder.
+// Each link alone was checked by entry, but "c1 -> ." and then
+// "c2 -> c1/.." each stay inside, while c2 leads to the destination's
+// parent.
+func (f *Folder) checkLinks(a *archiveLinks) error {
+	if len(a.targets) == 0 {
+		return nil
+	}
+	for _, name := range a.names {
+		for dir := path.Dir(name); dir != a.dst && dir != "."; dir = path.Dir(dir) {
+			if _, ok := a.targets[dir]; ok {
+				return newError(Escape, "path", "archive entry %q is inside %q, a link of the archive, and would be written through it",
+					printable(a.rel(name)), printable(a.rel(dir)))
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.targets)) {
+		if err := f.resolveLink(a, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rel is name as the archive writes it, relative to the destination.
+func (a *archiveLinks) rel(name string) string {
+	switch {
+	case a.dst == ".":
+		return name
+	case name == a.dst:
+		return "."
+	}
+	return strings.TrimPrefix(name, a.dst+"/")
+}
+
+// resolveLink follows the link name, walking from the destination down
+// its folder and then along its target, name by name. Each name that is
+// a link, of the archive or in the folder already, is replaced by its
+// target; every step must stay inside the destination.
+func (f *Folder) resolveLink(a *archiveLinks, name string) error {
+	escape := func() error {
+		return newError(Escape, "path", "archive entry %q is a link to %q, which leads outside the destination through the links on its way",
+			printable(a.rel(name)), printable(a.targets[name]))
+	}
+	var base []string
+	if a.dst != "." {
+		base = strings.Split(a.dst, "/")
+	}
+	cur := slices.Clone(base)
+	pending := strings.Split(a.rel(path.Dir(name))+"/"+a.targets[name], "/")
+	hops, steps := 0, 0
+	for len(pending) > 0 {
+		c := pending[0]
+		pending = pending[1:]
+		if steps++; steps > maxLinkSteps {
+			return newError(Invalid, "path", "archive entry %q is a link that takes too many steps to follow", printable(a.rel(name)))
+		}
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(cur) == len(base) {
+				return escape()
+			}
+			cur = cur[:len(cur)-1]
+			continue
+		}
+		cur = append(cur, c)
+		p := strings.Join(cur, "/")
+		target, ok := a.targets[p]
+		if !ok {
+			var err error
+			if target, ok, err = f.diskLink(p); err != nil {
+				if KindOf(err) == Escape {
+					return escape()
+				}
+				return err
+			}
+		}
+		if !ok {
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return newError(Invalid, "path", "archive entry %q is a link with too many levels of links", printable(a.rel(name)))
+		}
+		if strings.HasPrefix(target, "/") {
+			return escape()
+		}
+		cur = cur[:len(cur)-1]
+		pending = append(strings.Split(target, "/"), pending...)
+	}
+	return nil
+}
+
+// diskLink returns the target of p, a name in the folder, when it is a
+// symbolic link already there; ok is false when it is anything else or
+// nothing.
+func (f *Folder) diskLink(p string) (target string, ok bool, err error) {
+	info, err := f.root.Lstat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return "", false, nil
+		}
+		return "", false, fsError("path", p, err)
+	}
+	if info.Mode()&fs.ModeSymlink == 0 {
+		return "", false, nil
+	}
+	target, err = f.root.Readlink(p)
+	if err != nil {
+		return "", false, fsError("path", p, err)
+	}
+	return target, true, nil
 }
 
 // extractEntry writes one folder, file or hard link of an archive.
@@ -356,8 +547,13 @@ func (f *Folder) extractLink(e *archiveEntry) error {
 		if err := f.root.Remove(e.name); err != nil {
 			return fsError(field, e.name, err)
 		}
+		f.usage.Add(-footprint(old))
+	}
+	if err := f.usage.Reserve(field, BlockSize); err != nil {
+		return err
 	}
 	if err := f.root.Symlink(e.link, e.name); err != nil {
+		f.usage.Add(-BlockSize)
 		return fsError(field, e.name, err)
 	}
 	if err := f.chown(e.name); err != nil {

@@ -153,6 +153,45 @@ func TestExtractRefusesHostileArchivesBeforeWritingAnything(t *testing.T) {
 		{"tar symlink escaping from a subfolder", "a.tar.gz", func(t *testing.T) []byte {
 			return tarGz(t, tarEntry{name: "sub/up", typ: tar.TypeSymlink, link: "../../x"})
 		}, Escape},
+		{"tar link through an earlier link", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."},
+				tarEntry{name: "c2", typ: tar.TypeSymlink, link: "c1/.."})
+		}, Escape},
+		{"tar link through a later link", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c2", typ: tar.TypeSymlink, link: "c1/.."},
+				tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."})
+		}, Escape},
+		{"tar link through a link in a subfolder", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "d/", typ: tar.TypeDir},
+				tarEntry{name: "d/b", typ: tar.TypeSymlink, link: ".."},
+				tarEntry{name: "a", typ: tar.TypeSymlink, link: "d/b/.."})
+		}, Escape},
+		{"tar link through a chain of three", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."},
+				tarEntry{name: "c2", typ: tar.TypeSymlink, link: "c1/c1"},
+				tarEntry{name: "c3", typ: tar.TypeSymlink, link: "c2/../x"})
+		}, Escape},
+		{"tar link to a link out", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."},
+				tarEntry{name: "c2", typ: tar.TypeSymlink, link: "c1/../sentinel.txt"})
+		}, Escape},
+		{"tar links in a loop", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "l1", typ: tar.TypeSymlink, link: "l2/x"},
+				tarEntry{name: "l2", typ: tar.TypeSymlink, link: "l1/x"})
+		}, Invalid},
+		{"tar link inside", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "real/", typ: tar.TypeDir},
+				tarEntry{name: "alias", typ: tar.TypeSymlink, link: "real"},
+				tarEntry{name: "alias/file.txt", body: "x"})
+		}, Escape},
+		{"tar file before the link it goes through", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c1/file.txt", body: "x"},
+				tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."})
+		}, Escape},
+		{"tar link made through a link", "a.tar.gz", func(t *testing.T) []byte {
+			return tarGz(t, tarEntry{name: "c1", typ: tar.TypeSymlink, link: "."},
+				tarEntry{name: "c1/c3", typ: tar.TypeSymlink, link: "x"})
+		}, Escape},
 		{"tar hard link out", "a.tar.gz", func(t *testing.T) []byte {
 			return tarGz(t, tarEntry{name: "passwd", typ: tar.TypeLink, link: "../../../../etc/passwd"})
 		}, Escape},
@@ -188,6 +227,18 @@ func TestExtractRefusesHostileArchivesBeforeWritingAnything(t *testing.T) {
 		{"zip symlink out then write through", "a.zip", func(t *testing.T) []byte {
 			return zipBytes(t, zipEntry{name: "evil", body: "../", mode: fs.ModeSymlink | 0o777},
 				zipEntry{name: "evil/escaped.txt", body: "x"})
+		}, Escape},
+		{"zip link through an earlier link", "a.zip", func(t *testing.T) []byte {
+			return zipBytes(t, zipEntry{name: "c1", body: ".", mode: fs.ModeSymlink | 0o777},
+				zipEntry{name: "c2", body: "c1/..", mode: fs.ModeSymlink | 0o777})
+		}, Escape},
+		{"zip link through a link in a subfolder", "a.zip", func(t *testing.T) []byte {
+			return zipBytes(t, zipEntry{name: "d/b", body: "..", mode: fs.ModeSymlink | 0o777},
+				zipEntry{name: "a", body: "d/b/..", mode: fs.ModeSymlink | 0o777})
+		}, Escape},
+		{"zip link then a file through it", "a.zip", func(t *testing.T) []byte {
+			return zipBytes(t, zipEntry{name: "c1", body: ".", mode: fs.ModeSymlink | 0o777},
+				zipEntry{name: "c1/file.txt", body: "x"})
 		}, Escape},
 		{"not an archive", "a.tar.gz", func(t *testing.T) []byte { return []byte("plain text") }, Invalid},
 		{"not a zip", "a.zip", func(t *testing.T) []byte { return []byte("plain text") }, Invalid},
@@ -260,25 +311,48 @@ func TestExtractUnpacksTarAndZipWithLinksInside(t *testing.T) {
 	}
 }
 
-func TestExtractWritesFilesBeforeLinksSoNoneGoesThroughOne(t *testing.T) {
+func TestExtractFollowsTheLinksAlreadyInTheFolder(t *testing.T) {
 	f, dir, checkOutside := newFolder(t, nil)
 	defer checkOutside()
-	// A link inside, then a file under its name: the file is written as a
-	// real folder and file, and the link then finds its place taken.
+	// The game, or an earlier archive, made a link that stays inside; a
+	// new archive's link through it must not lead out of the destination.
+	if err := os.MkdirAll(filepath.Join(dir, "dest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(".", filepath.Join(dir, "dest", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		tar  []byte
+	}{
+		{"link through it", tarGz(t, tarEntry{name: "c2", typ: tar.TypeSymlink, link: "c1/.."})},
+		{"link made in it", tarGz(t, tarEntry{name: "c1/c3", typ: tar.TypeSymlink, link: ".."})},
+	} {
+		mustWriteBytes(t, filepath.Join(dir, "a.tar.gz"), c.tar)
+		if _, err := f.Extract("a.tar.gz", "dest", ExtractLimits{}); KindOf(err) != Escape {
+			t.Errorf("%s: %v, want Escape", c.name, err)
+		}
+	}
+	for _, name := range []string{"dest/c2", "dest/c3"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s was made by a refused archive (%v)", name, err)
+		}
+	}
+	// Links that stay inside, through others, are made.
 	mustWriteBytes(t, filepath.Join(dir, "a.tar.gz"), tarGz(t,
-		tarEntry{name: "real/", typ: tar.TypeDir},
-		tarEntry{name: "alias", typ: tar.TypeSymlink, link: "real"},
-		tarEntry{name: "alias/file.txt", body: "x"},
+		tarEntry{name: "lib/libx.so.1", body: "elf"},
+		tarEntry{name: "lib/libx.so", typ: tar.TypeSymlink, link: "libx.so.1"},
+		tarEntry{name: "current", typ: tar.TypeSymlink, link: "c1/lib/libx.so"},
+		tarEntry{name: "lib/self", typ: tar.TypeSymlink, link: "../c1/lib"},
 	))
-	_, err := f.Extract("a.tar.gz", ".", ExtractLimits{})
-	if KindOf(err) != Exist {
-		t.Fatalf("extract = %v, want a conflict for the link whose place is taken", err)
+	if _, err := f.Extract("a.tar.gz", "dest", ExtractLimits{}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "real", "file.txt")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the file went through the link into real/: %v", err)
-	}
-	if info, err := os.Lstat(filepath.Join(dir, "alias")); err != nil || !info.IsDir() {
-		t.Errorf("alias = %v, %v; want the real folder the file entry made", info, err)
+	for _, name := range []string{"dest/current", "dest/lib/self/libx.so"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "elf" {
+			t.Errorf("%s = %q, %v; want the library", name, b, err)
+		}
 	}
 }
 

@@ -256,100 +256,163 @@ func (f *Folder) writeFile(field, name string, r io.Reader, size, max int64, per
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return Entry{}, fsError(field, name, err)
 	}
-	var oldSize int64
+	// What is replaced is freed: a file, or a link in the way.
+	var freed int64
 	mode := fs.FileMode(0o644)
-	if old != nil && old.Mode().IsRegular() {
-		oldSize, mode = old.Size(), old.Mode().Perm()
+	if old != nil {
+		freed = footprint(old)
+		if old.Mode().IsRegular() {
+			mode = old.Mode().Perm()
+		}
 	}
 	if perm != 0 {
 		mode = perm
 	}
 	if size >= 0 {
-		if err := f.usage.Check(field, size-oldSize); err != nil {
+		if err := f.usage.Check(field, blocks(size)-freed); err != nil {
 			return Entry{}, err
 		}
 	}
-	tmp, file, err := f.createTemp(field, name, mode)
-	if err != nil {
+	w := &countingWriter{usage: f.usage, field: field, max: max, name: name}
+	// Even an empty file takes a block.
+	if err := w.grow(0); err != nil {
 		return Entry{}, err
 	}
-	w := &countingWriter{w: file, usage: f.usage, field: field, max: max, name: name}
+	tmp, err := f.createTemp(field, name, mode)
+	if err != nil {
+		f.usage.Add(-w.reserved)
+		return Entry{}, err
+	}
+	w.w = tmp
 	_, err = io.Copy(w, r)
-	if err := f.commit(file, tmp, name, w, err); err != nil {
+	if err := f.commit(tmp, name, w, err); err != nil {
 		return Entry{}, fsError(field, name, err)
 	}
-	f.usage.Add(-oldSize)
+	f.usage.Add(-freed)
+	return f.settle(field, name, w)
+}
+
+// settle replaces what a write reserved by the footprint of the file it
+// made, now that the file system has allocated it, and describes the
+// file.
+func (f *Folder) settle(field, name string, w *countingWriter) (Entry, error) {
 	info, err := f.root.Lstat(name)
 	if err != nil {
+		f.usage.Add(-w.reserved)
 		return Entry{}, fsError(field, name, err)
 	}
+	f.usage.Add(footprint(info) - w.reserved)
 	return entryOf(info), nil
+}
+
+// tempFile is the temporary file of a write, open for writing.
+type tempFile struct {
+	*os.File
+	// dir is the folder the file was created in, held open so that a
+	// failed write removes the file from there even when the game has
+	// since moved that folder, or put a link to elsewhere in its place.
+	dir *os.Root
+	// base is the file's name in dir; name its path in the instance's
+	// folder, by which it is renamed into place.
+	base, name string
 }
 
 // createTemp creates an empty temporary file in the folder of name.
 // O_EXCL never follows a symbolic link, so it cannot be made through one.
-func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.File, error) {
+func (f *Folder) createTemp(field, name string, mode fs.FileMode) (*tempFile, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(name), tempPrefix+hex.EncodeToString(rnd[:]))
-	file, err := f.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	t := &tempFile{base: tempPrefix + hex.EncodeToString(rnd[:])}
+	t.name = path.Join(path.Dir(name), t.base)
+	dir, err := f.root.OpenRoot(path.Dir(name))
 	if err != nil {
-		return "", nil, fsError(field, path.Dir(name), err)
+		return nil, fsError(field, path.Dir(name), err)
 	}
+	file, err := dir.OpenFile(t.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		dir.Close()
+		return nil, fsError(field, path.Dir(name), err)
+	}
+	t.File, t.dir = file, dir
 	if f.uid >= 0 {
 		if err := file.Chown(f.uid, f.gid); err != nil {
-			file.Close()
-			_ = f.root.Remove(tmp)
-			return "", nil, fsError(field, name, err)
+			t.discard()
+			return nil, fsError(field, name, err)
 		}
 	}
 	// The umask may have narrowed the mode; the file keeps the old one.
 	_ = file.Chmod(mode)
-	return tmp, file, nil
+	return t, nil
+}
+
+// discard closes and removes the temporary file.
+func (t *tempFile) discard() {
+	t.File.Close()
+	_ = t.dir.Remove(t.base)
+	t.dir.Close()
 }
 
 // commit ends the write of a temporary file. After a successful copy (err
 // nil) it syncs and closes the file and renames it to name; after a failed
-// one, or when that fails, it removes the file and takes back the bytes cw
-// counted.
-func (f *Folder) commit(file *os.File, tmp, name string, cw *countingWriter, err error) error {
+// one, or when that fails, it removes the file and takes back what cw
+// reserved. The rename goes by path, so the file lands where the client
+// named or nowhere: a folder swapped for a link out since the file was
+// created makes it fail as an escape, and the file is removed from the
+// folder it is really in.
+func (f *Folder) commit(t *tempFile, name string, cw *countingWriter, err error) error {
 	if err == nil {
-		err = file.Sync()
+		err = t.Sync()
 	}
-	if cerr := file.Close(); err == nil {
+	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = f.root.Rename(tmp, name)
+		err = f.root.Rename(t.name, name)
 	}
 	if err != nil {
-		_ = f.root.Remove(tmp)
-		f.usage.Add(-cw.n)
+		_ = t.dir.Remove(t.base)
+		f.usage.Add(-cw.reserved)
 	}
+	t.dir.Close()
 	return err
 }
 
-// countingWriter writes to w, counting each chunk against the disk limit
-// before it is written and refusing past max bytes (negative: no cap).
+// countingWriter writes to w, reserving the blocks each chunk needs
+// against the disk limit before it is written, and refusing past max
+// bytes (negative: no cap).
 type countingWriter struct {
 	w     io.Writer
 	usage *Usage
 	field string
 	name  string
 	max   int64
-	// n is the bytes written and counted so far.
+	// n is the bytes written so far.
 	n int64
+	// reserved is what is counted for the file so far, in whole blocks.
+	reserved int64
+}
+
+// grow reserves the blocks a file of n bytes needs beyond those reserved.
+func (c *countingWriter) grow(n int64) error {
+	need := blocks(n) - c.reserved
+	if need <= 0 {
+		return nil
+	}
+	if err := c.usage.Reserve(c.field, need); err != nil {
+		return err
+	}
+	c.reserved += need
+	return nil
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	if c.max >= 0 && c.n+int64(len(p)) > c.max {
 		return 0, newError(TooLarge, c.field, "%q is over the cap of %s", c.name, FormatBytes(c.max))
 	}
-	if err := c.usage.Reserve(c.field, int64(len(p))); err != nil {
+	if err := c.grow(c.n + int64(len(p))); err != nil {
 		return 0, err
 	}
 	n, err := c.w.Write(p)
-	c.usage.Add(int64(n - len(p)))
 	c.n += int64(n)
 	return n, err
 }
@@ -387,8 +450,14 @@ func (f *Folder) mkdirAll(field, name string) error {
 	if err := f.mkdirAll(field, path.Dir(name)); err != nil {
 		return err
 	}
-	if err := f.root.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fsError(field, name, err)
+	if err := f.usage.Reserve(field, BlockSize); err != nil {
+		return err
+	}
+	if err := f.root.Mkdir(name, 0o755); err != nil {
+		f.usage.Add(-BlockSize)
+		if !errors.Is(err, fs.ErrExist) {
+			return fsError(field, name, err)
+		}
 	}
 	if err := f.chown(name); err != nil {
 		return fsError(field, name, err)
@@ -465,23 +534,21 @@ func (f *Folder) Delete(paths []string) error {
 	return nil
 }
 
-// sizeOf is the bytes the regular files at or under name hold, found
-// without following symbolic links.
+// sizeOf is the footprint of name and, for a folder, of everything in
+// it, found without following symbolic links.
 func (f *Folder) sizeOf(name string) (int64, error) {
 	info, err := f.root.Lstat(name)
 	if err != nil {
 		return 0, err
 	}
-	if info.Mode().IsRegular() {
-		return info.Size(), nil
-	}
 	if !info.IsDir() {
-		return 0, nil
+		return footprint(info), nil
 	}
 	sub, err := f.root.OpenRoot(name)
 	if err != nil {
 		return 0, err
 	}
 	defer sub.Close()
-	return Measure(context.Background(), sub)
+	inside, err := Measure(context.Background(), sub)
+	return footprint(info) + inside, err
 }

@@ -1,7 +1,11 @@
 package files
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -160,47 +164,61 @@ func TestUploadWritesFilesAndEnforcesCaps(t *testing.T) {
 	}
 }
 
+// footprintOf is what the disk limit counts the file at p for, from its
+// metadata as the file system reports it.
+func footprintOf(t *testing.T, p string) int64 {
+	t.Helper()
+	info, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return footprint(info)
+}
+
 func TestUsageIsAdjustedByEveryWriteWithoutAWalk(t *testing.T) {
 	u := &Usage{}
 	u.Set(0)
-	u.SetLimit(1000)
+	u.SetLimit(10 * BlockSize)
 	f, dir, _ := newFolder(t, u)
 	used := func() int64 { n, _ := u.Used(); return n }
 	if _, err := f.Write("a", strings.NewReader(strings.Repeat("a", 300)), 300, 0); err != nil {
 		t.Fatal(err)
 	}
-	if used() != 300 {
-		t.Fatalf("after a 300-byte write: %d", used())
+	if want := footprintOf(t, filepath.Join(dir, "a")); used() != want || want < BlockSize {
+		t.Fatalf("after a 300-byte write: %d, want its footprint %d, at least a block", used(), want)
 	}
 	if _, err := f.Write("a", strings.NewReader(strings.Repeat("a", 100)), -1, 0); err != nil {
 		t.Fatal(err)
 	}
-	if used() != 100 {
-		t.Fatalf("after replacing it with 100 bytes: %d", used())
+	if want := footprintOf(t, filepath.Join(dir, "a")); used() != want {
+		t.Fatalf("after replacing it with 100 bytes: %d, want %d", used(), want)
 	}
+	base := used()
 	// Announced size past the limit: refused before reading.
-	r := &countingReader{r: strings.NewReader(strings.Repeat("b", 2000))}
-	if _, err := f.Write("b", r, 2000, 0); KindOf(err) != OverLimit {
+	r := &countingReader{r: strings.NewReader(strings.Repeat("b", 20*BlockSize))}
+	if _, err := f.Write("b", r, 20*BlockSize, 0); KindOf(err) != OverLimit {
 		t.Fatalf("write past the limit: %v, want OverLimit", err)
-	} else if !strings.Contains(err.Error(), "disk limit of 1000 bytes") {
+	} else if !strings.Contains(err.Error(), "disk limit of 40960 bytes") {
 		t.Errorf("message %q does not name the limit", err)
 	}
 	if r.n != 0 {
 		t.Errorf("a write refused on its announced size read %d bytes", r.n)
 	}
 	// Unknown size: refused as it passes the limit, nothing left behind.
-	if _, err := f.Write("b", strings.NewReader(strings.Repeat("b", 2000)), -1, 0); KindOf(err) != OverLimit {
+	if _, err := f.Write("b", strings.NewReader(strings.Repeat("b", 10*BlockSize)), -1, 0); KindOf(err) != OverLimit {
 		t.Fatalf("streamed write past the limit: %v, want OverLimit", err)
 	}
-	if used() != 100 {
-		t.Fatalf("after refused writes: %d, want 100", used())
+	if used() != base {
+		t.Fatalf("after refused writes: %d, want %d", used(), base)
 	}
-	if _, err := f.Upload(".", multipartOf(map[string]string{"u": strings.Repeat("u", 950)}), UploadLimits{}); KindOf(err) != OverLimit {
+	if _, err := f.Upload(".", multipartOf(map[string]string{"u": strings.Repeat("u", 9*BlockSize+1)}), UploadLimits{}); KindOf(err) != OverLimit {
 		t.Fatalf("upload past the limit: %v, want OverLimit", err)
 	}
-	mustWriteBytes(t, filepath.Join(dir, "pack.tar.gz"), tarGz(t, tarEntry{name: "x", body: strings.Repeat("x", 950)}))
-	u.Add(int64(len(tarGz(t, tarEntry{name: "x", body: strings.Repeat("x", 950)})))) // written behind the API's back
+	pack := tarGz(t, tarEntry{name: "x", body: strings.Repeat("x", 8*BlockSize)})
+	mustWriteBytes(t, filepath.Join(dir, "pack.tar.gz"), pack)
+	u.Add(footprintOf(t, filepath.Join(dir, "pack.tar.gz"))) // written behind the API's back
 	before := used()
+	// 8 blocks of file and one of folder pass the 10 blocks with the 2 used.
 	if _, err := f.Extract("pack.tar.gz", "out", ExtractLimits{}); KindOf(err) != OverLimit {
 		t.Fatalf("extract past the limit: %v, want OverLimit", err)
 	}
@@ -221,9 +239,88 @@ func TestUsageIsAdjustedByEveryWriteWithoutAWalk(t *testing.T) {
 	}
 }
 
-func TestMeasureCountsRegularFilesAndFollowsNoLink(t *testing.T) {
+func TestEmptyFilesFoldersAndLinksEachCountAtLeastABlock(t *testing.T) {
+	u := &Usage{}
+	u.Set(0)
+	f, dir, _ := newFolder(t, u)
+	used := func() int64 { n, _ := u.Used(); return n }
+	const n = 10_000
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "many/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for i := range n {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("many/%05d", i), Typeflag: tar.TypeReg, Mode: 0o644})
+	}
+	tw.WriteHeader(&tar.Header{Name: "many/link", Typeflag: tar.TypeSymlink, Linkname: "00000"})
+	tw.Close()
+	gz.Close()
+	if buf.Len() > 100<<10 {
+		t.Fatalf("the archive is %d bytes; the point is a small one", buf.Len())
+	}
+	mustWriteBytes(t, filepath.Join(dir, "many.tar.gz"), buf.Bytes())
+
+	// The same archive, under a limit that its bytes (none) would pass.
+	u.SetLimit(1 << 20)
+	if _, err := f.Extract("many.tar.gz", ".", ExtractLimits{}); KindOf(err) != OverLimit {
+		t.Fatalf("extract of %d empty files under a 1 MiB limit: %v, want OverLimit", n, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "many")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("the refused extract wrote its files")
+	}
+	if used() != 0 {
+		t.Errorf("a refused extract counted %d", used())
+	}
+
+	u.SetLimit(0)
+	if _, err := f.Extract("many.tar.gz", ".", ExtractLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := used(); got < (n+2)*BlockSize {
+		t.Errorf("%d empty files, a folder and a link count %d, want at least %d", n, got, (n+2)*BlockSize)
+	}
+	walked, err := Measure(t.Context(), f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := footprintOf(t, filepath.Join(dir, "many.tar.gz"))
+	if walked < (n+2)*BlockSize+archive {
+		t.Errorf("a walk counts %d, want at least %d", walked, (n+2)*BlockSize+archive)
+	}
+
+	// An empty write, an empty upload and a new folder each take a block;
+	// deleting gives back what was counted.
+	u.Set(0)
+	if _, err := f.Write("empty", strings.NewReader(""), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Upload(".", multipartOf(map[string]string{"up/empty": ""}), UploadLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Mkdir("folder"); err != nil {
+		t.Fatal(err)
+	}
+	if got := used(); got < 4*BlockSize {
+		t.Errorf("an empty file, an empty upload in a new folder and a folder count %d, want at least %d", got, 4*BlockSize)
+	}
+	u.SetLimit(used())
+	if _, err := f.Write("one-more", strings.NewReader(""), 0, 0); KindOf(err) != OverLimit {
+		t.Errorf("an empty file at the limit: %v, want OverLimit", err)
+	}
+	if err := f.Mkdir("one-more"); KindOf(err) != OverLimit {
+		t.Errorf("a folder at the limit: %v, want OverLimit", err)
+	}
+	if err := f.Delete([]string{"empty", "up", "folder"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := used(); got != 0 {
+		t.Errorf("after deleting them: %d, want 0", got)
+	}
+}
+
+func TestMeasureCountsEveryEntryInBlocksAndFollowsNoLink(t *testing.T) {
 	base := t.TempDir()
-	mustWrite(t, filepath.Join(base, "outside", "big"), strings.Repeat("o", 5000))
+	mustWrite(t, filepath.Join(base, "outside", "big"), strings.Repeat("o", 50000))
 	mustWrite(t, filepath.Join(base, "folder", "a"), "12345")
 	mustWrite(t, filepath.Join(base, "folder", "sub", "b"), "123")
 	os.Symlink("../outside", filepath.Join(base, "folder", "out"))
@@ -233,8 +330,12 @@ func TestMeasureCountsRegularFilesAndFollowsNoLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	if n, err := Measure(t.Context(), root); err != nil || n != 8 {
-		t.Errorf("Measure = %d, %v; want 8", n, err)
+	var want int64
+	for _, name := range []string{"a", "sub", "sub/b", "out", "big"} {
+		want += footprintOf(t, filepath.Join(base, "folder", name))
+	}
+	if n, err := Measure(t.Context(), root); err != nil || n != want || n < 5*BlockSize {
+		t.Errorf("Measure = %d, %v; want %d, at least 5 blocks", n, err, want)
 	}
 }
 
@@ -248,4 +349,57 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
 	return n, err
+}
+
+// swapOnEOF reads r and, when it is done, swaps the folder dir for a
+// link to target, as a game racing a write through the file API would:
+// the write's folder was checked and its temporary file created before.
+type swapOnEOF struct {
+	r           io.Reader
+	dir, target string
+	t           *testing.T
+}
+
+func (s *swapOnEOF) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		if rerr := os.Rename(s.dir, s.dir+"-moved"); rerr != nil {
+			s.t.Error(rerr)
+		}
+		if serr := os.Symlink(s.target, s.dir); serr != nil {
+			s.t.Error(serr)
+		}
+	}
+	return n, err
+}
+
+func TestWriteRacedByAFolderSwapIsAnEscapeAndLeavesNoTemporaryFile(t *testing.T) {
+	u := &Usage{}
+	u.Set(0)
+	f, dir, _ := newFolder(t, u)
+	outside := filepath.Join(filepath.Dir(dir), "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "world"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, outside, "", -1)
+	r := &swapOnEOF{r: strings.NewReader("level data"), dir: filepath.Join(dir, "world"), target: outside, t: t}
+	_, err := f.Write("world/level.dat", r, -1, 0)
+	if KindOf(err) != Escape {
+		t.Fatalf("write whose folder was swapped for a link out: %v (kind %d), want Escape", err, KindOf(err))
+	}
+	if diffs := diffStates(before, snapshot(t, outside, "", -1)); len(diffs) > 0 {
+		t.Errorf("ESCAPE: the folder outside changed: %s", strings.Join(diffs, "; "))
+	}
+	_ = filepath.WalkDir(filepath.Dir(dir), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			t.Errorf("a temporary file was left behind: %s", p)
+		}
+		return nil
+	})
+	if n, _ := u.Used(); n != 0 {
+		t.Errorf("the failed write still counts %d bytes", n)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"syscall"
@@ -122,6 +123,18 @@ func Clean(field, p string) (string, error) {
 // not export it; TestRootEscapeErrorIsRecognised notices if it changes.
 const errPathEscapes = "path escapes from parent"
 
+// escapes reports whether err is os.Root's refusal of a name that leads
+// outside it. A rename or a link reports it in an *os.LinkError, the rest
+// in an *fs.PathError.
+func escapes(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err != nil && pe.Err.Error() == errPathEscapes
+	}
+	var le *os.LinkError
+	return errors.As(err, &le) && le.Err != nil && le.Err.Error() == errPathEscapes
+}
+
 // fsError turns an error from the file system about name (sent in field)
 // into an *Error, keeping the original for the logs. Errors it cannot
 // explain to a client are returned as they are, for a 500.
@@ -133,8 +146,7 @@ func fsError(field, name string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == errPathEscapes {
+	if escapes(err) {
 		return &Error{Kind: Escape, Field: field, Msg: fmt.Sprintf("%q leads outside the instance's folder", name), Err: err}
 	}
 	wrap := func(k Kind, msg string) error {

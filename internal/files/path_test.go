@@ -93,4 +93,16 @@ func TestRootEscapeErrorIsRecognised(t *testing.T) {
 	if KindOf(fsError("path", "up/x", err)) != Escape {
 		t.Fatalf("fsError does not classify %v as an escape", err)
 	}
+	// A rename reports it in an *os.LinkError instead.
+	if err := os.WriteFile(filepath.Join(dir, "root", "a"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = root.Rename("a", "up/a")
+	var le *os.LinkError
+	if !errors.As(err, &le) || le.Err.Error() != errPathEscapes {
+		t.Fatalf("a rename out through a link gave %v; fsError expects %q", err, errPathEscapes)
+	}
+	if KindOf(fsError("to", "up/a", err)) != Escape {
+		t.Fatalf("fsError does not classify %v as an escape", err)
+	}
 }

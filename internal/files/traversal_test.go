@@ -1,6 +1,7 @@
 package files
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"crypto/sha256"
@@ -83,6 +84,10 @@ type sandbox struct {
 //	  link-chain -> link-out, link-deep -> inner/../../outside
 //	  inner/link-up -> ../../outside
 //	  link-rel-etc -> ../../../../../../../../etc
+//	  link-dot -> .
+//	  chain-*.tar.gz, chain-sub.zip, write-through-link.*: archives whose
+//	  links lead out only through one another, or through link-dot, or
+//	  that write a file through their own link
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	base := t.TempDir()
@@ -94,6 +99,20 @@ func newSandbox(t *testing.T) *sandbox {
 	mustWriteBytes(t, filepath.Join(outside, "evil.tar.gz"), tarGz(t, tarEntry{name: "escaped.txt", body: "out"}))
 	mustWrite(t, filepath.Join(s.dir, "inner", "file.txt"), "inner file")
 	mustWriteBytes(t, filepath.Join(s.dir, "ok.tar.gz"), tarGz(t, tarEntry{name: "from-archive.txt", body: "in"}))
+	link := func(name, target string) tarEntry { return tarEntry{name: name, typ: tar.TypeSymlink, link: target} }
+	zipLink := func(name, target string) zipEntry {
+		return zipEntry{name: name, body: target, mode: fs.ModeSymlink | 0o777}
+	}
+	for name, content := range map[string][]byte{
+		"chain-dot.tar.gz":          tarGz(t, link("c1", "."), link("c2", "c1/../outside/sentinel.txt")),
+		"chain-reversed.tar.gz":     tarGz(t, link("c2", "c1/../outside"), link("c1", ".")),
+		"chain-sub.zip":             zipBytes(t, zipLink("d/b", ".."), zipLink("a", "d/b/../outside")),
+		"chain-disk.tar.gz":         tarGz(t, link("c2", "link-dot/../outside")),
+		"write-through-link.tar.gz": tarGz(t, link("c1", "inner"), tarEntry{name: "c1/escaped.txt", body: "out"}),
+		"write-through-link.zip":    zipBytes(t, zipLink("c1", "inner"), zipEntry{name: "c1/escaped.txt", body: "out"}),
+	} {
+		mustWriteBytes(t, filepath.Join(s.dir, name), content)
+	}
 	links := map[string]string{
 		"link-inside":      "inner",
 		"link-etc":         "/etc",
@@ -106,6 +125,7 @@ func newSandbox(t *testing.T) *sandbox {
 		"link-deep":        "inner/../../outside",
 		"inner/link-up":    "../../outside",
 		"link-rel-etc":     "../../../../../../../../etc",
+		"link-dot":         ".",
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(s.dir, name)); err != nil {
@@ -249,7 +269,7 @@ var folderOps = []folderOp{
 		return err
 	}},
 	{"extract-from", true, func(f *Folder, p string) error {
-		if !strings.HasSuffix(p, ".tar.gz") {
+		if !strings.HasSuffix(p, ".tar.gz") && !strings.HasSuffix(p, ".zip") {
 			p += "/evil.tar.gz"
 		}
 		_, err := f.Extract(p, ".", ExtractLimits{})
@@ -281,11 +301,11 @@ func TestTraversalCorpusMakesZeroEscapes(t *testing.T) {
 	refused, ran := 0, 0
 	for _, c := range cases {
 		readOnlyTarget := strings.HasSuffix(c.category, "-ro")
-		mustRefuse := strings.HasPrefix(c.category, "escape")
 		for _, op := range folderOps {
 			if readOnlyTarget && op.writes {
 				continue
 			}
+			mustRefuse := strings.HasPrefix(c.category, "escape") || c.category == "archive" && op.name == "extract-from"
 			name := fmt.Sprintf("%s/%s/%.40q", c.category, op.name, c.path)
 			s := newSandbox(t)
 			before := s.outsideState(t, readOnlyTarget)

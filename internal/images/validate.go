@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
 // Limits of a template. They are generous for any real server and keep a
@@ -162,6 +163,9 @@ func checkEnvEntry(field, kv string) error {
 	if !ok || !IsEnvName(k) {
 		return fault.InvalidField(field, "%q must be KEY=VALUE with a valid variable name", truncate(kv))
 	}
+	if err := nodeapi.CheckEnvName(k); err != nil {
+		return fault.InvalidField(field, "%s", err)
+	}
 	if len(v) > maxValue || strings.ContainsRune(v, 0) {
 		return fault.InvalidField(field, "the value of %s must be at most %d bytes, without NUL", k, maxValue)
 	}
@@ -220,8 +224,11 @@ func checkMountPath(field, p string) error {
 	if p == "" {
 		return nil
 	}
-	if len(p) > maxImageRef || !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.ContainsFunc(p, unicode.IsControl) {
-		return fault.InvalidField(field, "%q must be a clean absolute path other than /", truncate(p))
+	if len(p) > maxImageRef || strings.ContainsFunc(p, unicode.IsControl) {
+		return fault.InvalidField(field, "must be at most %d bytes, without control characters", maxImageRef)
+	}
+	if err := nodeapi.CheckMountPath(p); err != nil {
+		return fault.InvalidField(field, "%s", err)
 	}
 	return nil
 }
@@ -232,6 +239,9 @@ func checkVariable(field, name string, v Variable) error {
 	}
 	if reserved[name] {
 		return fault.InvalidField(field, "%s is set by Berth and cannot be a variable", name)
+	}
+	if err := nodeapi.CheckEnvName(name); err != nil {
+		return fault.InvalidField(field, "%s", err)
 	}
 	if err := checkText(field+".name", v.Name, maxName, false, false); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/berth-dev/berth/internal/files"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/secret"
 )
@@ -157,8 +158,9 @@ func TestFileAPIThroughTheNode(t *testing.T) {
 
 	w = call(t, d, http.MethodGet, "/v1/instances/files-a/disk", nil)
 	expectStatus(t, w, http.StatusOK, "disk")
-	if u := decode[nodeapi.DiskUsage](t, w); u.UsedBytes != 8+4+2 || u.LimitBytes != 0 {
-		t.Errorf("disk = %+v, want 14 bytes used and no limit", u)
+	// Two folders and three small files, a block each.
+	if u := decode[nodeapi.DiskUsage](t, w); u.UsedBytes != 5*files.BlockSize || u.LimitBytes != 0 {
+		t.Errorf("disk = %+v, want 5 blocks used and no limit", u)
 	}
 }
 
@@ -355,16 +357,16 @@ func TestDiskUsageIsAdjustedIncrementallyNotWalkedPerRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectStatus(t, callRaw(t, d, http.MethodPut, "/v1/instances/disk-b/files/content?path=a", strings.NewReader("12345"), ""), http.StatusOK, "write")
-	if n := used(); n != 5 {
-		t.Fatalf("after a 5-byte write: %d, want 5 (no walk)", n)
+	if n := used(); n != files.BlockSize {
+		t.Fatalf("after a 5-byte write: %d, want a block (no walk)", n)
 	}
 	expectStatus(t, call(t, d, http.MethodPost, "/v1/instances/disk-b/files/delete", nodeapi.DeleteRequest{Paths: []string{"a"}}), http.StatusOK, "delete")
 	if n := used(); n != 0 {
 		t.Fatalf("after deleting it: %d, want 0", n)
 	}
 	d.checkDisks(t.Context())
-	if n := used(); n != 1000 {
-		t.Fatalf("after a periodic walk: %d, want the game's 1000", n)
+	if n := used(); n != files.BlockSize {
+		t.Fatalf("after a periodic walk: %d, want the game's 1000 bytes, a block", n)
 	}
 }
 

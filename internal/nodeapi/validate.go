@@ -74,6 +74,9 @@ func (s InstanceSpec) Validate() error {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return &FieldError{"env", fmt.Sprintf("name %q must be non-empty without '=' or NUL", k)}
 		}
+		if err := CheckEnvName(k); err != nil {
+			return &FieldError{"env", err.Error()}
+		}
 		if strings.ContainsRune(v, 0) {
 			return &FieldError{"env", fmt.Sprintf("value of %s must not contain NUL", k)}
 		}
@@ -81,8 +84,10 @@ func (s InstanceSpec) Validate() error {
 	if strings.ContainsRune(s.Startup, 0) {
 		return &FieldError{"startup", "must not contain NUL"}
 	}
-	if s.MountPath != "" && (!path.IsAbs(s.MountPath) || path.Clean(s.MountPath) != s.MountPath || s.MountPath == "/") {
-		return &FieldError{"mountPath", "must be a clean absolute path other than /"}
+	if s.MountPath != "" {
+		if err := CheckMountPath(s.MountPath); err != nil {
+			return &FieldError{"mountPath", err.Error()}
+		}
 	}
 	if s.Desired != DesiredRunning && s.Desired != DesiredStopped {
 		return &FieldError{"desired", fmt.Sprintf("must be %q or %q", DesiredRunning, DesiredStopped)}
@@ -100,6 +105,67 @@ func (s InstanceSpec) Validate() error {
 	for i, d := range s.Downloads {
 		if err := d.validate(fmt.Sprintf("downloads[%d]", i)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// kernelFolders are where the kernel's files appear in a container. The
+// data folder mounted on one of them, or inside one, would hide what the
+// runtime put there or hand the game a writable /dev or /sys entry.
+var kernelFolders = []string{"/proc", "/dev", "/sys"}
+
+// CheckMountPath returns the rule p breaks as the path the data folder is
+// mounted at in a container, or nil. It must be absolute and clean, not
+// "/", and not /proc, /dev, /sys or a path under them (nor one that
+// cleans to such a path, as /data/../proc). The panel checks templates
+// with it and the node checks specs, so both refuse the same paths.
+func CheckMountPath(p string) error {
+	clean := path.Clean(p)
+	if path.IsAbs(p) {
+		for _, k := range kernelFolders {
+			if clean == k || strings.HasPrefix(clean, k+"/") {
+				return fmt.Errorf("%q must not be %s or under it: the kernel's files are there", p, k)
+			}
+		}
+	}
+	if !path.IsAbs(p) || clean != p || p == "/" {
+		return fmt.Errorf("%q must be a clean absolute path other than /", p)
+	}
+	return nil
+}
+
+// protectedEnv are the environment variables no template, deploy or spec
+// may set, because something other than the game reads them: they would
+// run code or change which program runs, in the server's container and
+// in its install container alike (both get the same environment).
+// HOSTNAME, HOME and TERM are not here: Docker fills them in only when
+// they are unset, a value changes nothing but the variable, and eggs use
+// HOSTNAME as a server's name and set HOME to the data folder.
+var protectedEnv = []struct {
+	name   string
+	prefix bool
+	why    string
+}{
+	// LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...: glibc's and musl's
+	// loaders read them in every dynamically linked program, whatever
+	// the startup command runs.
+	{"LD_", true, "is read by the dynamic loader, which would load code from it"},
+	{"GLIBC_TUNABLES", false, "is read by the C library's loader (CVE-2023-4911)"},
+	{"GCONV_PATH", false, "makes the C library load code from the folder it names"},
+	{"BASH_ENV", false, "names a file every bash script runs before its own commands"},
+	{"PATH", false, "decides which program each command runs; the image sets it"},
+	{"DOCKER_", true, "is reserved for Docker's own settings"},
+}
+
+// CheckEnvName returns why no instance may set the environment variable
+// name, or nil. It is the one list the panel checks template environment
+// and variables against, at import and at deploy, and the node checks a
+// spec's environment against.
+func CheckEnvName(name string) error {
+	for _, p := range protectedEnv {
+		if name == p.name || p.prefix && strings.HasPrefix(name, p.name) {
+			return fmt.Errorf("%s cannot be set: it %s", name, p.why)
 		}
 	}
 	return nil

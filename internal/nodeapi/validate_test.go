@@ -68,6 +68,59 @@ func TestInstanceSpecValidate(t *testing.T) {
 	}
 }
 
+// protectedEnvNames are names CheckEnvName must refuse: every entry of its
+// list, and several of each prefix.
+var protectedEnvNames = []string{
+	"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_BIND_NOW", "LD_DEBUG_OUTPUT",
+	"GLIBC_TUNABLES", "GCONV_PATH", "BASH_ENV", "PATH", "DOCKER_HOST", "DOCKER_CONFIG",
+}
+
+func TestInstanceSpecRefusesLoaderAndRuntimeEnvInServerAndInstall(t *testing.T) {
+	for _, name := range protectedEnvNames {
+		for _, install := range []bool{false, true} {
+			s := testSpec()
+			s.Env = map[string]string{"SERVER_JARFILE": "server.jar", name: "/home/container/x"}
+			if install {
+				// The install container runs with the same Env.
+				s.Install = &InstallSpec{Image: "debian:bookworm-slim", Entrypoint: "bash", Script: "echo hi"}
+			}
+			var fe *FieldError
+			err := s.Validate()
+			if !errors.As(err, &fe) || fe.Field != "env" || !strings.Contains(err.Error(), name) {
+				t.Errorf("env %s (install %v): got %v, want an env field error naming it", name, install, err)
+			}
+		}
+	}
+	// Look-alikes, and the names Docker fills in only when unset.
+	for _, name := range []string{"HOSTNAME", "HOME", "TERM", "LDAP_URL", "PATHS", "MY_PATH", "DOCKERFILE", "ld_preload"} {
+		s := testSpec()
+		s.Env = map[string]string{name: "x"}
+		if err := s.Validate(); err != nil {
+			t.Errorf("env %s refused: %v", name, err)
+		}
+	}
+}
+
+func TestInstanceSpecRefusesMountPathsOnKernelFolders(t *testing.T) {
+	for _, p := range []string{"/", "/proc", "/proc/self", "/dev", "/dev/shm", "/sys", "/sys/fs/cgroup",
+		"/data/../proc", "//proc", "/proc/", "/dev/../sys/kernel", "home/container"} {
+		s := testSpec()
+		s.MountPath = p
+		var fe *FieldError
+		err := s.Validate()
+		if !errors.As(err, &fe) || fe.Field != "mountPath" || !strings.HasPrefix(err.Error(), "mountPath: ") {
+			t.Errorf("mount path %q: got %v, want a mountPath field error", p, err)
+		}
+	}
+	for _, p := range []string{"/home/container", "/procfs", "/devel", "/system", "/srv/dev", "/data/proc"} {
+		s := testSpec()
+		s.MountPath = p
+		if err := s.Validate(); err != nil {
+			t.Errorf("mount path %q refused: %v", p, err)
+		}
+	}
+}
+
 // FuzzValidateInstanceID checks that every accepted ID is safe to use as a
 // path element and a container name.
 func FuzzValidateInstanceID(f *testing.F) {

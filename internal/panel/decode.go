@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
 // maxBody is the largest request body accepted; larger ones get 413.
@@ -195,6 +196,9 @@ func (b body) variables(name string) (map[string]string, error) {
 	for k, v := range obj {
 		if !validEnvName(k) {
 			return nil, fault.InvalidField(name, "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
+		}
+		if err := nodeapi.CheckEnvName(k); err != nil {
+			return nil, fault.InvalidField(name, "%s", err)
 		}
 		var val string
 		switch x := v.(type) {

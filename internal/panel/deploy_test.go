@@ -251,7 +251,11 @@ func TestDeployAcceptsVariablesAsAnObjectOrAJSONString(t *testing.T) {
 		}
 		before := p.snapshot()
 		for _, bad := range []any{`[1,2]`, "not json", []any{"A"}, 42, map[string]any{"1BAD": "x"}, map[string]any{"A-B": "x"},
-			map[string]any{"A": map[string]any{"nested": 1}}, map[string]any{"A": "nul\x00"}} {
+			map[string]any{"A": map[string]any{"nested": 1}}, map[string]any{"A": "nul\x00"},
+			// Without a template, variables are the environment: no loader
+			// or runtime names.
+			map[string]any{"LD_PRELOAD": "/home/container/x.so"}, map[string]any{"PATH": "/home/container"},
+			`{"DOCKER_HOST":"tcp://x"}`} {
 			body := deployBody(user, node, "27000", "27000")
 			body["variables"] = bad
 			p.expectError(400, "POST", "/api/instances/deploy", body, "variables")

@@ -256,7 +256,8 @@ func TestDeployChecksVariablesAgainstTheTemplateRules(t *testing.T) {
 			{map[string]any{"LEVEL": "World 1"}, []string{"LEVEL", "must match"}},
 			{map[string]any{"LEVEL": ""}, []string{"LEVEL", "required"}},
 			{map[string]any{"EDITION": "pro"}, []string{"EDITION", "not editable"}},
-			{map[string]any{"PATH": "/tmp"}, []string{"PATH", "not a variable"}},
+			{map[string]any{"MOTD": "hi"}, []string{"MOTD", "not a variable"}},
+			{map[string]any{"PATH": "/tmp"}, []string{"PATH", "cannot be set"}},
 		} {
 			body := deployBody(user, node, "25565", "25565")
 			body["image"], body["variables"] = "Rules Egg", tc.vars

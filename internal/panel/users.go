@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/secret"
@@ -71,6 +72,12 @@ func readNewUser(b body) (store.User, string, error) {
 	var err error
 	if u.Username, err = b.str("username", true, 64); err != nil {
 		return u, "", err
+	}
+	// A name shown in lists and logs must read as what it is: U+202E and
+	// its kin reorder the text around them, and other format characters
+	// are invisible, so either can make one name pass for another.
+	if strings.IndexFunc(u.Username, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+		return u, "", fault.InvalidField("username", "must not contain invisible or text-direction characters (Unicode format characters such as U+202E)")
 	}
 	if u.Email, err = b.str("email", true, 254); err != nil {
 		return u, "", err
