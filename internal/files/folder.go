@@ -2,8 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -286,13 +284,10 @@ func (f *Folder) writeFile(field, name string, r io.Reader, size, max int64, per
 	return entryOf(info), nil
 }
 
-// createTemp creates an empty temporary file in the folder of name.
-// O_EXCL never follows a symbolic link, so it cannot be made through one.
+// createTemp creates an empty temporary file in the folder of name
+// (WriteAtomic's first step), owned by the folder's owner.
 func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.File, error) {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(name), tempPrefix+hex.EncodeToString(rnd[:]))
-	file, err := f.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	tmp, file, err := openTemp(f.root, name, mode)
 	if err != nil {
 		return "", nil, fsError(field, path.Dir(name), err)
 	}
@@ -308,22 +303,12 @@ func (f *Folder) createTemp(field, name string, mode fs.FileMode) (string, *os.F
 	return tmp, file, nil
 }
 
-// commit ends the write of a temporary file. After a successful copy (err
-// nil) it syncs and closes the file and renames it to name; after a failed
-// one, or when that fails, it removes the file and takes back the bytes cw
-// counted.
+// commit ends the write of a temporary file as WriteAtomic does (sync,
+// rename, sync of the folder, or removal); after a failure it also takes
+// back the bytes cw counted.
 func (f *Folder) commit(file *os.File, tmp, name string, cw *countingWriter, err error) error {
-	if err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = f.root.Rename(tmp, name)
-	}
+	err = finishTemp(f.root, file, tmp, name, err)
 	if err != nil {
-		_ = f.root.Remove(tmp)
 		f.usage.Add(-cw.n)
 	}
 	return err

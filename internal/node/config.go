@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/files"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/secret"
 )
@@ -203,7 +202,10 @@ func WriteConfigFile(dir string, f ConfigFile) error {
 		return err
 	}
 	defer root.Close()
-	return writeFileAtomic(root, ConfigFileName, append(b, '\n'))
+	return files.WriteAtomic(root, ConfigFileName, 0o600, func(f *os.File) error {
+		_, err := f.Write(append(b, '\n'))
+		return err
+	})
 }
 
 // LoadConfig reads node.json in dir and turns it into the Config of a
@@ -231,45 +233,4 @@ func inDir(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-// tempPrefix starts the name of every temporary file, so that New can sweep
-// the ones a crash left behind.
-const tempPrefix = ".tmp-"
-
-// writeFileAtomic replaces name inside root with data, mode 0600: temporary
-// file, fsync, rename, fsync of the folder. Going through root keeps the
-// write inside the folder whatever name holds.
-func writeFileAtomic(root *os.Root, name string, data []byte) error {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := tempPrefix + hex.EncodeToString(rnd[:]) + "-" + name
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	if err != nil {
-		_ = root.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	// The rename is durable only once the folder itself is synced.
-	d, err := root.Open(".")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync folder: %w", name, err)
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/files"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -94,7 +95,10 @@ func (s records) save(id string, rec record) error {
 	if old, err := root.ReadFile(recordFile(id)); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	return writeFileAtomic(root, recordFile(id), b)
+	return files.WriteAtomic(root, recordFile(id), 0o600, func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
 }
 
 // remove deletes the instance's record; a missing one is not an error.
@@ -152,7 +156,7 @@ func (s records) sweepTemp() error {
 		return err
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tempPrefix) {
+		if files.IsTempName(e.Name()) {
 			if err := root.Remove(e.Name()); err != nil {
 				return err
 			}

@@ -83,7 +83,7 @@ func TestNewSweepsInterruptedWrites(t *testing.T) {
 	if err := os.MkdirAll(instances, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	leftover := filepath.Join(instances, tempPrefix+"0011-x.json")
+	leftover := filepath.Join(instances, ".berth-tmp-0011")
 	if err := os.WriteFile(leftover, []byte(`{"spec":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
