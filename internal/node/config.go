@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/secret"
 )
@@ -94,6 +95,18 @@ type Config struct {
 	// ConsoleConnections caps the console connections of one instance.
 	// Zero means DefaultConsoleConnections.
 	ConsoleConnections int
+}
+
+// DefaultContainerUser is the user and group instances run as when the
+// node is given none (volumes.DefaultUser).
+const DefaultContainerUser = volumes.DefaultUser
+
+// ParseContainerUser checks a container user written "uid:gid", both
+// numeric (volumes.ParseOwner). Root ("0:0") is accepted, since an
+// operator may ask for it; New warns.
+func ParseContainerUser(s string) error {
+	_, err := volumes.ParseOwner(s)
+	return err
 }
 
 // Defaults for the Config durations left zero.

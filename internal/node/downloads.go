@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -56,7 +57,7 @@ type downloader struct {
 	// owner, when set, is given each file downloaded. The folders made
 	// for them stay root's until the install ends and gives the whole
 	// data folder to the container user.
-	owner *owner
+	owner *volumes.Owner
 	// retryWait is the pause before the second attempt; it doubles after.
 	retryWait time.Duration
 }
@@ -173,14 +174,15 @@ func checkDownloadURL(u *url.URL) error {
 // fetchDownloads fetches list into the instance's data folder, in order,
 // logging each; it stops at the first failure.
 func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.Download, logf func(string, ...any)) error {
-	root, err := os.OpenRoot(d.volumes.path(id))
+	root, err := os.OpenRoot(d.volumes.Path(id))
 	if err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	defer root.Close()
 	dl := newDownloader(d.cfg.Install)
 	defer dl.close()
-	dl.owner = &d.volumes.owner
+	owner := d.volumes.Owner()
+	dl.owner = &owner
 	budget := dl.maxTotal
 	for _, item := range list {
 		logf("downloading %s to %s", redactURL(item.URL), item.Path)

@@ -319,7 +319,7 @@ func TestEnsureWithRefusedDownloadFailsTheInstall(t *testing.T) {
 	if n := rt.count("RunInstall") + rt.count("Ensure"); n != 0 {
 		t.Errorf("runtime called %d times after a refused download", n)
 	}
-	if _, err := os.Stat(filepath.Join(d.volumes.path(spec.ID), "server.jar")); err == nil {
+	if _, err := os.Stat(filepath.Join(d.volumes.Path(spec.ID), "server.jar")); err == nil {
 		t.Error("refused download was written")
 	}
 }

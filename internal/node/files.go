@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -77,15 +78,15 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 	}
 	var usage *files.Usage
 	if write {
-		u, err := d.diskUsage(ctx, id, rec.Spec.DiskMiB, false)
+		u, err := d.disk.Measure(ctx, id, rec.Spec.DiskMiB, false)
 		if err != nil {
 			return nil, err
 		}
 		usage = &u.Usage
 	} else {
-		usage = &d.disk.entry(id).Usage
+		usage = &d.disk.Entry(id).Usage
 	}
-	root, err := d.volumes.open(id)
+	root, err := d.volumes.Open(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &apiError{http.StatusConflict, "the instance's data folder does not exist yet"}
 	}
@@ -93,7 +94,7 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 		return nil, fmt.Errorf("data folder of %s: %w", id, err)
 	}
 	f := files.NewFolder(root, usage)
-	f.SetOwner(d.volumes.owner.UID, d.volumes.owner.GID)
+	f.SetOwner(d.volumes.Owner().UID, d.volumes.Owner().GID)
 	return f, nil
 }
 
@@ -334,7 +335,7 @@ func (d *Daemon) handleDisk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := d.diskUsage(r.Context(), id, rec.Spec.DiskMiB, false)
+	u, err := d.disk.Measure(r.Context(), id, rec.Spec.DiskMiB, false)
 	if err != nil {
 		return err
 	}
@@ -343,10 +344,10 @@ func (d *Daemon) handleDisk(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// storedRecord returns the instance's stored record, or
+// storedRecord returns the instance's stored records.Record, or
 // errInstanceNotFound when the node has none.
-func (d *Daemon) storedRecord(id string) (record, error) {
-	rec, found, err := d.records.load(id)
+func (d *Daemon) storedRecord(id string) (records.Record, error) {
+	rec, found, err := d.records.Load(id)
 	if err == nil && !found {
 		err = errInstanceNotFound
 	}

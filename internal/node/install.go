@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -96,20 +97,6 @@ const (
 	installErrorBytes = 4 << 10
 )
 
-// installState is an instance's install progress, kept in its record.
-type installState struct {
-	// Done is set once the install succeeded; it never runs again.
-	Done bool `json:"done,omitempty"`
-	// Running is set while an install runs. A record that says so after a
-	// restart tells of an install the restart interrupted.
-	Running bool `json:"running,omitempty"`
-	// Error is why the latest install failed.
-	Error string `json:"error,omitempty"`
-	// FailedGeneration is the spec generation whose install failed; only a
-	// later generation installs again.
-	FailedGeneration int64 `json:"failedGeneration,omitempty"`
-}
-
 // needsInstall reports whether spec has anything to install.
 func needsInstall(spec nodeapi.InstanceSpec) bool {
 	return spec.Install != nil || len(spec.Downloads) > 0
@@ -123,22 +110,22 @@ func installLogFile(id string) string { return id + ".install.log" }
 // still has to be installed, starting the install when none runs, and
 // reports whether it did (wait). The caller holds the instance's lock and
 // has saved rec.
-func (d *Daemon) installGate(ctx context.Context, rec *record) (st nodeapi.InstanceStatus, wait bool, err error) {
+func (d *Daemon) installGate(ctx context.Context, rec *records.Record) (st nodeapi.InstanceStatus, wait bool, err error) {
 	spec := rec.Spec
 	if !needsInstall(spec) || rec.Install.Done {
 		return st, false, nil
 	}
-	if rec.Applied > 0 && rec.Install == (installState{}) {
+	if rec.Applied > 0 && rec.Install == (records.Install{}) {
 		// Created by a node from before installs, or from a spec that had
 		// none: the data folder is in use, and installing now could
 		// overwrite it.
 		rec.Install.Done = true
-		return st, false, d.records.save(spec.ID, *rec)
+		return st, false, d.records.Save(spec.ID, *rec)
 	}
 	failed := rec.Install.Error != "" && spec.Generation <= rec.Install.FailedGeneration
 	if !failed && !d.installs.running(spec.ID) {
-		rec.Install = installState{Running: true}
-		if err := d.records.save(spec.ID, *rec); err != nil {
+		rec.Install = records.Install{Running: true}
+		if err := d.records.Save(spec.ID, *rec); err != nil {
 			return st, true, err
 		}
 		if !d.installs.start(spec.ID, func(ctx context.Context) { d.install(ctx, spec) }) {
@@ -150,7 +137,7 @@ func (d *Daemon) installGate(ctx context.Context, rec *record) (st nodeapi.Insta
 }
 
 // applyInstall reports an instance's install in its status.
-func applyInstall(s *nodeapi.InstanceStatus, in installState) {
+func applyInstall(s *nodeapi.InstanceStatus, in records.Install) {
 	if in.Running {
 		s.Installing = true
 		s.Status = nodeapi.StatusInstalling
@@ -185,7 +172,7 @@ func (d *Daemon) install(ctx context.Context, spec nodeapi.InstanceSpec) {
 		d.log.Info("installed", "instance", id, "duration", time.Since(start))
 		// Carried on at once rather than at the panel's next ensure, with
 		// the latest spec the node holds.
-		if latest, found, err := d.records.load(id); err == nil && found {
+		if latest, found, err := d.records.Load(id); err == nil && found {
 			if _, err := d.ensure(ctx, latest.Spec); err != nil && ctx.Err() == nil {
 				d.log.Warn("ensure after install", "instance", id, "err", err)
 			}
@@ -203,19 +190,19 @@ func (d *Daemon) finishInstall(spec nodeapi.InstanceSpec, ok bool, failure strin
 		return false, err
 	}
 	defer unlock()
-	rec, found, err := d.records.load(spec.ID)
+	rec, found, err := d.records.Load(spec.ID)
 	if err != nil || !found {
 		return false, err
 	}
 	switch {
 	case ok:
-		rec.Install = installState{Done: true}
+		rec.Install = records.Install{Done: true}
 	case failure != "":
-		rec.Install = installState{Error: failure, FailedGeneration: spec.Generation}
+		rec.Install = records.Install{Error: failure, FailedGeneration: spec.Generation}
 	default:
-		rec.Install = installState{}
+		rec.Install = records.Install{}
 	}
-	return ok, d.records.save(spec.ID, rec)
+	return ok, d.records.Save(spec.ID, rec)
 }
 
 // runInstall fetches spec's downloads and runs its script, logging both to
@@ -233,7 +220,7 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 		fmt.Fprintf(out, "[berth] "+format+"\n", args...)
 	}
 	logf("install of %s (generation %d) started at %s", id, spec.Generation, time.Now().UTC().Format(time.RFC3339))
-	if err := d.volumes.create(id); err != nil {
+	if err := d.volumes.Create(id); err != nil {
 		logf("data folder: %v", err)
 		return "data folder: " + err.Error()
 	}
@@ -278,12 +265,12 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 	}
 	// The script ran as root, and the downloads were made by the node:
 	// everything goes to the user the instance runs as.
-	if err := d.volumes.chownAll(ctx, id); err != nil {
+	if err := d.volumes.ChownAll(ctx, id); err != nil {
 		if ctx.Err() != nil {
 			return ""
 		}
-		logf("install failed: give the data folder to the container user %s: %v", d.volumes.owner, err)
-		return fmt.Sprintf("give the data folder to the container user %s: %v", d.volumes.owner, err)
+		logf("install failed: give the data folder to the container user %s: %v", d.volumes.Owner(), err)
+		return fmt.Sprintf("give the data folder to the container user %s: %v", d.volumes.Owner(), err)
 	}
 	logf("install finished")
 	return ""
@@ -291,7 +278,7 @@ func (d *Daemon) runInstall(ctx context.Context, spec nodeapi.InstanceSpec) (fai
 
 // openInstallLog starts the instance's install log afresh.
 func (d *Daemon) openInstallLog(id string) (*os.File, error) {
-	root, err := d.records.open()
+	root, err := d.records.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +289,7 @@ func (d *Daemon) openInstallLog(id string) (*os.File, error) {
 // readInstallLog returns the last tail lines of the instance's install
 // log, and whether there is one.
 func (d *Daemon) readInstallLog(id string, tail int) ([]string, bool, error) {
-	root, err := d.records.open()
+	root, err := d.records.Open()
 	if err != nil {
 		return nil, false, err
 	}
@@ -333,7 +320,7 @@ func (d *Daemon) installLogTail(id string, n int) string {
 
 // removeInstallLog deletes the instance's install log, if any.
 func (d *Daemon) removeInstallLog(id string) error {
-	root, err := d.records.open()
+	root, err := d.records.Open()
 	if err != nil {
 		return err
 	}
@@ -408,7 +395,7 @@ func (d *Daemon) handleInstallLog(w http.ResponseWriter, r *http.Request) error 
 		}
 		tail = n
 	}
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/secret"
@@ -81,9 +82,9 @@ func waitContainerRunning(t *testing.T, rt *fakeRuntime, id, what string) {
 }
 
 // readRecord loads id's record from d's data folder.
-func readRecordOf(t *testing.T, d *Daemon, id string) record {
+func readRecordOf(t *testing.T, d *Daemon, id string) records.Record {
 	t.Helper()
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil || !found {
 		t.Fatalf("record of %s: found=%v err=%v", id, found, err)
 	}
@@ -188,7 +189,7 @@ func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
 		{"script with LF line ends", job.Script == "echo hi\necho there\n", job.Script},
 		{"env as the server's", slices.Equal(job.Env, want.Env), job.Env},
 		{"env has SERVER_PORT", slices.Contains(job.Env, "SERVER_PORT=25565"), job.Env},
-		{"data folder", job.DataDir == d.volumes.path(spec.ID), job.DataDir},
+		{"data folder", job.DataDir == d.volumes.Path(spec.ID), job.DataDir},
 		{"memory at least the install minimum", job.MemoryMiB == DefaultInstallMinMemoryMiB, job.MemoryMiB},
 		{"at least one core", job.CPU == 1, job.CPU},
 	}
@@ -272,7 +273,7 @@ func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
 		t.Fatal("install ended without being canceled")
 	}
 	rec := readRecordOf(t, d, spec.ID)
-	if rec.Install != (installState{}) {
+	if rec.Install != (records.Install{}) {
 		t.Errorf("record after an interrupted install = %+v, want a blank install state", rec.Install)
 	}
 	if w := call(t, d, http.MethodPut, "/v1/instances/"+spec.ID, spec); w.Code != http.StatusServiceUnavailable {
@@ -296,7 +297,7 @@ func TestInstallMarkedRunningByACrashedDaemonRunsAgain(t *testing.T) {
 	d := closeDaemon(t, newTestDaemonIn(t, rt, dir, nil))
 	spec := installSpec("i1")
 	// What a daemon killed mid-install leaves: a record saying it runs.
-	if err := d.records.save(spec.ID, record{Spec: spec, Install: installState{Running: true}}); err != nil {
+	if err := d.records.Save(spec.ID, records.Record{Spec: spec, Install: records.Install{Running: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := getStatus(t, d, spec.ID); !st.Installing {

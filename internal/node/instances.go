@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -34,7 +35,7 @@ func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	states, err := d.rt.List(ctx)
 	h.Docker = err == nil
-	recs, _, _ := d.records.all()
+	recs, _, _ := d.records.All()
 	h.Instances = len(instanceIDs(recs, states))
 	writeJSON(w, http.StatusOK, h)
 	return nil
@@ -54,7 +55,7 @@ func (d *Daemon) handleGetInstance(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) error {
 	lines, err := d.rt.Logs(r.Context(), id, tail)
 	if errors.Is(err, runtime.ErrNotFound) {
 		// An instance whose container is not created yet has no output.
-		if _, found, lerr := d.records.load(id); lerr == nil && found {
+		if _, found, lerr := d.records.Load(id); lerr == nil && found {
 			lines, err = nil, nil
 		}
 	}
@@ -167,7 +168,7 @@ func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRuntimeDown, err)
 	}
-	recs, bad, err := d.records.all()
+	recs, bad, err := d.records.All()
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, e
 }
 
 // instanceIDs is the sorted union of the stored and the running instances.
-func instanceIDs(recs map[string]record, states []runtime.State) []string {
+func instanceIDs(recs map[string]records.Record, states []runtime.State) []string {
 	seen := make(map[string]bool, len(recs)+len(states))
 	for id := range recs {
 		seen[id] = true
@@ -216,7 +217,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 	}
 	defer unlock()
 
-	prev, found, err := d.records.load(id)
+	prev, found, err := d.records.Load(id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
@@ -233,7 +234,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 	rec.Spec = spec
 	// The spec is stored before anything else happens, so that a crash from
 	// here on leaves a node that knows the instance and can remove it.
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
 	d.sups.get(id).configure(&rec)
@@ -262,7 +263,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 			return nodeapi.InstanceStatus{}, err
 		}
 	}
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
 	return d.status(ctx, id, &rec)
@@ -270,9 +271,9 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 
 // ensureContainer creates the data folder and has the runtime create or
 // update the container from rec's spec, recording the outcome in rec.
-func (d *Daemon) ensureContainer(ctx context.Context, rec *record) (runtime.State, error) {
+func (d *Daemon) ensureContainer(ctx context.Context, rec *records.Record) (runtime.State, error) {
 	id := rec.Spec.ID
-	if err := d.volumes.create(id); err != nil {
+	if err := d.volumes.Create(id); err != nil {
 		return runtime.State{}, fmt.Errorf("data folder of %s: %w", id, err)
 	}
 	state, err := d.rt.Ensure(ctx, d.runtimeSpec(rec.Spec), func(msg string) {
@@ -290,12 +291,12 @@ func (d *Daemon) ensureContainer(ctx context.Context, rec *record) (runtime.Stat
 // recordFailure stores why applying rec's spec failed, for the panel to read
 // in the instance's status (its Error) once the request itself is gone. A
 // canceled request is no failure of the instance and is not recorded.
-func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
+func (d *Daemon) recordFailure(ctx context.Context, rec *records.Record, msg string) {
 	if ctx.Err() != nil {
 		return
 	}
 	rec.Error = msg
-	if err := d.records.save(rec.Spec.ID, *rec); err != nil {
+	if err := d.records.Save(rec.Spec.ID, *rec); err != nil {
 		d.log.ErrorContext(ctx, "record failure", "instance", rec.Spec.ID, "err", err)
 	}
 }
@@ -303,7 +304,7 @@ func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
 // start starts the container and, once it runs, clears the stopped-on-
 // purpose mark and any earlier failure. rec is nil for a container the
 // node has no spec for. A failure (a host port taken, say) is recorded.
-func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
+func (d *Daemon) start(ctx context.Context, id string, rec *records.Record) error {
 	if err := d.checkDiskBeforeStart(ctx, id, rec); err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
 	}
 	if rec != nil && (rec.StoppedByNode || rec.Error != "") {
 		rec.StoppedByNode, rec.Error = false, ""
-		return d.records.save(id, *rec)
+		return d.records.Save(id, *rec)
 	}
 	return nil
 }
@@ -324,7 +325,7 @@ func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
 // then SIGKILL, through the instance's supervisor. The mark that the node
 // stopped it is stored first, so that even a daemon that dies mid-stop
 // does not later call the exit a crash. A missing container is stopped.
-func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.Duration) error {
+func (d *Daemon) stop(ctx context.Context, id string, rec *records.Record, timeout time.Duration) error {
 	stopCommand := ""
 	if rec != nil {
 		stopCommand = rec.Spec.StopCommand
@@ -335,12 +336,12 @@ func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.
 	return d.sups.get(id).stop(ctx, stopCommand, timeout)
 }
 
-func (d *Daemon) markStopped(id string, rec *record) error {
+func (d *Daemon) markStopped(id string, rec *records.Record) error {
 	if rec.StoppedByNode {
 		return nil
 	}
 	rec.StoppedByNode = true
-	return d.records.save(id, *rec)
+	return d.records.Save(id, *rec)
 }
 
 // power carries out one power action, serialized with every other
@@ -361,7 +362,7 @@ func (d *Daemon) power(ctx context.Context, id string, req nodeapi.PowerRequest)
 	}
 	defer unlock()
 
-	stored, found, err := d.records.load(id)
+	stored, found, err := d.records.Load(id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
@@ -410,12 +411,12 @@ func (d *Daemon) power(ctx context.Context, id string, req nodeapi.PowerRequest)
 // powerOn starts the instance. With a stored spec it first re-ensures the
 // container, so that a spec that changed while it ran, or a container
 // removed behind the node's back, is applied now.
-func (d *Daemon) powerOn(ctx context.Context, id string, rec *record) error {
+func (d *Daemon) powerOn(ctx context.Context, id string, rec *records.Record) error {
 	if rec != nil {
 		if _, err := d.ensureContainer(ctx, rec); err != nil {
 			return err
 		}
-		if err := d.records.save(id, *rec); err != nil {
+		if err := d.records.Save(id, *rec); err != nil {
 			return err
 		}
 	}
@@ -434,7 +435,7 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	}
 	defer unlock()
 
-	stored, found, err := d.records.load(id)
+	stored, found, err := d.records.Load(id)
 	if err != nil {
 		return err
 	}
@@ -444,13 +445,13 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	if err := d.rt.Remove(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return err
 	}
-	if err := d.volumes.remove(id); err != nil {
+	if err := d.volumes.Remove(id); err != nil {
 		return fmt.Errorf("data folder of %s: %w", id, err)
 	}
 	if err := d.removeInstallLog(id); err != nil {
 		return fmt.Errorf("install log of %s: %w", id, err)
 	}
-	if err := d.records.remove(id); err != nil {
+	if err := d.records.Remove(id); err != nil {
 		return err
 	}
 	d.sups.drop(id)
@@ -458,7 +459,7 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 }
 
 // status reads the instance's current state from the runtime.
-func (d *Daemon) status(ctx context.Context, id string, rec *record) (nodeapi.InstanceStatus, error) {
+func (d *Daemon) status(ctx context.Context, id string, rec *records.Record) (nodeapi.InstanceStatus, error) {
 	st, err := d.inspect(ctx, id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
@@ -512,9 +513,9 @@ func (d *Daemon) runtimeSpec(s nodeapi.InstanceSpec) runtime.Spec {
 		Ports:      ports,
 		Env:        env,
 		Cmd:        cmd,
-		DataDir:    d.volumes.path(s.ID),
+		DataDir:    d.volumes.Path(s.ID),
 		MountPath:  s.MountPath,
-		User:       d.volumes.owner.String(),
+		User:       d.volumes.Owner().String(),
 	}
 }
 
@@ -528,7 +529,7 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func recordOrNil(rec record, found bool) *record {
+func recordOrNil(rec records.Record, found bool) *records.Record {
 	if !found {
 		return nil
 	}

@@ -58,32 +58,6 @@ func expectTreeOwnedBy(t testing.TB, dir string, uid, gid int) {
 	}
 }
 
-func TestParseContainerUser(t *testing.T) {
-	for _, tc := range []struct {
-		in string
-		ok bool
-	}{
-		{"988:988", true},
-		{"1000:1000", true},
-		{"0:0", true},
-		{"4294967294:1", true},
-		{"988", false},
-		{"988:", false},
-		{":988", false},
-		{"container:container", false},
-		{"-1:988", false},
-		{"988:988:988", false},
-		{" 988:988", false},
-		{"4294967295:988", false},
-		{"4294967296:988", false},
-		{"", false},
-	} {
-		if err := ParseContainerUser(tc.in); (err == nil) != tc.ok {
-			t.Errorf("ParseContainerUser(%q) = %v, want ok %v", tc.in, err, tc.ok)
-		}
-	}
-}
-
 func TestNewRefusesABadContainerUserAndWarnsOfRoot(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), ContainerUser: "games"}
 	if _, err := New(cfg, newFakeRuntime(), nil); err == nil || !strings.Contains(err.Error(), "uid:gid") {
@@ -125,7 +99,7 @@ func TestEnsureRunsTheContainerAsTheContainerUserInAFolderItOwns(t *testing.T) {
 	if c.spec.User != DefaultContainerUser {
 		t.Errorf("container user = %q, want %q", c.spec.User, DefaultContainerUser)
 	}
-	vol := d.volumes.path("own-a")
+	vol := d.volumes.Path("own-a")
 	expectTreeOwnedBy(t, vol, containerUID, containerUID)
 	if info, err := os.Stat(vol); err != nil || info.Mode().Perm()&0o007 != 0 {
 		t.Errorf("data folder: %v, %v; want no access for others", info, err)
@@ -137,7 +111,7 @@ func TestEnsureGivesAnExistingFoldersTopLevelToTheContainerUser(t *testing.T) {
 	rt := newFakeRuntime()
 	d := newTestDaemon(t, rt)
 	// What a node from before the container user left: everything root's.
-	vol := d.volumes.path("own-b")
+	vol := d.volumes.Path("own-b")
 	if err := os.MkdirAll(filepath.Join(vol, "world"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +175,7 @@ func TestInstallGivesTheDataFolderToTheContainerUserFollowingNoLink(t *testing.T
 	if jarUID != containerUID {
 		t.Errorf("the download was owned by %d, want %d", jarUID, containerUID)
 	}
-	expectTreeOwnedBy(t, d.volumes.path(spec.ID), containerUID, containerUID)
+	expectTreeOwnedBy(t, d.volumes.Path(spec.ID), containerUID, containerUID)
 	if u, g := ownerOf(t, outside); u != 0 || g != 0 {
 		t.Errorf("ESCAPE: the file the install's link points to is now owned by %d:%d", u, g)
 	}

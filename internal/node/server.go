@@ -24,6 +24,9 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/httplog"
+	"github.com/berth-dev/berth/internal/node/disk"
+	"github.com/berth-dev/berth/internal/node/records"
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -34,8 +37,8 @@ type Daemon struct {
 	rt        runtime.Runtime
 	log       *slog.Logger
 	tokenHash [sha256.Size]byte
-	records   records
-	volumes   volumes
+	records   records.Store
+	volumes   volumes.Volumes
 	locks     instanceLocks
 	handler   http.Handler
 
@@ -44,8 +47,8 @@ type Daemon struct {
 	// sups follows each instance's power state, output and exits
 	// (supervisor.go).
 	sups supervisors
-	// disk keeps the instances' disk usage (disk.go).
-	disk diskUsages
+	// disk keeps the instances' disk usage.
+	disk *disk.Accounting
 }
 
 // recoverTimeout bounds the runtime listing New does to rebuild its view.
@@ -73,11 +76,11 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	owner, err := parseOwner(cfg.ContainerUser)
+	owner, err := volumes.ParseOwner(cfg.ContainerUser)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if owner.root() {
+	if owner.Root() {
 		logger.Warn("instances run as root, as the container user asks; a game that escapes its container is root on the host",
 			"container_user", owner.String())
 	}
@@ -91,12 +94,13 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		cfg:     cfg,
 		rt:      rt,
 		log:     logger,
-		records: records{dir: filepath.Join(dir, "instances")},
-		volumes: volumes{dir: filepath.Join(dir, "volumes"), owner: owner},
+		records: records.NewStore(filepath.Join(dir, "instances")),
+		volumes: volumes.New(filepath.Join(dir, "volumes"), owner),
 	}
+	d.disk = disk.New(d.volumes, logger)
 	copy(d.tokenHash[:], hash)
 	d.sups.init(d)
-	if err := d.records.sweepTemp(); err != nil {
+	if err := d.records.SweepTemp(); err != nil {
 		return nil, fmt.Errorf("node: instances folder: %w", err)
 	}
 	internalError := func(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +120,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 // is applied by its next ensure; an instance that crashed while no daemon
 // watched is handled as a crash.
 func (d *Daemon) recoverInstances(ctx context.Context) {
-	recs, bad, err := d.records.all()
+	recs, bad, err := d.records.All()
 	if err != nil {
 		d.log.Error("read instance specs", "err", err)
 	}
