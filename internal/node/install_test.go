@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/install"
 	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -148,7 +149,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 	if rec := readRecordOf(t, d, spec.ID); !rec.Install.Done || rec.Install.Running {
 		t.Errorf("record's install = %+v, want done", rec.Install)
 	}
-	waitFor(t, "the install to be over", func() bool { return !d.installs.running(spec.ID) })
+	waitFor(t, "the install to be over", func() bool { return !d.installs.Running(spec.ID) })
 	log := installLog(t, d, spec.ID, "")
 	if log.Installing || !log.Installed || log.Error != "" || !slices.Contains(log.Lines, "gate: opened") {
 		t.Errorf("install log after the install = %+v", log)
@@ -190,7 +191,7 @@ func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
 		{"env as the server's", slices.Equal(job.Env, want.Env), job.Env},
 		{"env has SERVER_PORT", slices.Contains(job.Env, "SERVER_PORT=25565"), job.Env},
 		{"data folder", job.DataDir == d.volumes.Path(spec.ID), job.DataDir},
-		{"memory at least the install minimum", job.MemoryMiB == DefaultInstallMinMemoryMiB, job.MemoryMiB},
+		{"memory at least the install minimum", job.MemoryMiB == install.DefaultMinMemoryMiB, job.MemoryMiB},
 		{"at least one core", job.CPU == 1, job.CPU},
 	}
 	for _, c := range checks {
@@ -333,7 +334,7 @@ func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
 	if _, ok := rt.container(spec.ID); ok {
 		t.Error("a container exists after removal")
 	}
-	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "instances", installLogFile(spec.ID))); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "instances", spec.ID+".install.log")); !os.IsNotExist(err) {
 		t.Errorf("install log after removal: %v, want it gone", err)
 	}
 	if w := call(t, d, http.MethodGet, "/v1/instances/"+spec.ID+"/install-log", nil); w.Code != http.StatusNotFound {
@@ -389,23 +390,6 @@ func TestInstallLogEndpointRefusesBadTailAndUnknownInstance(t *testing.T) {
 		if w.Code != http.StatusBadRequest || !strings.Contains(errorText(t, w), "tail") {
 			t.Errorf("install-log%s: %d %s, want 400 naming tail", q, w.Code, w.Body)
 		}
-	}
-}
-
-func TestInstallLogIsCappedAndTailKeepsWhatATerminalShows(t *testing.T) {
-	var sb strings.Builder
-	w := &cappedWriter{w: &sb, left: 10}
-	for _, s := range []string{"12345", "67890", "abc"} {
-		if n, err := io.WriteString(w, s); n != len(s) || err != nil {
-			t.Fatalf("Write(%q) = %d, %v", s, n, err)
-		}
-	}
-	if got := sb.String(); !strings.HasPrefix(got, "1234567890\n[berth] install log is full") || strings.Contains(got, "abc") {
-		t.Errorf("capped log = %q", got)
-	}
-	got := lastLines([]byte("a\nb\r\nc 1%\rc 100%\n\n"), 2)
-	if !slices.Equal(got, []string{"b", "c 100%"}) {
-		t.Errorf("lastLines = %q", got)
 	}
 }
 

@@ -428,7 +428,7 @@ func (d *Daemon) powerOn(ctx context.Context, id string, rec *records.Record) er
 // full. Removing an instance that is already gone succeeds.
 func (d *Daemon) remove(ctx context.Context, id string) error {
 	// Before the lock, which an ending install takes to record its end.
-	d.installs.stop(id)
+	d.installs.Stop(id)
 	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return err
@@ -448,7 +448,7 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	if err := d.volumes.Remove(id); err != nil {
 		return fmt.Errorf("data folder of %s: %w", id, err)
 	}
-	if err := d.removeInstallLog(id); err != nil {
+	if err := d.installer.Logs.Remove(id); err != nil {
 		return fmt.Errorf("install log of %s: %w", id, err)
 	}
 	if err := d.records.Remove(id); err != nil {

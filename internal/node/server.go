@@ -25,6 +25,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/node/disk"
+	"github.com/berth-dev/berth/internal/node/install"
 	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -42,8 +43,10 @@ type Daemon struct {
 	locks     instanceLocks
 	handler   http.Handler
 
-	// installs runs the instances' installs in the background (install.go).
-	installs installs
+	// installs runs the instances' installs in the background, with
+	// installer (install.go).
+	installs  install.Runs
+	installer install.Runner
 	// sups follows each instance's power state, output and exits
 	// (supervisor.go).
 	sups supervisors
@@ -98,6 +101,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		volumes: volumes.New(filepath.Join(dir, "volumes"), owner),
 	}
 	d.disk = disk.New(d.volumes, logger)
+	d.installer = install.Runner{Runtime: rt, Volumes: d.volumes, Logs: install.NewLogs(d.records), Config: cfg.Install}
 	copy(d.tokenHash[:], hash)
 	d.sups.init(d)
 	if err := d.records.SweepTemp(); err != nil {

@@ -1,9 +1,14 @@
-package node
+// Package download is the node's guarded downloader: it fetches the files
+// a template's install asks for into an instance's data folder, https
+// only, under size caps, and never from a private, loopback or link-local
+// address unless the operator allows it.
+package download
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,9 +67,32 @@ type downloader struct {
 	retryWait time.Duration
 }
 
+// Config is what the node's operator decides about downloads.
+type Config struct {
+	// AllowPrivate lets downloads reach private, loopback, link-local and
+	// other non-public addresses. Off by default: a template could
+	// otherwise make the node fetch from its own network, the cloud
+	// metadata service included.
+	AllowPrivate bool
+	// MaxFileBytes caps one download; 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
+	// MaxTotalBytes caps all the downloads of one install together; 0
+	// means DefaultMaxTotalBytes.
+	MaxTotalBytes int64
+	// RootCAs, when set, are the only certificate authorities downloads
+	// trust; nil means the system's.
+	RootCAs *x509.CertPool
+}
+
+// Defaults of the Config caps left zero.
+const (
+	DefaultMaxFileBytes  = 1 << 30
+	DefaultMaxTotalBytes = 4 << 30
+)
+
 // newDownloader returns a downloader following cfg's rules.
-func newDownloader(cfg InstallConfig) *downloader {
-	dialer := &net.Dialer{Timeout: downloadDialTimeout, Control: dialControl(cfg.AllowPrivateDownloads)}
+func newDownloader(cfg Config) *downloader {
+	dialer := &net.Dialer{Timeout: downloadDialTimeout, Control: dialControl(cfg.AllowPrivate)}
 	transport := &http.Transport{
 		// No proxy: a proxy would dial the target itself, past the check.
 		Proxy:                 nil,
@@ -86,10 +114,17 @@ func newDownloader(cfg InstallConfig) *downloader {
 				return checkDownloadURL(req.URL)
 			},
 		},
-		maxFile:   cfg.maxFileBytes(),
-		maxTotal:  cfg.maxTotalBytes(),
+		maxFile:   orDefault(cfg.MaxFileBytes, DefaultMaxFileBytes),
+		maxTotal:  orDefault(cfg.MaxTotalBytes, DefaultMaxTotalBytes),
 		retryWait: time.Second,
 	}
+}
+
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // close releases the downloader's idle connections.
@@ -171,24 +206,19 @@ func checkDownloadURL(u *url.URL) error {
 	return nil
 }
 
-// fetchDownloads fetches list into the instance's data folder, in order,
-// logging each; it stops at the first failure.
-func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.Download, logf func(string, ...any)) error {
-	root, err := os.OpenRoot(d.volumes.Path(id))
-	if err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	defer root.Close()
-	dl := newDownloader(d.cfg.Install)
+// All fetches list into root (an instance's data folder), in order,
+// logging each with logf; it stops at the first failure. owner, when set,
+// is given each file downloaded.
+func All(ctx context.Context, root *os.Root, list []nodeapi.Download, cfg Config, owner *volumes.Owner, logf func(string, ...any)) error {
+	dl := newDownloader(cfg)
 	defer dl.close()
-	owner := d.volumes.Owner()
-	dl.owner = &owner
+	dl.owner = owner
 	budget := dl.maxTotal
 	for _, item := range list {
-		logf("downloading %s to %s", redactURL(item.URL), item.Path)
+		logf("downloading %s to %s", RedactURL(item.URL), item.Path)
 		n, err := dl.fetch(ctx, root, item, budget)
 		if err != nil {
-			return fmt.Errorf("download %s: %w", redactURL(item.URL), err)
+			return fmt.Errorf("download %s: %w", RedactURL(item.URL), err)
 		}
 		budget -= n
 		logf("downloaded %d bytes to %s", n, item.Path)
@@ -196,9 +226,9 @@ func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.D
 	return nil
 }
 
-// redactURL hides a URL's query, which may carry a token, from logs and
+// RedactURL hides a URL's query, which may carry a token, from logs and
 // failure reasons.
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unreadable URL)"
