@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/berth-dev/berth/internal/node/console"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -194,7 +195,7 @@ func TestConsoleReplaysThenStreamsAndCarriesCommands(t *testing.T) {
 		return m.Event == nodeapi.EventOutput && m.Text() == "hello"
 	})
 
-	for _, bad := range []string{"", "say a\nstop", strings.Repeat("x", maxCommandBytes+1)} {
+	for _, bad := range []string{"", "say a\nstop", strings.Repeat("x", console.MaxCommandBytes+1)} {
 		second.send(t, nodeapi.EventCommand, bad)
 		second.waitFor(t, "a refusal of a malformed command", func(m nodeapi.ConsoleMessage) bool {
 			return m.Event == nodeapi.EventError && strings.Contains(m.Text(), "command")

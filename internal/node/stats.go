@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/console"
 	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -23,7 +24,7 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := d.sups.get(id)
 	s.mu.Lock()
-	cached, at, run := s.console.stats, s.console.statsAt, s.run
+	cached, at, run := s.cons.stats, s.cons.statsAt, s.run
 	s.mu.Unlock()
 	if run != nil && time.Since(at) < statsFresh {
 		writeJSON(w, http.StatusOK, cached)
@@ -128,9 +129,9 @@ func (s *supervisor) publishStats(rs runtime.Stats, r *containerRun) {
 	}
 	st := statsOf(rs, started, s.spec.memoryMiB)
 	st.DiskBytes = used
-	s.console.stats, s.console.statsAt = st, time.Now()
+	s.cons.stats, s.cons.statsAt = st, time.Now()
 	if r == nil || s.run != r {
-		s.console.statsAt = time.Time{}
+		s.cons.statsAt = time.Time{}
 	}
-	s.broadcastLocked(statsFrame(st))
+	s.broadcastLocked(console.StatsFrame(st))
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/console"
 	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -196,12 +197,12 @@ type supervisor struct {
 	adopting bool
 	closed   bool
 
-	console consoleState
+	cons consoleState
 }
 
 func newSupervisor(d *Daemon, id string) *supervisor {
 	s := &supervisor{d: d, id: id, state: nodeapi.StatusOffline}
-	s.console.init(d.cfg)
+	s.cons.hub = console.NewHub(console.Limits{Lines: d.cfg.ConsoleLines, LineRate: d.cfg.ConsoleLineRate, Connections: d.cfg.ConsoleConnections})
 	return s
 }
 
@@ -238,7 +239,7 @@ func (s *supervisor) setStateLocked(to string) bool {
 		return false
 	}
 	s.state = to
-	s.broadcastLocked(statusFrame(to))
+	s.broadcastLocked(console.StatusFrame(to))
 	return true
 }
 
@@ -374,7 +375,7 @@ func (s *supervisor) adopt(ctx context.Context, st runtime.State) {
 		con = nil
 	}
 	s.mu.Lock()
-	s.console.seedLocked(lines)
+	s.cons.hub.Seed(lines)
 	s.mu.Unlock()
 	s.launch(st, con, false)
 }
@@ -410,7 +411,7 @@ func (s *supervisor) launch(st runtime.State, con runtime.Console, fresh bool) {
 	case fresh:
 		// starting already; the reader moves it on.
 	default:
-		readyLogged := s.console.ringMatchesLocked(s.spec.ready)
+		readyLogged := s.cons.ringMatchesLocked(s.spec.ready)
 		if readyLogged {
 			s.setStateLocked(nodeapi.StatusRunning)
 		} else if s.state != nodeapi.StatusStarting {
@@ -702,7 +703,7 @@ func (s *supervisor) shutdown() {
 	s.cancelPendingLocked()
 	r := s.run
 	s.run = nil
-	s.console.closeClientsLocked()
+	s.cons.closeClientsLocked()
 	s.mu.Unlock()
 	if r != nil {
 		r.cancel()
@@ -819,7 +820,7 @@ func (d *Daemon) recoverSupervisors(ctx context.Context, recs map[string]records
 			// The replay shows what the process said before it ended.
 			if lines, err := d.rt.Logs(ctx, id, d.cfg.ConsoleLines); err == nil {
 				s.mu.Lock()
-				s.console.seedLocked(lines)
+				s.cons.hub.Seed(lines)
 				s.mu.Unlock()
 			}
 			s.recoverExited(&rec, st)
