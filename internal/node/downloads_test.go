@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -42,7 +43,7 @@ func newFileServer(t *testing.T, files map[string]string) *fileServer {
 func (fs *fileServer) url(p string) string { return fs.srv.URL + p }
 
 // newDownloadDaemon is a daemon over rt whose downloads trust fs.
-func newDownloadDaemon(t *testing.T, rt *fakeRuntime, fs *fileServer, allowPrivate bool) *Daemon {
+func newDownloadDaemon(t *testing.T, rt *fake.Runtime, fs *fileServer, allowPrivate bool) *Daemon {
 	t.Helper()
 	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{AllowPrivateDownloads: allowPrivate, RootCAs: fs.roots}}, rt, nil)
@@ -54,10 +55,10 @@ func newDownloadDaemon(t *testing.T, rt *fakeRuntime, fs *fileServer, allowPriva
 
 func TestEnsureDownloadsBeforeTheScriptAndLogsThem(t *testing.T) {
 	fs := newFileServer(t, map[string]string{"/server.jar": "jar bytes"})
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newDownloadDaemon(t, rt, fs, true)
 	var sawJar atomic.Bool
-	rt.setInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
+	rt.SetInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
 		b, err := os.ReadFile(filepath.Join(job.DataDir, "server.jar"))
 		sawJar.Store(err == nil && string(b) == "jar bytes")
 		return 0, nil
@@ -78,7 +79,7 @@ func TestEnsureDownloadsBeforeTheScriptAndLogsThem(t *testing.T) {
 
 func TestEnsureWithRefusedDownloadFailsTheInstall(t *testing.T) {
 	fs := newFileServer(t, map[string]string{"/server.jar": "jar bytes"})
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newDownloadDaemon(t, rt, fs, false)
 	spec := validSpec("i1")
 	spec.Downloads = []nodeapi.Download{{URL: fs.url("/server.jar") + "?key=hunter2", Path: "server.jar"}}
@@ -95,7 +96,7 @@ func TestEnsureWithRefusedDownloadFailsTheInstall(t *testing.T) {
 	if strings.Contains(st.InstallError, "hunter2") || strings.Contains(log, "hunter2") {
 		t.Errorf("the URL's query leaked: %q / %q", st.InstallError, log)
 	}
-	if n := rt.count("RunInstall") + rt.count("Ensure"); n != 0 {
+	if n := rt.Calls("RunInstall") + rt.Calls("Ensure"); n != 0 {
 		t.Errorf("runtime called %d times after a refused download", n)
 	}
 	if _, err := os.Stat(filepath.Join(d.volumes.Path(spec.ID), "server.jar")); err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -74,11 +75,11 @@ func (g *gate) waitStarted(t *testing.T) {
 
 // waitContainerRunning waits until the fake runtime runs id's container;
 // what says what that shows.
-func waitContainerRunning(t *testing.T, rt *fakeRuntime, id, what string) {
+func waitContainerRunning(t *testing.T, rt *fake.Runtime, id, what string) {
 	t.Helper()
 	waitFor(t, what, func() bool {
-		c, ok := rt.container(id)
-		return ok && c.state.Running
+		c, ok := rt.Container(id)
+		return ok && c.State.Running
 	})
 }
 
@@ -103,9 +104,9 @@ func installLog(t *testing.T, d *Daemon, id, query string) nodeapi.InstallLog {
 }
 
 func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStartsIt(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 
@@ -118,7 +119,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 		t.Errorf("ensure answered %+v, want installing with no container", st)
 	}
 	g.waitStarted(t)
-	if n := rt.count("Ensure"); n != 0 {
+	if n := rt.Calls("Ensure"); n != 0 {
 		t.Errorf("runtime Ensure called %d times during the install, want 0", n)
 	}
 	if st := getStatus(t, d, spec.ID); !st.Installing || st.Status != nodeapi.StatusInstalling {
@@ -139,7 +140,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 		st := getStatus(t, d, spec.ID)
 		return st.Running && st.Generation == spec.Generation
 	})
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 	st = getStatus(t, d, spec.ID)
@@ -164,20 +165,21 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 	if st := ensureOK(t, d, spec); st.Installing || st.Status != nodeapi.StatusRunning {
 		t.Errorf("ensure of an installed instance = %+v, want running", st)
 	}
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times after later ensures, want 1", n)
 	}
 }
 
 func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	spec.MemoryMiB = 256
 	spec.CPU = 0.5
 	ensureOK(t, d, spec)
-	waitFor(t, "the install", func() bool { return rt.count("RunInstall") == 1 })
-	job, _ := rt.lastInstallJob()
+	waitFor(t, "the install", func() bool { return rt.Calls("RunInstall") == 1 })
+	jobs := rt.InstallJobs()
+	job := jobs[len(jobs)-1]
 	want := d.runtimeSpec(spec)
 	checks := []struct {
 		name string
@@ -205,8 +207,8 @@ func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
 }
 
 func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.setInstall(func(_ context.Context, _ runtime.InstallJob, out io.Writer) (int, error) {
+	rt := fake.New()
+	rt.SetInstall(func(_ context.Context, _ runtime.InstallJob, out io.Writer) (int, error) {
 		for i := 1; i <= 30; i++ {
 			fmt.Fprintf(out, "line %d\n", i)
 		}
@@ -232,10 +234,10 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 	if strings.Contains(msg, "line 10\n") || strings.Contains(msg, "progress 10%") {
 		t.Errorf("install error %q carries more than the log's tail", msg)
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a failed install created the container")
 	}
-	if n := rt.count("Ensure") + rt.count("Start"); n != 0 {
+	if n := rt.Calls("Ensure") + rt.Calls("Start"); n != 0 {
 		t.Errorf("runtime Ensure/Start called %d times after a failed install", n)
 	}
 	log := installLog(t, d, spec.ID, "?tail=2")
@@ -247,11 +249,11 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 	if st := ensureOK(t, d, spec); st.InstallError != msg || st.Installing {
 		t.Errorf("ensure of the failed generation = %+v, want the same failure", st)
 	}
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 	// A later generation tries again.
-	rt.setInstall(nil)
+	rt.SetInstall(nil)
 	spec.Generation++
 	if st := ensureOK(t, d, spec); !st.Installing || st.InstallError != "" {
 		t.Errorf("ensure of a new generation after a failure = %+v, want installing again", st)
@@ -260,9 +262,9 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 }
 
 func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	dir := t.TempDir()
 	d := newTestDaemonIn(t, rt, dir, nil)
 	spec := installSpec("i1")
@@ -287,13 +289,13 @@ func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
 		t.Errorf("ensure on the next daemon = %+v, want installing again", st)
 	}
 	waitContainerRunning(t, rt, spec.ID, "the container after the rerun")
-	if n := rt.count("RunInstall"); n != 2 {
+	if n := rt.Calls("RunInstall"); n != 2 {
 		t.Errorf("RunInstall called %d times, want 2", n)
 	}
 }
 
 func TestInstallMarkedRunningByACrashedDaemonRunsAgain(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	dir := t.TempDir()
 	d := closeDaemon(t, newTestDaemonIn(t, rt, dir, nil))
 	spec := installSpec("i1")
@@ -306,15 +308,15 @@ func TestInstallMarkedRunningByACrashedDaemonRunsAgain(t *testing.T) {
 	}
 	ensureOK(t, d, spec)
 	waitContainerRunning(t, rt, spec.ID, "the container after the rerun")
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 }
 
 func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	ensureOK(t, d, spec)
@@ -331,7 +333,7 @@ func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
 	default:
 		t.Error("DELETE answered before the install ended")
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a container exists after removal")
 	}
 	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "instances", spec.ID+".install.log")); !os.IsNotExist(err) {
@@ -343,9 +345,9 @@ func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
 }
 
 func TestParallelEnsuresStartOneInstall(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	var wg sync.WaitGroup
@@ -354,14 +356,14 @@ func TestParallelEnsuresStartOneInstall(t *testing.T) {
 	}
 	wg.Wait()
 	g.waitStarted(t)
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("10 parallel ensures ran %d installs, want 1", n)
 	}
 	g.release()
 }
 
 func TestInstanceCreatedBeforeItHadAnInstallIsNotInstalled(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := validSpec("i1")
 	ensureOK(t, d, spec)
@@ -370,13 +372,13 @@ func TestInstanceCreatedBeforeItHadAnInstallIsNotInstalled(t *testing.T) {
 	if st := ensureOK(t, d, spec); st.Installing || st.Status != nodeapi.StatusRunning {
 		t.Errorf("ensure adding an install to a created instance = %+v, want running without install", st)
 	}
-	if n := rt.count("RunInstall"); n != 0 {
+	if n := rt.Calls("RunInstall"); n != 0 {
 		t.Errorf("RunInstall called %d times on a created instance, want 0", n)
 	}
 }
 
 func TestInstallLogEndpointRefusesBadTailAndUnknownInstance(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	if w := call(t, d, http.MethodGet, "/v1/instances/nope/install-log", nil); w.Code != http.StatusNotFound {
 		t.Errorf("install-log of an unknown instance: %d %s, want 404", w.Code, w.Body)
@@ -394,9 +396,9 @@ func TestInstallLogEndpointRefusesBadTailAndUnknownInstance(t *testing.T) {
 }
 
 func TestInstallOverItsTimeoutFails(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{Timeout: 50 * time.Millisecond}}, rt, nil)
 	if err != nil {
@@ -413,7 +415,7 @@ func TestInstallOverItsTimeoutFails(t *testing.T) {
 	if !strings.Contains(st.InstallError, "timed out after 50ms") {
 		t.Errorf("install error = %q, want a timeout", st.InstallError)
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a timed-out install created the container")
 	}
 }

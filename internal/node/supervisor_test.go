@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestTransitionTableNamesOnlyKnownStatesAndRefusesNonsense(t *testing.T) {
@@ -52,7 +53,7 @@ func TestTransitionTableNamesOnlyKnownStatesAndRefusesNonsense(t *testing.T) {
 }
 
 func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("raced")
 	spec.Generation = 4
@@ -65,13 +66,13 @@ func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
 	if st := decode[nodeapi.InstanceStatus](t, w); w.Code != http.StatusOK || st.Status != nodeapi.StatusStopped {
 		t.Fatalf("stop: %d %+v", w.Code, st)
 	}
-	rt.resetCalls()
+	rt.ResetCalls()
 	st := ensureOK(t, d, spec)
 	if st.Status != nodeapi.StatusStopped || st.Running {
 		t.Errorf("stale ensure answered %+v, want the stopped instance as it is", st)
 	}
 	for _, m := range []string{"Ensure", "Start", "Stop", "Kill"} {
-		if n := rt.count(m); n != 0 {
+		if n := rt.Calls(m); n != 0 {
 			t.Errorf("a stale ensure called %s %d times", m, n)
 		}
 	}
@@ -99,7 +100,7 @@ func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
 }
 
 func TestPowerStartWithGenerationSurvivesAStaleStoppedEnsure(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("wanted")
 	spec.Desired = nodeapi.DesiredStopped
@@ -112,35 +113,35 @@ func TestPowerStartWithGenerationSurvivesAStaleStoppedEnsure(t *testing.T) {
 	if st := ensureOK(t, d, spec); st.Status != nodeapi.StatusRunning {
 		t.Errorf("stale stopped ensure undid the start: %+v", st)
 	}
-	if rt.count("Stop") != 0 {
+	if rt.Calls("Stop") != 0 {
 		t.Errorf("a stale ensure stopped the instance")
 	}
 }
 
 func TestKillSignalsAtOnceWhileAStopHoldsTheInstance(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("stuck"))
 
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	rt.hook = func(method, id string) {
+	rt.SetHook(func(method, id string) {
 		if method == "Stop" {
 			once.Do(func() {
 				close(entered)
 				<-release
 			})
 		}
-	}
+	})
 	stopped := make(chan int)
 	go func() { stopped <- power(t, d, "stuck", nodeapi.ActionStop).Code }()
 	<-entered
 	killed := make(chan nodeapi.InstanceStatus)
 	go func() { killed <- decode[nodeapi.InstanceStatus](t, power(t, d, "stuck", nodeapi.ActionKill)) }()
 	// The kill's signal goes out while the stop still holds the lock.
-	waitFor(t, "the kill's signal", func() bool { return rt.count("Kill") >= 1 })
-	if c, _ := rt.container("stuck"); c.state.Running {
+	waitFor(t, "the kill's signal", func() bool { return rt.Calls("Kill") >= 1 })
+	if c, _ := rt.Container("stuck"); c.State.Running {
 		t.Error("the game runs after the kill's signal")
 	}
 	close(release)
@@ -153,7 +154,7 @@ func TestKillSignalsAtOnceWhileAStopHoldsTheInstance(t *testing.T) {
 }
 
 func TestCrashRecordRestartsThenHoldsWithinTheWindow(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemonIn(t, rt, t.TempDir(), nil)
 	ensureOK(t, d, validSpec("flaky"))
 	ctx := context.Background()
