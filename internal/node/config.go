@@ -81,13 +81,17 @@ type Config struct {
 	// DefaultRestartDelay.
 	RestartDelay time.Duration
 	// ConsoleLines is how many output lines each instance keeps for the
-	// replay a console client gets on connecting. Zero means
-	// DefaultConsoleLines.
+	// replay a console client gets on connecting, within the console's
+	// byte budget (package console). Zero means DefaultConsoleLines.
 	ConsoleLines int
 	// ConsoleLineRate is the output lines per second an instance may send
 	// to its console clients; past it, lines are dropped, with one notice,
 	// until the rate falls. Zero means DefaultConsoleLineRate.
 	ConsoleLineRate int
+	// ConsoleByteRate is the output bytes per second an instance may send
+	// to its console clients, throttled as ConsoleLineRate is. Zero means
+	// DefaultConsoleByteRate.
+	ConsoleByteRate int
 	// ConsoleCommandRate caps the messages (commands, power actions) per
 	// second of one console connection. Zero means
 	// DefaultConsoleCommandRate.
@@ -123,6 +127,7 @@ const (
 const (
 	DefaultConsoleLines       = 500
 	DefaultConsoleLineRate    = 2000
+	DefaultConsoleByteRate    = 1 << 20
 	DefaultConsoleCommandRate = 10
 	DefaultConsoleConnections = 16
 )
@@ -152,6 +157,7 @@ func (c Config) withDefaults() Config {
 	}{
 		{&c.ConsoleLines, DefaultConsoleLines},
 		{&c.ConsoleLineRate, DefaultConsoleLineRate},
+		{&c.ConsoleByteRate, DefaultConsoleByteRate},
 		{&c.ConsoleCommandRate, DefaultConsoleCommandRate},
 		{&c.ConsoleConnections, DefaultConsoleConnections},
 	} {

@@ -202,7 +202,8 @@ type supervisor struct {
 
 func newSupervisor(d *Daemon, id string) *supervisor {
 	s := &supervisor{d: d, id: id, state: nodeapi.StatusOffline}
-	s.cons.hub = console.NewHub(console.Limits{Lines: d.cfg.ConsoleLines, LineRate: d.cfg.ConsoleLineRate, Connections: d.cfg.ConsoleConnections})
+	s.cons.hub = console.NewHub(console.Limits{Lines: d.cfg.ConsoleLines,
+		LineRate: d.cfg.ConsoleLineRate, ByteRate: d.cfg.ConsoleByteRate, Connections: d.cfg.ConsoleConnections})
 	return s
 }
 

@@ -5,6 +5,22 @@
 // blocks: a client whose queue is full loses its oldest frames, so a slow
 // browser can never stall the container's output.
 //
+// Memory is bounded in bytes, not only in lines, whatever the game prints
+// and however many clients stall. The budget of one instance's hub:
+//
+//   - a line is at most MaxLineBytes (16 KiB); a longer one is cut, with a
+//     marker saying so;
+//   - the replay ring holds at most Limits.Lines lines and RingBytes (1 MiB);
+//   - each client's queue holds at most QueueBytes (256 KiB) of frames,
+//     and ReplyBytes (16 KiB) of its own answers, the oldest frames going
+//     first;
+//   - there are at most Limits.Connections clients (16 by default).
+//
+// So a hub holds at most RingBytes + Connections x (QueueBytes +
+// ReplyBytes), 5.25 MiB with the defaults (HeldBytes counts it), plus the
+// one frame each connection is writing. The throttle lets at most
+// Limits.LineRate lines and Limits.ByteRate bytes a second through.
+//
 // The package knows nothing of containers or WebSockets: the node's
 // supervisor feeds the hub, and its HTTP handler drains each client.
 package console
@@ -21,12 +37,24 @@ import (
 type Limits struct {
 	// Lines is how many output lines the replay keeps.
 	Lines int
-	// LineRate is the output lines per second let through to the clients;
-	// past it, lines are dropped, with one notice, until the rate falls.
+	// LineRate and ByteRate are the output lines and bytes per second let
+	// through to the clients; past either, lines are dropped, with one
+	// notice, until the rate falls.
 	LineRate int
+	ByteRate int
 	// Connections caps the clients of one instance.
 	Connections int
 }
+
+// Byte bounds of the hub (see the package comment).
+const (
+	// RingBytes caps the bytes of the lines kept for replay.
+	RingBytes = 1 << 20
+	// QueueBytes caps the frames waiting for one client.
+	QueueBytes = 256 << 10
+	// ReplyBytes caps the answers (errors) waiting for one client.
+	ReplyBytes = 16 << 10
+)
 
 // Client queue bounds, in frames.
 const (
@@ -57,7 +85,7 @@ type Hub struct {
 func NewHub(l Limits) *Hub {
 	return &Hub{
 		limits:  l,
-		ring:    ring{lines: make([]string, l.Lines)},
+		ring:    ring{max: l.Lines, maxBytes: RingBytes},
 		clients: map[*Client]struct{}{},
 	}
 }
@@ -89,7 +117,7 @@ func (h *Hub) Emit(line string) {
 // then the replay and the clients. It reports whether the line was
 // dropped by the throttle, which then needs Settle called until it ends.
 func (h *Hub) Output(line []byte, now time.Time) (dropped bool) {
-	ok, notice := h.throttle.admit(now, h.limits.LineRate)
+	ok, notice := h.throttle.admit(now, len(line), h.limits)
 	if notice != "" {
 		h.Emit(notice)
 	}
@@ -108,7 +136,7 @@ func (h *Hub) Output(line []byte, now time.Time) (dropped bool) {
 // its notice, even when no further line comes to do it. It reports whether
 // the output is still throttled.
 func (h *Hub) Settle(now time.Time) (throttled bool) {
-	if notice := h.throttle.settle(now, h.limits.LineRate); notice != "" {
+	if notice := h.throttle.settle(now, h.limits); notice != "" {
 		h.Emit(notice)
 	}
 	return h.throttle.active
@@ -155,61 +183,75 @@ func (h *Hub) CloseClients() {
 	clear(h.clients)
 }
 
-// ring keeps the last len(lines) output lines.
+// HeldBytes is what the hub holds now: the replay's lines and every
+// client's queued frames and answers. It stays within the budget of the
+// package comment.
+func (h *Hub) HeldBytes() int {
+	n := h.ring.bytes
+	for c := range h.clients {
+		n += c.heldBytes()
+	}
+	return n
+}
+
+// ring keeps the last output lines, at most max of them and maxBytes of
+// text, oldest first.
 type ring struct {
-	lines []string
-	next  int
-	full  bool
+	max, maxBytes int
+	lines         []string
+	bytes         int
 }
 
 func (r *ring) add(line string) {
-	if len(r.lines) == 0 {
+	if r.max <= 0 {
 		return
 	}
-	r.lines[r.next] = line
-	r.next++
-	if r.next == len(r.lines) {
-		r.next, r.full = 0, true
+	r.lines = append(r.lines, line)
+	r.bytes += len(line)
+	drop := 0
+	for len(r.lines)-drop > r.max || (r.bytes > r.maxBytes && len(r.lines)-drop > 1) {
+		r.bytes -= len(r.lines[drop])
+		r.lines[drop] = ""
+		drop++
+	}
+	if drop > 0 {
+		// Copied down rather than resliced, so that the array does not
+		// grow with every line ever added.
+		r.lines = r.lines[:copy(r.lines, r.lines[drop:])]
 	}
 }
 
-func (r *ring) len() int {
-	if r.full {
-		return len(r.lines)
-	}
-	return r.next
-}
+func (r *ring) len() int { return len(r.lines) }
 
 // snapshot returns the kept lines, oldest first.
-func (r *ring) snapshot() []string {
-	if !r.full {
-		return append([]string(nil), r.lines[:r.next]...)
-	}
-	out := make([]string, 0, len(r.lines))
-	out = append(out, r.lines[r.next:]...)
-	return append(out, r.lines[:r.next]...)
-}
+func (r *ring) snapshot() []string { return append([]string(nil), r.lines...) }
 
-// throttle counts an instance's output lines in one-second windows. Past
-// the limit it drops lines, with one notice, until a whole window stays
-// under the limit again.
+// throttle counts an instance's output lines and bytes in one-second
+// windows. Past either limit it drops lines, with one notice, until a
+// whole window stays under the limits again.
 type throttle struct {
 	windowStart time.Time
 	count       int
+	bytes       int
 	active      bool
 	dropped     int
 }
 
+// under reports whether a window of count lines and bytes stayed within l.
+func under(count, bytes int, l Limits) bool {
+	return count <= l.LineRate && (l.ByteRate <= 0 || bytes <= l.ByteRate)
+}
+
 // settle starts a new window once a second has passed, and ends the
-// throttling when the window before stayed under limit; notice then tells
-// how many lines were dropped.
-func (t *throttle) settle(now time.Time, limit int) (notice string) {
+// throttling when the window before stayed under the limits; notice then
+// tells how many lines were dropped.
+func (t *throttle) settle(now time.Time, l Limits) (notice string) {
 	if now.Sub(t.windowStart) < time.Second {
 		return ""
 	}
-	seen := t.count
-	t.windowStart, t.count = now, 0
-	if t.active && seen <= limit {
+	count, bytes := t.count, t.bytes
+	t.windowStart, t.count, t.bytes = now, 0, 0
+	if t.active && under(count, bytes, l) {
 		t.active = false
 		notice = fmt.Sprintf("[berth] console output resumed; %d lines were dropped", t.dropped)
 		t.dropped = 0
@@ -217,31 +259,40 @@ func (t *throttle) settle(now time.Time, limit int) (notice string) {
 	return notice
 }
 
-// admit decides about one line at now. notice, when set, is a line to
-// show the clients: that throttling began, or that it ended.
-func (t *throttle) admit(now time.Time, limit int) (ok bool, notice string) {
-	notice = t.settle(now, limit)
+// admit decides about one line of n bytes at now. notice, when set, is a
+// line to show the clients: that throttling began, or that it ended.
+func (t *throttle) admit(now time.Time, n int, l Limits) (ok bool, notice string) {
+	notice = t.settle(now, l)
 	t.count++
+	t.bytes += n
 	switch {
 	case t.active:
 		t.dropped++
 		return false, notice
-	case t.count > limit:
+	case !under(t.count, t.bytes, l):
 		t.active, t.dropped = true, 1
-		return false, fmt.Sprintf("[berth] console output throttled: more than %d lines a second; lines are dropped until it slows down", limit)
+		return false, fmt.Sprintf("[berth] console output throttled: more than %d lines or %d KiB a second; lines are dropped until it slows down",
+			l.LineRate, l.ByteRate>>10)
 	}
 	return true, notice
 }
 
 // Client is one connection's queue of frames.
 type Client struct {
-	// out holds output, status and stats frames. Only the hub pushes;
-	// when out is full the oldest frame goes.
-	out chan []byte
-	// replies holds this connection's own answers (errors).
-	replies chan []byte
+	// mu guards queue, queued and dropped. Only the hub pushes; when the
+	// queue is over its frames or bytes, the oldest frames go.
+	mu        sync.Mutex
+	queue     [][]byte
+	queued    int
+	maxFrames int
 	// dropped counts frames lost to a full queue since last reported.
-	dropped atomic.Int64
+	dropped int64
+	// ready is signalled after each push.
+	ready chan struct{}
+	// replies holds this connection's own answers (errors), replyBytes
+	// long.
+	replies    chan []byte
+	replyBytes atomic.Int64
 	// ended is closed when the hub disconnects the client.
 	ended   chan struct{}
 	endOnce sync.Once
@@ -249,34 +300,71 @@ type Client struct {
 
 func newClient(lineRate int) *Client {
 	return &Client{
-		out:     make(chan []byte, min(max(2*lineRate, minClientQueue), maxClientQueue)),
-		replies: make(chan []byte, replyQueue),
-		ended:   make(chan struct{}),
+		maxFrames: min(max(2*lineRate, minClientQueue), maxClientQueue),
+		ready:     make(chan struct{}, 1),
+		replies:   make(chan []byte, replyQueue),
+		ended:     make(chan struct{}),
 	}
 }
 
-// push queues frame, dropping the oldest queued frame when full.
+// push queues frame, dropping the oldest queued frames while the queue is
+// over its bounds.
 func (c *Client) push(frame []byte) {
-	for {
-		select {
-		case c.out <- frame:
-			return
-		default:
-		}
-		select {
-		case <-c.out:
-			c.dropped.Add(1)
-		default:
-		}
+	c.mu.Lock()
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	drop := 0
+	for len(c.queue)-drop > 1 && (len(c.queue)-drop > c.maxFrames || c.queued > QueueBytes) {
+		c.queued -= len(c.queue[drop])
+		c.queue[drop] = nil
+		drop++
 	}
+	if drop > 0 {
+		c.queue = c.queue[:copy(c.queue, c.queue[drop:])]
+		c.dropped += int64(drop)
+	}
+	c.mu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes the oldest queued frame, with the count of frames dropped
+// since the last pop; ok is false when the queue is empty.
+func (c *Client) pop() (frame []byte, dropped int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil, 0, false
+	}
+	frame = c.queue[0]
+	c.queue[0] = nil
+	c.queue = c.queue[1:]
+	c.queued -= len(frame)
+	dropped, c.dropped = c.dropped, 0
+	return frame, dropped, true
+}
+
+// heldBytes is the bytes queued for c.
+func (c *Client) heldBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued + int(c.replyBytes.Load())
 }
 
 // Reply queues an answer for this client; answers past a full queue are
 // dropped, as the client is not reading anyway.
 func (c *Client) Reply(frame []byte) {
+	n := int64(len(frame))
+	if c.replyBytes.Add(n) > ReplyBytes {
+		c.replyBytes.Add(-n)
+		return
+	}
 	select {
 	case c.replies <- frame:
 	default:
+		c.replyBytes.Add(-n)
 	}
 }
 
@@ -310,23 +398,40 @@ func (c *Client) Send(ctx context.Context, write func(context.Context, []byte) e
 		return err
 	}
 	for {
-		var frame []byte
+		for !c.Ended() {
+			select {
+			case frame := <-c.replies:
+				c.replyBytes.Add(-int64(len(frame)))
+				if err := send(frame); err != nil {
+					return err
+				}
+			default:
+			}
+			frame, dropped, ok := c.pop()
+			if !ok {
+				break
+			}
+			if dropped > 0 {
+				notice := fmt.Sprintf("[berth] %d messages skipped: this connection reads too slowly", dropped)
+				if err := send(OutputFrame(notice)); err != nil {
+					return err
+				}
+			}
+			if err := send(frame); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.ended:
 			return nil
-		case frame = <-c.replies:
-		case frame = <-c.out:
-			if n := c.dropped.Swap(0); n > 0 {
-				notice := fmt.Sprintf("[berth] %d messages skipped: this connection reads too slowly", n)
-				if err := send(OutputFrame(notice)); err != nil {
-					return err
-				}
+		case frame := <-c.replies:
+			c.replyBytes.Add(-int64(len(frame)))
+			if err := send(frame); err != nil {
+				return err
 			}
-		}
-		if err := send(frame); err != nil {
-			return err
+		case <-c.ready:
 		}
 	}
 }

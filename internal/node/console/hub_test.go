@@ -11,10 +11,11 @@ import (
 
 func TestThrottleDropsPastTheRateWithOneNoticeEach(t *testing.T) {
 	var th throttle
+	lim := Limits{LineRate: 10, ByteRate: 1 << 20}
 	t0 := time.Unix(1000, 0)
 	admitted, notices := 0, []string{}
 	for i := range 25 {
-		ok, notice := th.admit(t0.Add(time.Duration(i)*time.Millisecond), 10)
+		ok, notice := th.admit(t0.Add(time.Duration(i)*time.Millisecond), 1, lim)
 		if ok {
 			admitted++
 		}
@@ -27,25 +28,25 @@ func TestThrottleDropsPastTheRateWithOneNoticeEach(t *testing.T) {
 	}
 	// A second as busy keeps it throttled, silently.
 	for i := range 25 {
-		if ok, notice := th.admit(t0.Add(time.Second+time.Duration(i)*time.Millisecond), 10); ok || notice != "" {
+		if ok, notice := th.admit(t0.Add(time.Second+time.Duration(i)*time.Millisecond), 1, lim); ok || notice != "" {
 			t.Fatalf("line %d of the second busy second: admitted %v, notice %q", i, ok, notice)
 		}
 	}
 	// A calm second ends it, with the count of what was dropped.
-	if notice := th.settle(t0.Add(2*time.Second), 10); notice != "" {
+	if notice := th.settle(t0.Add(2*time.Second), lim); notice != "" {
 		t.Errorf("settle after a busy second: %q", notice)
 	}
-	notice := th.settle(t0.Add(3*time.Second), 10)
+	notice := th.settle(t0.Add(3*time.Second), lim)
 	if !strings.Contains(notice, "resumed; 40 lines were dropped") {
 		t.Errorf("settle after a calm second: %q", notice)
 	}
-	if ok, _ := th.admit(t0.Add(3*time.Second+time.Millisecond), 10); !ok {
+	if ok, _ := th.admit(t0.Add(3*time.Second+time.Millisecond), 1, lim); !ok {
 		t.Error("a line after the throttle ended was dropped")
 	}
 }
 
 func TestRingKeepsTheLastLinesInOrder(t *testing.T) {
-	r := ring{lines: make([]string, 3)}
+	r := ring{max: 3, maxBytes: 1 << 20}
 	if got := r.snapshot(); len(got) != 0 {
 		t.Errorf("empty ring = %q", got)
 	}
@@ -117,5 +118,78 @@ func TestRateLimiterAllowsTheRateAndRefills(t *testing.T) {
 	}
 	if !l.Allow(t0.Add(150 * time.Millisecond)) {
 		t.Error("refused after 150ms, when a token has come back")
+	}
+}
+
+func TestRingKeepsNoMoreBytesThanItsCap(t *testing.T) {
+	r := ring{max: 100, maxBytes: 10}
+	for _, l := range []string{"aaaa", "bbbb", "cccc"} {
+		r.add(l)
+	}
+	if got := strings.Join(r.snapshot(), ","); got != "bbbb,cccc" || r.bytes != 8 {
+		t.Errorf("ring = %s (%d bytes), want bbbb,cccc", got, r.bytes)
+	}
+	// A line longer than the cap alone is kept alone.
+	r.add(strings.Repeat("x", 20))
+	if r.len() != 1 || r.bytes != 20 {
+		t.Errorf("after a long line the ring holds %d lines, %d bytes", r.len(), r.bytes)
+	}
+}
+
+func TestThrottleCountsBytesAsWellAsLines(t *testing.T) {
+	var th throttle
+	lim := Limits{LineRate: 1000, ByteRate: 100}
+	t0 := time.Unix(1000, 0)
+	admitted := 0
+	var notices []string
+	for i := range 10 {
+		ok, notice := th.admit(t0.Add(time.Duration(i)*time.Millisecond), 30, lim)
+		if ok {
+			admitted++
+		}
+		if notice != "" {
+			notices = append(notices, notice)
+		}
+	}
+	if admitted != 3 || len(notices) != 1 || !strings.Contains(notices[0], "throttled") {
+		t.Errorf("10 lines of 30 bytes under 100 bytes a second: %d admitted, notices %q", admitted, notices)
+	}
+}
+
+func TestReadLinesCutsALongLineWithAMarker(t *testing.T) {
+	long := strings.Repeat("x", 3*MaxLineBytes+5)
+	var got []string
+	ReadLines(strings.NewReader("short\r\n"+long+"\nafter\nlast"), func(line []byte) {
+		got = append(got, string(line))
+	})
+	want := []string{"short", strings.Repeat("x", MaxLineBytes) + CutMarker, "after", "last"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d is %d bytes (%.40q...), want %d", i, len(got[i]), got[i], len(want[i]))
+		}
+	}
+}
+
+func TestClientQueueDropsTheOldestPastItsBytes(t *testing.T) {
+	c := newClient(10)
+	frame := make([]byte, 100<<10)
+	for range 5 {
+		c.push(frame)
+	}
+	if held := c.heldBytes(); held > QueueBytes {
+		t.Errorf("queue holds %d bytes, over %d", held, QueueBytes)
+	}
+	_, dropped, ok := c.pop()
+	if !ok || dropped != 3 {
+		t.Errorf("first pop: ok %v, %d dropped; want 3 dropped", ok, dropped)
+	}
+	for range 100 {
+		c.Reply(ErrorFrame(strings.Repeat("e", 1000)))
+	}
+	if c.replyBytes.Load() > ReplyBytes {
+		t.Errorf("replies hold %d bytes, over %d", c.replyBytes.Load(), ReplyBytes)
 	}
 }
