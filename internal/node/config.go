@@ -92,7 +92,7 @@ type Config struct {
 	// to its console clients, throttled as ConsoleLineRate is. Zero means
 	// DefaultConsoleByteRate.
 	ConsoleByteRate int
-	// ConsoleCommandRate caps the messages (commands, power actions) per
+	// ConsoleCommandRate caps the messages (commands) per
 	// second of one console connection. Zero means
 	// DefaultConsoleCommandRate.
 	ConsoleCommandRate int

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -22,9 +20,6 @@ import (
 // the instance's console hub (package console), which keeps the replay,
 // throttles, and fans out to the clients; handleConsole serves each client
 // over a WebSocket.
-
-// consolePowerTimeout bounds a power action asked for on the console.
-const consolePowerTimeout = 5 * time.Minute
 
 // errTooManyConsoles refuses a console connection past ConsoleConnections.
 func errTooManyConsoles(limit int) error {
@@ -163,12 +158,13 @@ var (
 	errNotRunning       = errors.New("the server is not running")
 )
 
-// command types line on the instance's console. A line that is the
-// template's stop command is carried out as a stop, so that its exit is
-// not taken for a crash; isStop reports that.
-func (s *supervisor) command(line string) (isStop bool, err error) {
+// command types line on the instance's console. The template's stop
+// command is typed like any other line: power goes through the panel,
+// which records the desired state and calls the power endpoint, and never
+// forwards a typed stop command here.
+func (s *supervisor) command(line string) error {
 	s.mu.Lock()
-	suspended, stop := s.spec.suspended, s.spec.stopCommand
+	suspended := s.spec.suspended
 	var r *containerRun
 	if s.run != nil && s.run.console != nil {
 		r = s.run
@@ -176,16 +172,14 @@ func (s *supervisor) command(line string) (isStop bool, err error) {
 	s.mu.Unlock()
 	switch {
 	case suspended:
-		return false, errCommandSuspended
-	case stop != "" && !strings.HasPrefix(stop, "^") && strings.EqualFold(strings.TrimSpace(line), strings.TrimSpace(stop)):
-		return true, nil
+		return errCommandSuspended
 	case r == nil:
-		return false, errNotRunning
+		return errNotRunning
 	}
 	if _, err := r.console.Write([]byte(line + "\n")); err != nil {
-		return false, errNotRunning
+		return errNotRunning
 	}
-	return false, nil
+	return nil
 }
 
 // handleConsole is GET /v1/instances/{id}/console: the console WebSocket.
@@ -233,7 +227,7 @@ func (d *Daemon) handleConsole(w http.ResponseWriter, r *http.Request) error {
 	defer wg.Wait()
 	wg.Go(func() {
 		defer cancel()
-		d.readConsole(readCtx, conn, id, s, c)
+		d.readConsole(readCtx, conn, s, c)
 	})
 	err = c.Send(ctx, func(ctx context.Context, frame []byte) error {
 		return conn.Write(ctx, websocket.MessageText, frame)
@@ -251,10 +245,14 @@ func (d *Daemon) handleConsole(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// errPowerOnConsole answers a power event sent to the node's console.
+const errPowerOnConsole = "power actions go through the panel (its power endpoint, or its console), not the node's console"
+
 // readConsole carries out the client's messages until the connection ends.
-func (d *Daemon) readConsole(ctx context.Context, conn *websocket.Conn, id string, s *supervisor, c *console.Client) {
+// A power event is refused: the panel decides the desired state, and its
+// generation comes with every power action it sends to /v1/.../power.
+func (d *Daemon) readConsole(ctx context.Context, conn *websocket.Conn, s *supervisor, c *console.Client) {
 	limiter := console.NewRateLimiter(d.cfg.ConsoleCommandRate)
-	var powerBusy atomic.Bool
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
@@ -266,17 +264,16 @@ func (d *Daemon) readConsole(ctx context.Context, conn *websocket.Conn, id strin
 			continue
 		}
 		switch m.Event {
-		case nodeapi.EventCommand, nodeapi.EventPower:
+		case nodeapi.EventCommand:
+		case nodeapi.EventPower:
+			c.Reply(console.ErrorFrame(errPowerOnConsole))
+			continue
 		default:
-			c.Reply(console.ErrorFrame(fmt.Sprintf("unknown event %q: send %q or %q", m.Event, nodeapi.EventCommand, nodeapi.EventPower)))
+			c.Reply(console.ErrorFrame(fmt.Sprintf("unknown event %q: send %q", m.Event, nodeapi.EventCommand)))
 			continue
 		}
 		if !limiter.Allow(time.Now()) {
 			c.Reply(console.ErrorFrame(fmt.Sprintf("too many messages: at most %d a second; this one was dropped", d.cfg.ConsoleCommandRate)))
-			continue
-		}
-		if m.Event == nodeapi.EventPower {
-			d.consolePower(id, m.Text(), c, &powerBusy)
 			continue
 		}
 		line := m.Text()
@@ -284,39 +281,8 @@ func (d *Daemon) readConsole(ctx context.Context, conn *websocket.Conn, id strin
 			c.Reply(console.ErrorFrame(err.Error()))
 			continue
 		}
-		isStop, err := s.command(line)
-		switch {
-		case err != nil:
+		if err := s.command(line); err != nil {
 			c.Reply(console.ErrorFrame(err.Error()))
-		case isStop:
-			d.consolePower(id, nodeapi.ActionStop, c, &powerBusy)
 		}
 	}
-}
-
-// consolePower runs a power action asked for on the console, in the
-// background: it belongs to the daemon, not to the connection, so a client
-// that leaves does not cut a stop short. Its failure is told to c; busy is
-// set while it runs, so that a connection runs one at a time.
-func (d *Daemon) consolePower(id, action string, c *console.Client, busy *atomic.Bool) {
-	switch action {
-	case nodeapi.ActionStart, nodeapi.ActionStop, nodeapi.ActionRestart, nodeapi.ActionKill:
-	default:
-		c.Reply(console.ErrorFrame(fmt.Sprintf("unknown power action %q: send start, stop, restart or kill", action)))
-		return
-	}
-	if !busy.CompareAndSwap(false, true) {
-		c.Reply(console.ErrorFrame("a power action asked for on this connection is still running"))
-		return
-	}
-	d.sups.goAsync(func(ctx context.Context) {
-		pctx, cancel := context.WithTimeout(ctx, consolePowerTimeout)
-		defer cancel()
-		_, err := d.power(pctx, id, nodeapi.PowerRequest{Action: action})
-		busy.Store(false)
-		if err != nil && ctx.Err() == nil {
-			_, msg := classify(err)
-			c.Reply(console.ErrorFrame(action + ": " + msg))
-		}
-	})
 }

@@ -152,7 +152,6 @@ type watched struct {
 	// exit while it holds, that the node did not cause, is a crash.
 	wantRunning bool
 	suspended   bool
-	stopCommand string
 	memoryMiB   int64
 	ready       readiness
 }
@@ -223,7 +222,6 @@ func (s *supervisor) configure(rec *records.Record) {
 	s.spec = watched{
 		wantRunning: wantRunning(rec.Spec) && !rec.StoppedByNode,
 		suspended:   rec.Spec.Suspended,
-		stopCommand: rec.Spec.StopCommand,
 		memoryMiB:   rec.Spec.MemoryMiB,
 		ready:       ready,
 	}
