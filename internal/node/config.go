@@ -96,6 +96,10 @@ type Config struct {
 	// second of one console connection. Zero means
 	// DefaultConsoleCommandRate.
 	ConsoleCommandRate int
+	// Now is the daemon's clock, for the rates it enforces (the console's
+	// throttle and command rate, archive extractions); nil means
+	// time.Now. Tests set it to move time without waiting.
+	Now func() time.Time
 	// ConsoleConnections caps the console connections of one instance.
 	// Zero means DefaultConsoleConnections.
 	ConsoleConnections int
@@ -135,6 +139,9 @@ const (
 // withDefaults fills in the durations, limits and container user left
 // zero.
 func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.ContainerUser == "" {
 		c.ContainerUser = DefaultContainerUser
 	}

@@ -25,6 +25,10 @@ type FilesConfig struct {
 	MaxExtractBytes int64
 	// MaxExtractEntries caps the entries of one extracted archive.
 	MaxExtractEntries int
+	// MaxExtractsPerMinute caps the archive extractions of one instance
+	// in any minute: an archive of empty files is small to send and
+	// costly to write out.
+	MaxExtractsPerMinute int
 }
 
 // Defaults of FilesConfig.
@@ -34,6 +38,8 @@ const (
 	DefaultMaxUploadBytes     = 8 << 30
 	DefaultMaxExtractBytes    = 16 << 30
 	DefaultMaxExtractEntries  = 200_000
+	// DefaultMaxExtractsPerMinute is MaxExtractsPerMinute left zero.
+	DefaultMaxExtractsPerMinute = 6
 )
 
 func (c FilesConfig) withDefaults() FilesConfig {
@@ -51,6 +57,9 @@ func (c FilesConfig) withDefaults() FilesConfig {
 	}
 	if c.MaxExtractEntries <= 0 {
 		c.MaxExtractEntries = DefaultMaxExtractEntries
+	}
+	if c.MaxExtractsPerMinute <= 0 {
+		c.MaxExtractsPerMinute = DefaultMaxExtractsPerMinute
 	}
 	return c
 }

@@ -312,9 +312,12 @@ func (d *Daemon) handleCompress(w http.ResponseWriter, r *http.Request, _ string
 	return nil
 }
 
-func (d *Daemon) handleExtract(w http.ResponseWriter, r *http.Request, _ string, f *files.Folder) error {
+func (d *Daemon) handleExtract(w http.ResponseWriter, r *http.Request, id string, f *files.Folder) error {
 	var req nodeapi.ExtractRequest
 	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := d.allowExtract(w, id); err != nil {
 		return err
 	}
 	lim := d.cfg.Files.withDefaults()

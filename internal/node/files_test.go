@@ -200,7 +200,8 @@ func TestFileAPIErrorsNameTheFieldAndUseTheirStatus(t *testing.T) {
 // exist on the wire, percent-encoded, through every route, and checks that
 // the node's own files beside the data folder stay as they were.
 func TestFileAPIRefusesEncodedTraversal(t *testing.T) {
-	d := newTestDaemon(t, fake.New())
+	// Every extract here is a traversal to refuse, not one to rate.
+	d := newTunedTestDaemon(t, fake.New(), t.TempDir(), nil, func(c *Config) { c.Files.MaxExtractsPerMinute = 1 << 20 })
 	vol := fileInstance(t, d, "files-c", 0)
 	if err := os.Symlink("../../instances", filepath.Join(vol, "specs")); err != nil {
 		t.Fatal(err)

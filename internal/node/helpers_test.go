@@ -25,7 +25,18 @@ func newTestDaemon(t *testing.T, rt *fake.Runtime) *Daemon {
 
 func newTestDaemonIn(t *testing.T, rt *fake.Runtime, dir string, logger *slog.Logger) *Daemon {
 	t.Helper()
-	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 7 * time.Second}, rt, logger)
+	return newTunedTestDaemon(t, rt, dir, logger, nil)
+}
+
+// newTunedTestDaemon is newTestDaemonIn with the configuration changed by
+// tune, when set.
+func newTunedTestDaemon(t *testing.T, rt *fake.Runtime, dir string, logger *slog.Logger, tune func(*Config)) *Daemon {
+	t.Helper()
+	cfg := Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 7 * time.Second}
+	if tune != nil {
+		tune(&cfg)
+	}
+	d, err := New(cfg, rt, logger)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -455,6 +455,7 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 		return err
 	}
 	d.sups.drop(id)
+	d.extracts.forget(id)
 	return nil
 }
 

@@ -50,6 +50,8 @@ type Daemon struct {
 	// sups follows each instance's power state, output and exits
 	// (supervisor.go).
 	sups supervisors
+	// extracts caps each instance's archive extractions (extracts.go).
+	extracts *extractLimiter
 	// disk keeps the instances' disk usage.
 	disk *disk.Accounting
 }
@@ -101,6 +103,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		volumes: volumes.New(filepath.Join(dir, "volumes"), owner),
 	}
 	d.disk = disk.New(d.volumes, logger)
+	d.extracts = newExtractLimiter(cfg.Files.withDefaults().MaxExtractsPerMinute, cfg.Now)
 	d.installer = install.Runner{Runtime: rt, Volumes: d.volumes, Logs: install.NewLogs(d.records), Config: cfg.Install}
 	copy(d.tokenHash[:], hash)
 	d.sups.init(d)
