@@ -83,7 +83,7 @@ func (s *supervisor) readOutput(r *containerRun) {
 // outputLine handles one line of output: readiness while starting, then
 // the hub.
 func (s *supervisor) outputLine(line []byte) {
-	now := time.Now()
+	now := s.d.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == nodeapi.StatusStarting && s.spec.ready.match(line) {
@@ -110,9 +110,9 @@ func (s *supervisor) watchThrottle() {
 		select {
 		case <-s.d.sups.ctx.Done():
 			return
-		case now := <-tick.C:
+		case <-tick.C:
 			s.mu.Lock()
-			if !s.cons.hub.Settle(now) || s.closed {
+			if !s.cons.hub.Settle(s.d.cfg.Now()) || s.closed {
 				s.cons.throttleWatched = false
 				s.mu.Unlock()
 				return
@@ -272,7 +272,7 @@ func (d *Daemon) readConsole(ctx context.Context, conn *websocket.Conn, s *super
 			c.Reply(console.ErrorFrame(fmt.Sprintf("unknown event %q: send %q", m.Event, nodeapi.EventCommand)))
 			continue
 		}
-		if !limiter.Allow(time.Now()) {
+		if !limiter.Allow(d.cfg.Now()) {
 			c.Reply(console.ErrorFrame(fmt.Sprintf("too many messages: at most %d a second; this one was dropped", d.cfg.ConsoleCommandRate)))
 			continue
 		}

@@ -250,8 +250,11 @@ func (t *throttle) settle(now time.Time, l Limits) (notice string) {
 		return ""
 	}
 	count, bytes := t.count, t.bytes
+	// Every line counted came within a second of the window's start, as
+	// a later one settles first: two seconds on, a whole second was calm.
+	calm := now.Sub(t.windowStart) >= 2*time.Second
 	t.windowStart, t.count, t.bytes = now, 0, 0
-	if t.active && under(count, bytes, l) {
+	if t.active && (calm || under(count, bytes, l)) {
 		t.active = false
 		notice = fmt.Sprintf("[berth] console output resumed; %d lines were dropped", t.dropped)
 		t.dropped = 0

@@ -193,3 +193,15 @@ func TestClientQueueDropsTheOldestPastItsBytes(t *testing.T) {
 		t.Errorf("replies hold %d bytes, over %d", c.replyBytes.Load(), ReplyBytes)
 	}
 }
+
+func TestThrottleEndsAfterACalmSecondWithoutAnotherLine(t *testing.T) {
+	var th throttle
+	lim := Limits{LineRate: 2, ByteRate: 1 << 20}
+	t0 := time.Unix(1000, 0)
+	for range 5 {
+		th.admit(t0, 1, lim)
+	}
+	if notice := th.settle(t0.Add(2*time.Second), lim); !strings.Contains(notice, "resumed; 3 lines were dropped") {
+		t.Errorf("two seconds after a flood: %q, want the resume notice", notice)
+	}
+}
