@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
@@ -112,7 +113,7 @@ func TestEnsureCreatesAndStartsInstance(t *testing.T) {
 	if !slices.Equal(c.Spec.Env, wantEnv) {
 		t.Errorf("env = %q, want %q", c.Spec.Env, wantEnv)
 	}
-	if want := []string{"/bin/sh", "-c", "java -jar server.jar"}; !slices.Equal(c.Spec.Cmd, want) {
+	if want := runtime.ShellCommand("java -jar server.jar"); !slices.Equal(c.Spec.Cmd, want) {
 		t.Errorf("cmd = %q, want %q", c.Spec.Cmd, want)
 	}
 	wantData := filepath.Join(d.cfg.Dir, "volumes", "mc-1")
