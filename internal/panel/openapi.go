@@ -87,7 +87,7 @@ type (
 		Description string `json:"description"`
 	}
 	components struct {
-		Schemas         map[string]*schema         `json:"schemas"`
+		Schemas         map[string]*schema        `json:"schemas"`
 		SecuritySchemes map[string]securityScheme `json:"securitySchemes"`
 	}
 	securityScheme struct {
