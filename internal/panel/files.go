@@ -309,9 +309,6 @@ func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) error {
 	return s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 		u, err := c.DiskUsage(ctx, id)
-		return struct {
-			ID string `json:"id"`
-			nodeapi.DiskUsage
-		}{id, u}, err
+		return diskView{ID: id, DiskUsage: u}, err
 	})
 }

@@ -23,8 +23,8 @@ func (s *Server) installLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nodeFault(in, err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id": in.ID, "lines": log.Lines, "installing": log.Installing, "installed": log.Installed, "error": log.Error,
+	writeJSON(w, http.StatusOK, installLogView{
+		Error: log.Error, ID: in.ID, Installed: log.Installed, Installing: log.Installing, Lines: log.Lines,
 	})
 	return nil
 }

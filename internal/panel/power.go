@@ -127,7 +127,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nodeFault(in, err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "lines": lines})
+	writeJSON(w, http.StatusOK, logsView{ID: in.ID, Lines: lines})
 	return nil
 }
 

@@ -1,10 +1,6 @@
 package panel
 
-import (
-	"net/http"
-
-	"github.com/berth-dev/berth/internal/nodeapi"
-)
+import "net/http"
 
 // stats answers a sample of an instance's resource use.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
@@ -16,9 +12,6 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nodeFault(in, err)
 	}
-	writeJSON(w, http.StatusOK, struct {
-		ID string `json:"id"`
-		nodeapi.Stats
-	}{in.ID, st})
+	writeJSON(w, http.StatusOK, statsView{ID: in.ID, Stats: st})
 	return nil
 }
