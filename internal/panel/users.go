@@ -85,21 +85,9 @@ func readNewUser(b body) (store.User, string, error) {
 	if at := strings.LastIndexByte(u.Email, '@'); at < 1 || at == len(u.Email)-1 || strings.ContainsAny(u.Email, " \t") {
 		return u, "", fault.InvalidField("email", "must be an email address")
 	}
-	if !b.present("password") {
-		return u, "", fault.InvalidField("password", "is required")
-	}
-	password, err := b.str("password", true, maxPassword)
+	password, err := b.newPassword("password")
 	if err != nil {
 		return u, "", err
-	}
-	// str trims, but a password is kept exactly as sent: a login has to
-	// match what the user chose, spaces included.
-	var exact string
-	if json.Unmarshal(b["password"], &exact) == nil {
-		password = exact
-	}
-	if len(password) < minPassword {
-		return u, "", fault.InvalidField("password", "must be at least %d characters", minPassword)
 	}
 	if u.ID, err = b.str("userId", false, 64); err != nil {
 		return u, "", err
@@ -132,6 +120,31 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	s.audit(r, "user.create", u.ID)
 	writeJSON(w, http.StatusCreated, viewUser(u))
 	return nil
+}
+
+// password reads a password field. It is checked as str checks a string,
+// but kept exactly as sent: a sign-in has to match what the user chose,
+// spaces included.
+func (b body) password(name string) (string, error) {
+	password, err := b.str(name, true, maxPassword)
+	if err != nil {
+		return "", err
+	}
+	var exact string
+	if json.Unmarshal(b[name], &exact) == nil {
+		password = exact
+	}
+	return password, nil
+}
+
+// newPassword reads a password being chosen: password's rules, and long
+// enough.
+func (b body) newPassword(name string) (string, error) {
+	password, err := b.password(name)
+	if err == nil && len(password) < minPassword {
+		err = fault.InvalidField(name, "must be at least %d characters", minPassword)
+	}
+	return password, err
 }
 
 // newUUID returns a random (version 4) UUID.
