@@ -34,16 +34,15 @@ func viewSSHKey(k store.SSHKey) sshKeyView {
 }
 
 // parsePublicKey reads one authorized_keys line without options, and
-// returns the key, in its canonical form, and its comment.
+// returns the key and its comment. The line is one line: body.str refuses
+// control characters, newlines among them.
 func parsePublicKey(line string) (ssh.PublicKey, string, error) {
-	pub, comment, options, rest, err := ssh.ParseAuthorizedKey([]byte(line))
+	pub, comment, options, _, err := ssh.ParseAuthorizedKey([]byte(line))
 	switch {
 	case err != nil:
 		return nil, "", fault.InvalidField("publicKey", "is not an OpenSSH public key (one line of authorized_keys, such as \"ssh-ed25519 AAAA... me@laptop\")")
 	case len(options) > 0:
 		return nil, "", fault.InvalidField("publicKey", "must not carry authorized_keys options")
-	case len(strings.TrimSpace(string(rest))) > 0:
-		return nil, "", fault.InvalidField("publicKey", "must hold one key")
 	}
 	if _, ok := pub.(*ssh.Certificate); ok {
 		return nil, "", fault.InvalidField("publicKey", "must be a plain key, not a certificate")
