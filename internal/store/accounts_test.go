@@ -6,11 +6,10 @@ import (
 
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/store"
-	"github.com/berth-dev/berth/internal/store/storetest"
 )
 
 // accountSuite is the store tests of sessions, tokens, two-factor, SSH
-// keys and sign-in failures; each backend runs all of them.
+// keys and sign-in failures; runStoreSuite runs them with storeSuite.
 var accountSuite = []struct {
 	name string
 	test func(t *testing.T, db database)
@@ -25,21 +24,6 @@ var accountSuite = []struct {
 	{"SSHKeyTwiceForOneUserIsExist", testSSHKeys},
 	{"LoginFailuresCountWithinTheWindow", testLoginFailures},
 	{"DeletingAUserDeletesItsCredentials", testUserDeleteCascades},
-}
-
-func TestAccountsOnSQLite(t *testing.T) {
-	runAccountSuite(t, storetest.NewSQLite)
-}
-
-func TestAccountsOnPostgres(t *testing.T) {
-	base := storetest.SkipWithoutPostgres(t)
-	runAccountSuite(t, func(t testing.TB) database { return storetest.NewPostgres(t, base) })
-}
-
-func runAccountSuite(t *testing.T, fresh func(t testing.TB) database) {
-	for _, c := range accountSuite {
-		t.Run(c.name, func(t *testing.T) { c.test(t, fresh(t)) })
-	}
 }
 
 // t0 is a fixed time, in whole milliseconds as the store keeps them.
