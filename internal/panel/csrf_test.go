@@ -43,3 +43,13 @@ func TestCookieChangesFromAnotherOriginAreRefused(t *testing.T) {
 	p.expectAs(403, session, "POST", "/auth/logout", nil, crossSite...)
 	p.expectAs(200, session, "GET", "/api/client/account", nil)
 }
+
+func TestThePublicURLsOriginIsTrustedBehindAProxy(t *testing.T) {
+	p, _ := newClockPanel(t, panel.Config{PublicURL: "https://panel.example"})
+	p.addUser("ann", false)
+	session := cred{cookie: p.signIn("ann", "")}
+	// The proxy hands the panel requests for example.com; the browser's
+	// page is at the public URL.
+	p.expectAs(201, session, "POST", "/api/client/account/tokens", map[string]any{"name": "x"}, "Origin", "https://panel.example")
+	p.expectAs(403, session, "POST", "/api/client/account/tokens", map[string]any{"name": "x"}, "Origin", "https://other.example")
+}

@@ -132,7 +132,8 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux(), crossOrigin: http.NewCrossOriginProtection()}
+	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux(),
+		crossOrigin: crossOriginProtection(cfg.PublicURL)}
 	s.base, s.shutdown = context.WithCancel(context.Background())
 	s.routes()
 	return s

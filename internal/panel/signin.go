@@ -2,6 +2,7 @@ package panel
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/access"
@@ -89,6 +90,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Require2FAAdmins && u.Admin && !twoFactor {
 		answer["twoFactorSetupRequired"] = true
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, answer)
 	return nil
 }
@@ -217,6 +219,19 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookies()})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// crossOriginProtection checks that cookie requests come from the panel's
+// own pages: those of the request's host, and those of publicURL, which a
+// reverse proxy may serve under another host than the one the panel sees.
+func crossOriginProtection(publicURL string) *http.CrossOriginProtection {
+	c := http.NewCrossOriginProtection()
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		// An origin that does not parse is ignored: the request's host
+		// still counts.
+		_ = c.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
+	return c
 }
 
 // sameOriginOnly refuses a request that changes anything from a page of

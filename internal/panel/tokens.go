@@ -70,6 +70,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(r, "account.token.create", t.ID)
+	// The one answer that carries this secret: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, newTokenView{ID: t.ID, Name: t.Name, Token: token, ReadOnly: t.ReadOnly,
 		ExpiresAt: optionalTime(t.ExpiresAt), CreatedAt: t.CreatedAt})
 	return nil

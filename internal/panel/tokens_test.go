@@ -20,6 +20,9 @@ func TestTokenIsShownOnceListedWithoutItAndDeletable(t *testing.T) {
 	made := r.object(t)
 	hasKeys(t, "the new token", made, "id", "name", "token", "readOnly", "expiresAt", "createdAt")
 	tok := made["token"].(string)
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the answer carrying the token may be cached: Cache-Control %q", cc)
+	}
 	if made["name"] != "ci" || made["readOnly"] != true || made["expiresAt"] != expires || !strings.HasPrefix(tok, "berth_pat_") {
 		t.Errorf("new token = %s", r.body)
 	}

@@ -55,6 +55,8 @@ func (s *Server) setupTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.StartTwoFactor(r.Context(), u.ID, key, s.now()); err != nil {
 		return err
 	}
+	// The one answer that carries this secret: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]string{"secret": key, "otpauthUrl": totp.URL(totpIssuer, u.Username, key)})
 	return nil
 }
@@ -99,6 +101,8 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(r, "account.2fa.enable", userID)
+	// The one answer that carries this secret: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string][]string{"recoveryCodes": codes})
 	return nil
 }
