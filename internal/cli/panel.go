@@ -72,6 +72,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	api := panel.New(panel.Config{
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 	})
 	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
 }

@@ -43,6 +43,12 @@ type Panel struct {
 	// NodeCA is a PEM file of the certificate authorities that sign the
 	// certificates of HTTPS nodes; empty trusts the system's.
 	NodeCA string
+	// SessionIdle ends a user's session unused for this long.
+	SessionIdle time.Duration
+	// SessionMax ends a user's session this long after sign-in.
+	SessionMax time.Duration
+	// Require2FAAdmins makes two-factor mandatory for admin users.
+	Require2FAAdmins bool
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -58,6 +64,12 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 		"PEM file of the certificate authorities of HTTPS nodes; default: the system's (BERTH_NODE_CA)")
 	fs.Int64Var(&p.MaxUploadMiB, "max-upload-mib", 1024,
 		"cap in MiB on the body of one file upload (BERTH_MAX_UPLOAD_MIB)")
+	fs.DurationVar(&p.SessionIdle, "session-idle", 12*time.Hour,
+		"a user's session ends when unused for this long (BERTH_SESSION_IDLE)")
+	fs.DurationVar(&p.SessionMax, "session-max", 30*24*time.Hour,
+		"a user's session ends this long after sign-in, used or not (BERTH_SESSION_MAX)")
+	fs.BoolVar(&p.Require2FAAdmins, "require-2fa-admins", false,
+		"admin users must turn on two-factor before they can do anything else (BERTH_REQUIRE_2FA_ADMINS)")
 }
 
 // BindData registers -data.

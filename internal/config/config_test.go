@@ -91,3 +91,24 @@ func TestApplyEnvFillsUnsetFlagsAndLetsFlagsWin(t *testing.T) {
 		t.Errorf("config = %+v", p)
 	}
 }
+
+func TestApplyEnvReadsTheSessionFlags(t *testing.T) {
+	t.Setenv("BERTH_SESSION_IDLE", "30m")
+	t.Setenv("BERTH_SESSION_MAX", "48h")
+	t.Setenv("BERTH_REQUIRE_2FA_ADMINS", "true")
+	fs := flag.NewFlagSet("panel", flag.ContinueOnError)
+	var p Panel
+	BindPanel(fs, &p)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.SessionIdle != 12*time.Hour || p.SessionMax != 30*24*time.Hour || p.Require2FAAdmins {
+		t.Errorf("defaults = %v, %v, %v; want 12h, 720h, false", p.SessionIdle, p.SessionMax, p.Require2FAAdmins)
+	}
+	if err := ApplyEnv(fs); err != nil {
+		t.Fatal(err)
+	}
+	if p.SessionIdle != 30*time.Minute || p.SessionMax != 48*time.Hour || !p.Require2FAAdmins {
+		t.Errorf("from the environment = %v, %v, %v; want 30m, 48h, true", p.SessionIdle, p.SessionMax, p.Require2FAAdmins)
+	}
+}

@@ -13,3 +13,10 @@ func (s *Server) PatternOf(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
 	return pattern
 }
+
+// PasswordChecks is how many argon2id password checks s has run.
+func PasswordChecks(s *Server) int64 { return s.passwordChecks.Load() }
+
+// DummyPasswordHash is the hash an unknown user's sign-in is checked
+// against.
+const DummyPasswordHash = dummyPasswordHash

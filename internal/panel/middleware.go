@@ -27,11 +27,6 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 	})
 }
 
-// requireKey authenticates a request by its x-api-key header.
-func (s *Server) requireKey(next http.Handler) http.Handler {
-	return s.requireAuth(next, s.apiKeyAuth)
-}
-
 // authenticate returns the id of the API key key, from the cache or the
 // database. Both are indexed by the key's SHA-256, never the key.
 func (s *Server) authenticate(r *http.Request, key string) (string, error) {

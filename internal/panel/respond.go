@@ -40,6 +40,9 @@ func statusOf(err error) int {
 	case fault.Exist, fault.Conflict:
 		return http.StatusConflict
 	case fault.Permission:
+		if errors.Is(err, errSignIn) {
+			return http.StatusUnauthorized
+		}
 		return http.StatusForbidden
 	case fault.Unavailable:
 		return http.StatusServiceUnavailable

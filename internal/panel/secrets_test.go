@@ -1,9 +1,11 @@
 package panel_test
 
 import (
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/secret"
@@ -94,6 +96,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 		record("GET /api/users with a wrong key", p.send(p.key+"x", "GET", "/api/users", nil))
 		record("GET /healthz", p.send("", "GET", "/healthz", nil))
 		record("GET /api/openapi.json", p.send("", "GET", "/api/openapi.json", nil))
+		accountSecrets := exerciseAccounts(t, p, record)
 
 		// User and key management. The POST /api/keys answer is the only
 		// one allowed to carry its key; it is checked apart.
@@ -125,6 +128,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 			"the issued API key":       newKey,
 			"the issued key's hash":    secret.Hash(newKey),
 		}
+		maps.Copy(secrets, accountSecrets)
 		for _, a := range answers {
 			for name, s := range secrets {
 				if strings.Contains(string(a.r.body), s) {
@@ -158,4 +162,90 @@ func TestSecretsNeverLeaveInA500(t *testing.T) {
 			t.Errorf("a 500 leaks %q:\n%s\n%s", s, r.body, p.logs.String())
 		}
 	}
+}
+
+// exerciseAccounts calls every route of accounts, successes and failures,
+// through record, and returns the secrets they made. The one answer that
+// may carry each (the sign-in's cookie header aside) is checked here and
+// not recorded.
+func exerciseAccounts(t *testing.T, p *testPanel, record func(string, response) response) map[string]string {
+	t.Helper()
+	call := func(c cred, method, path string, body any) response {
+		t.Helper()
+		return record(method+" "+path, p.as(c, method, path, body))
+	}
+	clock := &testClock{now: time.Now()}
+	id := p.addUser("acct", false)
+	call(cred{}, "POST", "/auth/login", map[string]any{"username": "acct", "password": "wrong password"})
+	call(cred{}, "POST", "/auth/login", map[string]any{"username": "nobody", "password": userPassword})
+	signIn := call(cred{}, "POST", "/auth/login", map[string]any{"username": "acct", "password": userPassword})
+	s := cred{cookie: sessionOf(t, signIn).Value}
+	other := cred{cookie: p.signIn("acct", "")}
+
+	made := p.expectAs(201, s, "POST", "/api/client/account/tokens", map[string]any{"name": "ci"})
+	token := made.object(t)["token"].(string)
+	tok := cred{token: token}
+	call(s, "POST", "/api/client/account/tokens", map[string]any{"name": ""})
+	call(s, "GET", "/api/client/account/tokens", nil)
+	call(tok, "GET", "/api/client/account", nil)
+	call(tok, "GET", "/api/client/account/sessions", nil)
+
+	setup := p.expectAs(200, s, "POST", "/api/client/account/2fa/setup", nil)
+	totpSecret := setup.object(t)["secret"].(string)
+	call(s, "POST", "/api/client/account/2fa/enable", map[string]any{"code": "000000"})
+	enabled := p.expectAs(200, s, "POST", "/api/client/account/2fa/enable", map[string]any{"code": codeAt(t, totpSecret, clock.Now())})
+	var codes []string
+	for _, c := range enabled.object(t)["recoveryCodes"].([]any) {
+		codes = append(codes, c.(string))
+	}
+	call(s, "POST", "/api/client/account/2fa/setup", nil)
+	call(s, "GET", "/api/client/account", nil)
+	call(cred{}, "POST", "/auth/login", map[string]any{"username": "acct", "password": userPassword})
+	call(cred{}, "POST", "/auth/login", map[string]any{"username": "acct", "password": userPassword, "code": codes[0]})
+	call(s, "POST", "/api/client/account/2fa/disable", map[string]any{"password": "wrong password", "code": codes[1]})
+	call(s, "POST", "/api/client/account/2fa/disable", map[string]any{"password": userPassword, "code": codes[1]})
+	call(cred{key: p.key}, "POST", "/api/users/"+id+"/reset-2fa", nil)
+
+	line, _ := authorizedKey(t, "acct@laptop")
+	call(s, "POST", "/api/client/account/ssh-keys", map[string]any{"publicKey": line})
+	call(s, "POST", "/api/client/account/ssh-keys", map[string]any{"publicKey": "junk"})
+	call(s, "GET", "/api/client/account/ssh-keys", nil)
+
+	call(s, "POST", "/api/client/account/password", map[string]any{"current": "wrong password", "new": "another password"})
+	call(s, "GET", "/api/client/account/sessions", nil)
+	call(cred{key: p.key}, "GET", "/api/client/account", nil)
+	call(cred{cookie: "made-up"}, "GET", "/api/client/account", nil)
+	call(cred{token: "berth_pat_made-up"}, "GET", "/api/client/account", nil)
+	call(s, "DELETE", "/api/client/account/tokens/"+made.object(t)["id"].(string), nil)
+	call(tok, "GET", "/api/client/account", nil)
+	call(s, "POST", "/api/client/account/password", map[string]any{"current": userPassword, "new": "another password"})
+	call(other, "GET", "/api/client/account", nil)
+	call(s, "POST", "/auth/logout", nil)
+	call(s, "GET", "/api/client/account", nil)
+
+	found := map[string]string{
+		"a session cookie":        s.cookie,
+		"another session cookie":  other.cookie,
+		"a session cookie's hash": secret.Hash(s.cookie),
+		"an access token":         token,
+		"an access token's hash":  secret.Hash(token),
+		"a TOTP secret":           totpSecret,
+		"a user's password":       userPassword,
+		"a new password":          "another password",
+	}
+	for i, c := range codes {
+		found["recovery code "+itoa(i)] = c
+	}
+	for name, v := range found {
+		if name != "an access token" && strings.Contains(string(made.body), v) {
+			t.Errorf("the new token's answer carries %s: %s", name, made.body)
+		}
+		if name != "a TOTP secret" && strings.Contains(string(setup.body), v) {
+			t.Errorf("the setup answer carries %s: %s", name, setup.body)
+		}
+		if !strings.HasPrefix(name, "recovery code") && strings.Contains(string(enabled.body), v) {
+			t.Errorf("the enable answer carries %s: %s", name, enabled.body)
+		}
+	}
+	return found
 }

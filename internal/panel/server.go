@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
@@ -52,7 +53,25 @@ type Config struct {
 	// UploadIdleTimeout is how long a file upload may send nothing before
 	// it is cut off; it has no other time limit. 0 means a minute.
 	UploadIdleTimeout time.Duration
+	// SessionIdle ends a session unused for this long; 0 means
+	// DefaultSessionIdle.
+	SessionIdle time.Duration
+	// SessionMax ends a session this long after sign-in, used or not; 0
+	// means DefaultSessionMax.
+	SessionMax time.Duration
+	// Require2FAAdmins lets an admin user without two-factor do nothing
+	// but set it up.
+	Require2FAAdmins bool
+	// Now is the clock of sessions, tokens, two-factor and sign-in
+	// throttling; nil means time.Now.
+	Now func() time.Time
 }
+
+// Session lifetimes when Config leaves them at zero.
+const (
+	DefaultSessionIdle = 12 * time.Hour
+	DefaultSessionMax  = 30 * 24 * time.Hour
+)
 
 // Server is the panel's HTTP API.
 type Server struct {
@@ -72,6 +91,12 @@ type Server struct {
 	// console proxies, ends with it.
 	base     context.Context
 	shutdown context.CancelFunc
+	// crossOrigin refuses changes that a page of another origin makes
+	// with the browser's session cookie.
+	crossOrigin *http.CrossOriginProtection
+	// passwordChecks counts argon2id password checks, for tests that
+	// check an unknown user costs as much as a wrong password.
+	passwordChecks atomic.Int64
 }
 
 // New builds the API server.
@@ -103,7 +128,17 @@ func New(cfg Config) *Server {
 	if cfg.UploadIdleTimeout <= 0 {
 		cfg.UploadIdleTimeout = defaultUploadIdleTimeout
 	}
-	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = DefaultSessionMax
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux(),
+		crossOrigin: crossOriginProtection(cfg.PublicURL)}
 	s.base, s.shutdown = context.WithCancel(context.Background())
 	s.routes()
 	s.openapi = mustEncodeDocument(cfg.Mode)
@@ -116,8 +151,12 @@ func (s *Server) register(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-// routes lists every endpoint. Everything under /api needs an API key but
-// the OpenAPI document. Each pattern needs its entry in routeDocs.
+// now is the server's clock.
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// routes lists every endpoint. Everything under /api needs an API key or
+// an admin user's session or token, but the OpenAPI document; /api/client
+// needs a user's. Each pattern needs its entry in routeDocs.
 func (s *Server) routes() {
 	// Every route caps its request body, in size and in time: at maxBody
 	// and cfg.BodyTimeout, or, for the two that take files, at a larger
@@ -125,9 +164,9 @@ func (s *Server) routes() {
 	route := func(pattern string, limit int64, h http.Handler) {
 		s.register(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
-	api := func(pattern string, h handler) { route(pattern, maxBody, s.requireKey(s.handle(h))) }
+	api := func(pattern string, h handler) { route(pattern, maxBody, s.authenticated(adminFront, s.handle(h))) }
 	upload := func(pattern string, limit int64, h handler) {
-		s.register(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
+		s.register(pattern, s.timeBody(true, limitBody(limit, s.authenticated(adminFront, s.handle(h)))))
 	}
 	route("GET /healthz", maxBody, s.handle(s.healthz))
 	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
@@ -158,7 +197,7 @@ func (s *Server) routes() {
 	api("POST /api/instances/files/{id}/compress", s.compressFiles)
 	api("POST /api/instances/files/{id}/extract", s.extractFile)
 	api("GET /api/instances/stats/{id}", s.stats)
-	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(s.handle(s.console), s.consoleAuthenticators()...))
+	api("GET /api/instances/console/{id}", s.console)
 	api("GET /api/instances/install-log/{id}", s.installLog)
 
 	api("GET /api/images", s.listImages)
@@ -176,6 +215,28 @@ func (s *Server) routes() {
 	api("GET /api/keys", s.listKeys)
 	api("POST /api/keys", s.createKey)
 	api("DELETE /api/keys/{id}", s.revokeKey)
+
+	// Accounts (DESIGN §8): sign-in, the user's own account, personal
+	// access tokens, two-factor, SSH keys; and the admin's reset of a
+	// user's two-factor.
+	client := func(f front, pattern string, h handler) { route(pattern, maxBody, s.authenticated(f, s.handle(h))) }
+	route("POST /auth/login", maxBody, s.sameOriginOnly(s.handle(s.login)))
+	route("POST /auth/logout", maxBody, s.sameOriginOnly(s.handle(s.logout)))
+	client(clientFront, "GET /api/client/account", s.getAccount)
+	client(clientFront, "POST /api/client/account/password", s.changePassword)
+	client(twoFactorSetupFront, "POST /api/client/account/2fa/setup", s.setupTwoFactor)
+	client(twoFactorSetupFront, "POST /api/client/account/2fa/enable", s.enableTwoFactor)
+	client(clientFront, "POST /api/client/account/2fa/disable", s.disableTwoFactor)
+	client(clientFront, "GET /api/client/account/sessions", s.listSessions)
+	client(clientFront, "DELETE /api/client/account/sessions", s.deleteOtherSessions)
+	client(clientFront, "DELETE /api/client/account/sessions/{id}", s.deleteSession)
+	client(clientFront, "GET /api/client/account/tokens", s.listTokens)
+	client(clientFront, "POST /api/client/account/tokens", s.createToken)
+	client(clientFront, "DELETE /api/client/account/tokens/{id}", s.deleteToken)
+	client(clientFront, "GET /api/client/account/ssh-keys", s.listSSHKeys)
+	client(clientFront, "POST /api/client/account/ssh-keys", s.addSSHKey)
+	client(clientFront, "DELETE /api/client/account/ssh-keys/{id}", s.deleteSSHKey)
+	api("POST /api/users/{userId}/reset-2fa", s.resetTwoFactor)
 }
 
 // Handler returns the API with its middleware: request log, panic
@@ -188,12 +249,15 @@ func (s *Server) Handler() http.Handler {
 }
 
 // guardUnmatched wraps the answer to a request no route matches: an /api
-// path still needs a key, so that an unauthenticated caller cannot map the
-// API by probing; and the body, unread, is still bounded in time while it
-// is drained.
+// path still needs the credentials of its front, so that an
+// unauthenticated caller cannot map the API by probing; and the body,
+// unread, is still bounded in time while it is drained.
 func (s *Server) guardUnmatched(r *http.Request, answer http.Handler) http.Handler {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		answer = s.requireKey(answer)
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/client/"):
+		answer = s.authenticated(clientFront, answer)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		answer = s.authenticated(adminFront, answer)
 	}
 	return s.timeBody(false, answer)
 }

@@ -79,7 +79,7 @@ func readNewUser(b body) (store.User, string, error) {
 	if !b.present("password") {
 		return u, "", fault.InvalidField("password", "is required")
 	}
-	password, err := readPassword(b)
+	password, err := b.newPassword("password")
 	if err != nil {
 		return u, "", err
 	}
@@ -122,24 +122,6 @@ func readEmail(b body) (string, error) {
 		return "", fault.InvalidField("email", "must be an email address")
 	}
 	return email, nil
-}
-
-// readPassword reads the password field, which must be present.
-func readPassword(b body) (string, error) {
-	password, err := b.str("password", true, maxPassword)
-	if err != nil {
-		return "", err
-	}
-	// str trims, but a password is kept exactly as sent: a login has to
-	// match what the user chose, spaces included.
-	var exact string
-	if json.Unmarshal(b["password"], &exact) == nil {
-		password = exact
-	}
-	if len(password) < minPassword {
-		return "", fault.InvalidField("password", "must be at least %d characters", minPassword)
-	}
-	return password, nil
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -187,7 +169,7 @@ func readUserChange(b body) (store.UserChange, error) {
 		ch.Admin = &admin
 	}
 	if b.present("password") {
-		password, err := readPassword(b)
+		password, err := b.newPassword("password")
 		if err != nil {
 			return ch, err
 		}
@@ -248,6 +230,31 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	s.audit(r, "user.delete", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// password reads a password field. It is checked as str checks a string,
+// but kept exactly as sent: a sign-in has to match what the user chose,
+// spaces included.
+func (b body) password(name string) (string, error) {
+	password, err := b.str(name, true, maxPassword)
+	if err != nil {
+		return "", err
+	}
+	var exact string
+	if json.Unmarshal(b[name], &exact) == nil {
+		password = exact
+	}
+	return password, nil
+}
+
+// newPassword reads a password being chosen: password's rules, and long
+// enough.
+func (b body) newPassword(name string) (string, error) {
+	password, err := b.password(name)
+	if err == nil && len(password) < minPassword {
+		err = fault.InvalidField(name, "must be at least %d characters", minPassword)
+	}
+	return password, err
 }
 
 // newUUID returns a random (version 4) UUID.

@@ -156,11 +156,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch UserChange) (User,
 }
 
 // endUserSessions signs the user out everywhere, inside tx.
-//
-// MERGE HOOK: sessions arrive with migration 0005 (branch acc-auth); when
-// they do, this deletes the user's rows there (DELETE FROM sessions WHERE
-// user_id = ?). Until then a user has no session to end.
 func endUserSessions(ctx context.Context, s *Store, tx *sql.Tx, userID string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE user_id = ?`), userID); err != nil {
+		return fmt.Errorf("end the sessions of %s: %w", userID, err)
+	}
 	return nil
 }
 
