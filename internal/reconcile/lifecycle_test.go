@@ -626,7 +626,7 @@ func TestDeployOfImageThatCannotBePulledFailsWithAPlainReason(t *testing.T) {
 	if list := dockertest.Containers(t, c.cli, id); len(list) != 0 {
 		t.Errorf("failed deploy left %d container(s)", len(list))
 	}
-	if registry.Requests() == 0 {
+	if registry.Connections() == 0 {
 		t.Error("the engine never asked the test's registry for the image")
 	}
 }
