@@ -103,23 +103,43 @@ func TestImageTestPassesForAStoredTemplateNamedWithVariables(t *testing.T) {
 
 func TestImageTestFailsWithAReason(t *testing.T) {
 	t.Parallel()
+	// Missing images are on registries of the test's own, on loopback:
+	// one the node may use, which the engine asks and which has nothing,
+	// and one it may not, which nothing may ask.
+	cli := dockertest.RequireDocker(t)
+	empty, forbidden := dockertest.NewRegistry(t, cli), dockertest.NewRegistry(t, cli)
+	missing, refused := empty.Image("berth-test/missing:1"), forbidden.Image("berth-test/refused:1")
 	for _, tc := range []struct {
 		name   string
 		fields map[string]any
 		args   []string
 		want   []string
+		// check, when set, runs once the test has failed.
+		check func(t *testing.T)
 	}{
-		{"an image that does not exist", map[string]any{"Image": "berth-test/no-such-image:1"}, nil,
-			[]string{"FAIL: ", "FAILED", "berth-test/no-such-image:1"}},
+		{"an image that does not exist", map[string]any{"Image": missing}, []string{"-allow-private-registries"},
+			[]string{"FAIL: ", "FAILED", "image " + missing + " not found in any reachable registry"},
+			func(t *testing.T) {
+				if empty.Connections() == 0 {
+					t.Error("the engine never asked the test's registry for the image")
+				}
+			}},
+		{"an image on a registry the node may not use", map[string]any{"Image": refused}, nil,
+			[]string{"FAIL: ", "FAILED", refused, "not a public address"},
+			func(t *testing.T) {
+				if n := forbidden.Connections(); n != 0 {
+					t.Errorf("the engine made %d connections to the refused registry", n)
+				}
+			}},
 		{"a ready pattern that never appears", map[string]any{"ReadyPatterns": []string{"never printed"}}, []string{"-timeout", "5s"},
-			[]string{"FAIL: no ready within 5s", `"never printed"`, "last console output", "Server ready on port"}},
+			[]string{"FAIL: no ready within 5s", `"never printed"`, "last console output", "Server ready on port"}, nil},
 		{"an install script that fails", map[string]any{"Scripts": map[string]any{"Installer": map[string]any{
 			"Image": dockertest.BusyboxImage(t), "Entrypoint": "sh", "Script": "echo cannot fetch >&2\nexit 3\n"}}}, nil,
-			[]string{"FAIL: the install failed: install script exited with code 3", "cannot fetch"}},
+			[]string{"FAIL: the install failed: install script exited with code 3", "cannot fetch"}, nil},
 		{"a server that ignores its stop command", map[string]any{"StopCommand": "quit-please"}, []string{"-stop-timeout", "1s"},
-			[]string{"FAIL: the server did not stop within -stop-timeout 1s", `"quit-please"`}},
+			[]string{"FAIL: the server did not stop within -stop-timeout 1s", `"quit-please"`}, nil},
 		{"a variable that breaks its rule", map[string]any{"Variables": map[string]any{"SLOTS": map[string]any{"type": "int"}}},
-			[]string{"-var", "SLOTS=many"}, []string{"FAIL: deploy was refused", "SLOTS"}},
+			[]string{"-var", "SLOTS=many"}, []string{"FAIL: deploy was refused", "SLOTS"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -131,6 +151,9 @@ func TestImageTestFailsWithAReason(t *testing.T) {
 			expectLines(t, out, tc.want...)
 			if strings.Contains(out, "PASS") {
 				t.Errorf("a failing test says PASS:\n%s", out)
+			}
+			if tc.check != nil {
+				tc.check(t)
 			}
 		})
 	}

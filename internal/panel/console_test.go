@@ -5,75 +5,34 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/node/nodetest"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/panel"
 )
 
-// consoleNode is a stub node with a console that records the frames it is
-// sent, and a power endpoint that records the requests it gets.
-type consoleNode struct {
-	srv    *httptest.Server
-	frames chan nodeapi.ConsoleMessage
-	powers chan nodeapi.PowerRequest
-}
-
-func newConsoleNode(t *testing.T) *consoleNode {
-	t.Helper()
-	n := &consoleNode{frames: make(chan nodeapi.ConsoleMessage, 16), powers: make(chan nodeapi.PowerRequest, 16)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/instances/{id}/console", func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for {
-			_, b, err := conn.Read(r.Context())
-			if err != nil {
-				return
-			}
-			var m nodeapi.ConsoleMessage
-			_ = json.Unmarshal(b, &m)
-			n.frames <- m
-		}
-	})
-	mux.HandleFunc("POST /v1/instances/{id}/power", func(w http.ResponseWriter, r *http.Request) {
-		var req nodeapi.PowerRequest
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		n.powers <- req
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(nodeapi.InstanceStatus{ID: r.PathValue("id"), Status: nodeapi.StatusStopped})
-	})
-	n.srv = httptest.NewServer(mux)
-	t.Cleanup(n.srv.Close)
-	return n
-}
-
 // readyInstance deploys an instance of a template stopped by "stop" on
-// node, marked applied and running as the reconciler would, and returns
-// its id.
-func readyInstance(t *testing.T, p *testPanel, node string) string {
+// the daemon n, the panel's node nodeID, applied and running as the
+// reconciler would leave it, and returns its id and the spec applied.
+func readyInstance(t *testing.T, p *testPanel, nodeID string, n *nodetest.Node) (string, nodeapi.InstanceSpec) {
 	t.Helper()
 	tmpl := images.Template{Name: "Stoppable", Image: "ghcr.io/berth-dev/game:1", StopCommand: "stop"}
-	body := deployBody(p.createUser("owner"), node, "25565", "25565")
+	body := deployBody(p.createUser("owner"), nodeID, "25565", "25565")
 	body["image"] = addTemplate(t, p.st, tmpl)
 	id := p.deploy(body)
-	ctx := context.Background()
-	in, err := p.st.InstanceByID(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.st.MarkApplied(ctx, id, in.Generation, nodeapi.StatusRunning, "c1"); err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return id, applyOnNode(t, p, n, id)
+}
+
+// stdin returns what the instance's server was written on its standard
+// input so far: console lines, and the stop command of a stop.
+func stdin(n *nodetest.Node, id string) []string {
+	c, _ := n.Runtime.Container(id)
+	return c.Stdin
 }
 
 // dialConsole opens the console of instance id on the panel at addr.
@@ -102,25 +61,10 @@ func sendCommand(t *testing.T, conn *websocket.Conn, line string) {
 	}
 }
 
-// receive waits for a value on ch, failing after failBound.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), failBound)
-	defer cancel()
-	select {
-	case v := <-ch:
-		return v
-	case <-ctx.Done():
-		t.Fatalf("no %s arrived", what)
-	}
-	panic("unreachable")
-}
-
 func TestConsoleStopCommandGoesThroughTheDesiredState(t *testing.T) {
 	p := newPanel(t, panel.Config{})
-	stub := newConsoleNode(t)
-	node, _ := registerStub(t, p, stub.srv)
-	id := readyInstance(t, p, node)
+	nodeID, n := startNode(t, p)
+	id, applied := readyInstance(t, p, nodeID, n)
 	before, err := p.st.InstanceByID(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -128,14 +72,19 @@ func TestConsoleStopCommandGoesThroughTheDesiredState(t *testing.T) {
 	addr, _ := p.serve(t)
 	conn := dialConsole(t, p, addr, id)
 
+	// Any other line goes on to the server.
+	sendCommand(t, conn, "say hello")
+	waitUntil(t, "the line on the server's input", func() bool { return len(stdin(n, id)) > 0 })
 	sendCommand(t, conn, "  STOP ")
-	var got nodeapi.PowerRequest
-	select {
-	case got = <-stub.powers:
-	case m := <-stub.frames:
-		t.Fatalf("the stop command went to the node's console as %q", m.Text())
-	case <-time.After(failBound):
-		t.Fatal("no power request arrived")
+	waitUntil(t, "the server to stop or get the line", func() bool {
+		c, _ := n.Runtime.Container(id)
+		return !c.State.Running || len(c.Stdin) > 1
+	})
+	// The node stopped the server with the template's stop command, and
+	// the typed line never reached it.
+	if got := stdin(n, id); !slices.Equal(got, []string{"say hello", "stop"}) || n.Runtime.Calls("Stop") != 1 {
+		t.Errorf("the server's input is %q after %d stops, want the line and the stop command of one stop",
+			got, n.Runtime.Calls("Stop"))
 	}
 	after, err := p.st.InstanceByID(context.Background(), id)
 	if err != nil {
@@ -145,31 +94,29 @@ func TestConsoleStopCommandGoesThroughTheDesiredState(t *testing.T) {
 		t.Errorf("after a typed stop: desired %s at generation %d, want stopped after generation %d",
 			after.Desired, after.Generation, before.Generation)
 	}
-	if got.Action != nodeapi.ActionStop || got.Generation != after.Generation {
-		t.Errorf("node got %+v, want stop at generation %d", got, after.Generation)
-	}
-	// Any other line goes on to the node; the stop never did.
-	sendCommand(t, conn, "say hello")
-	if m := receive(t, stub.frames, "console frame"); m.Text() != "say hello" {
-		t.Errorf("node's console got %q first, want only %q", m.Text(), "say hello")
-	}
+	// The node was told the generation of that desire: the reconciler's
+	// ensure from before it cannot start the server again.
+	expectStaleEnsureIgnored(t, n, applied, false)
 }
 
 func TestPanelShutdownClosesAnOpenConsole(t *testing.T) {
 	p := newPanel(t, panel.Config{})
-	stub := newConsoleNode(t)
-	node, _ := registerStub(t, p, stub.srv)
-	id := readyInstance(t, p, node)
+	nodeID, n := startNode(t, p)
+	id, _ := readyInstance(t, p, nodeID, n)
 	addr, stop := p.serve(t)
 	conn := dialConsole(t, p, addr, id)
-	// The proxy is up once a command reaches the node.
+	// The proxy is up once a command reaches the server.
 	sendCommand(t, conn, "list")
-	receive(t, stub.frames, "console frame")
+	waitUntil(t, "the line on the server's input", func() bool { return slices.Contains(stdin(n, id), "list") })
 
 	stop()
 	ctx, cancel := context.WithTimeout(context.Background(), failBound)
 	defer cancel()
-	_, _, err := conn.Read(ctx)
+	// The frames the node sent before (status, output) come first.
+	var err error
+	for err == nil {
+		_, _, err = conn.Read(ctx)
+	}
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		if errors.Is(err, context.DeadlineExceeded) {
 			t.Fatal("the console stayed open after the panel shut down")

@@ -1,103 +1,69 @@
 package panel_test
 
 import (
-	"encoding/json"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"slices"
-	"strconv"
-	"sync"
+	"context"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
 )
-
-// stubNode answers a node's install-log endpoint with log, recording the
-// queries it was asked.
-type stubNode struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	token string
-	asked []string
-	log   nodeapi.InstallLog
-}
-
-func newStubNode(t *testing.T, log nodeapi.InstallLog) *stubNode {
-	t.Helper()
-	n := &stubNode{log: log}
-	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if r.Header.Get("Authorization") != "Bearer "+n.token || r.Method != http.MethodGet {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		n.asked = append(n.asked, r.URL.RequestURI())
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(n.log)
-	}))
-	t.Cleanup(n.srv.Close)
-	return n
-}
-
-// register creates the stub as a node of p and configures it, returning
-// the node's id.
-func (n *stubNode) register(t *testing.T, p *testPanel) string {
-	t.Helper()
-	id, token := registerStub(t, p, n.srv)
-	n.mu.Lock()
-	n.token = token
-	n.mu.Unlock()
-	return id
-}
-
-// registerStub creates srv, a stub node on loopback, as a node of p and
-// configures it as `berth node configure` would, returning the node's id
-// and the bearer token the panel will send it.
-func registerStub(t *testing.T, p *testPanel, srv *httptest.Server) (id, token string) {
-	t.Helper()
-	_, portText, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	port, _ := strconv.Atoi(portText)
-	m := p.expect(201, "POST", "/api/nodes/create", map[string]any{
-		"name": "stub", "ram": 8192, "disk": 8192, "address": "127.0.0.1", "port": port}).object(t)
-	id, _ = m["id"].(string)
-	key, _ := m["configureKey"].(string)
-	conf := p.send("", "POST", "/nodes/configure", map[string]any{"configureKey": key})
-	var resp nodeapi.ConfigureResponse
-	if conf.code != 200 || json.Unmarshal(conf.body, &resp) != nil || resp.Token == "" {
-		t.Fatalf("configure stub node: %d %s", conf.code, conf.body)
-	}
-	return id, resp.Token
-}
 
 func TestInstallLogAnswersTheNodesInstallLog(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, p *testPanel) {
-		stub := newStubNode(t, nodeapi.InstallLog{Lines: []string{"[berth] install started", "exit 3"},
-			Error: "install script exited with code 3"})
-		node := stub.register(t, p)
-		user := p.createUser("owner")
-		id := p.deploy(deployBody(user, node, "25565", "25565"))
+		node, n := startNode(t, p)
+		// The script prints more than the default tail, then fails.
+		const printed = nodeapi.DefaultInstallLogTail + 10
+		n.Runtime.SetInstall(func(_ context.Context, _ runtime.InstallJob, out io.Writer) (int, error) {
+			for i := 1; i <= printed; i++ {
+				fmt.Fprintf(out, "line %d\n", i)
+			}
+			return 3, nil
+		})
+		tmpl := images.Template{Name: "Installed", Image: "ghcr.io/berth-dev/game:1",
+			Scripts: images.Scripts{Installer: &images.InstallScript{Image: "busybox:1", Entrypoint: "sh", Script: "exit 3"}}}
+		body := deployBody(p.createUser("owner"), node, "25565", "25565")
+		body["image"] = addTemplate(t, p.st, tmpl)
+		id := p.deploy(body)
+		if _, st := ensureOnNode(t, p, n, id); !st.Installing {
+			t.Fatalf("ensure of an instance with an install script = %+v, want installing", st)
+		}
+		waitUntil(t, "the install to fail", func() bool {
+			st, err := n.Client().GetInstance(context.Background(), id)
+			return err == nil && st.InstallError != ""
+		})
 
 		m := p.expect(200, "GET", "/api/instances/install-log/"+id+"?tail=7", nil).object(t)
 		hasKeys(t, "install log", m, "id", "lines", "installing", "installed", "error")
 		lines, _ := m["lines"].([]any)
-		if m["id"] != id || len(lines) != 2 || lines[1] != "exit 3" || m["error"] != "install script exited with code 3" ||
+		last := "[berth] install script exited with code 3"
+		if m["id"] != id || len(lines) != 7 || lines[0] != fmt.Sprintf("line %d", printed-5) || lines[6] != last ||
 			m["installing"] != false || m["installed"] != false {
-			t.Errorf("install log = %v", m)
+			t.Errorf("install log of %v: %d lines from %v, installing %v, installed %v; want the last 7 lines of a failed install",
+				m["id"], len(lines), first(lines), m["installing"], m["installed"])
 		}
-		p.expect(200, "GET", "/api/instances/install-log/"+id, nil)
-		stub.mu.Lock()
-		asked := slices.Clone(stub.asked)
-		stub.mu.Unlock()
-		want := []string{
-			"/v1/instances/" + id + "/install-log?tail=7",
-			"/v1/instances/" + id + "/install-log?tail=" + strconv.Itoa(nodeapi.DefaultInstallLogTail),
+		if msg, _ := m["error"].(string); !strings.Contains(msg, "install script exited with code 3") {
+			t.Errorf("install log error = %q, want the script's exit code", msg)
 		}
-		if !slices.Equal(asked, want) {
-			t.Errorf("node was asked %q, want %q", asked, want)
+		// Without a tail, the node's default.
+		m = p.expect(200, "GET", "/api/instances/install-log/"+id, nil).object(t)
+		lines, _ = m["lines"].([]any)
+		if len(lines) != nodeapi.DefaultInstallLogTail || lines[len(lines)-1] != last {
+			t.Errorf("install log without a tail has %d lines, want the default %d ending %q",
+				len(lines), nodeapi.DefaultInstallLogTail, last)
 		}
 	})
+}
+
+// first returns the first of lines, or nil when there are none.
+func first(lines []any) any {
+	if len(lines) == 0 {
+		return nil
+	}
+	return lines[0]
 }
 
 func TestInstallLogRejectsBadRequests(t *testing.T) {

@@ -3,26 +3,31 @@ package panel_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/node"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/panel"
 )
 
 // failingNode is a stub node whose every call fails with the answer set
-// last.
+// last. It stays a stub, where the other tests run a real daemon, because
+// no daemon answers this way: the daemon's kind always agrees with its
+// status, it names no kind its routes do not produce, and it always names
+// one; only a stub can show that the panel goes by the kind, and by the
+// status when an older node sends none.
 type failingNode struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	status int
 	body   nodeapi.ErrorBody
-	// retryAfter, when set, is sent as the Retry-After header.
-	retryAfter string
 }
 
 func newFailingNode(t *testing.T) *failingNode {
@@ -32,9 +37,6 @@ func newFailingNode(t *testing.T) *failingNode {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		if n.retryAfter != "" {
-			w.Header().Set("Retry-After", n.retryAfter)
-		}
 		w.WriteHeader(n.status)
 		_ = json.NewEncoder(w).Encode(n.body)
 	}))
@@ -51,7 +53,7 @@ func (n *failingNode) answer(status int, body nodeapi.ErrorBody) {
 func TestEveryFaultKindOfANodeAnswerReachesThePanelsStatus(t *testing.T) {
 	p := newPanel(t, panel.Config{})
 	stub := newFailingNode(t)
-	node, _ := registerStub(t, p, stub.srv)
+	node, _ := registerNode(t, p, stub.srv.Listener.Addr().(*net.TCPAddr).Port)
 	id := p.deploy(deployBody(p.createUser("owner"), node, "25565", "25565"))
 	want := map[fault.Kind]int{
 		fault.Invalid: 400, fault.NotExist: 404, fault.Exist: 409, fault.Conflict: 409, fault.Permission: 403,
@@ -80,25 +82,33 @@ func TestEveryFaultKindOfANodeAnswerReachesThePanelsStatus(t *testing.T) {
 
 func TestANodesRetryAfterReachesTheCaller(t *testing.T) {
 	p := newPanel(t, panel.Config{})
-	stub := newFailingNode(t)
-	node, _ := registerStub(t, p, stub.srv)
-	id := p.deploy(deployBody(p.createUser("owner"), node, "25565", "25565"))
-	stub.mu.Lock()
-	stub.retryAfter = "17"
-	stub.mu.Unlock()
-	stub.answer(http.StatusTooManyRequests, nodeapi.ErrorBody{Error: "at most 6 extractions a minute", Kind: fault.TooMany.String()})
+	// The node's clock stands still: the window of its extraction cap
+	// is a whole minute away.
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	nodeID, n := startNode(t, p, func(cfg *node.Config) {
+		cfg.Files.MaxExtractsPerMinute = 1
+		cfg.Now = func() time.Time { return now }
+	})
+	id := p.deploy(deployBody(p.createUser("owner"), nodeID, "25565", "25565"))
+	applyOnNode(t, p, n, id)
+	// The first extraction takes the node's one a minute (and fails,
+	// as there is no such archive); the second is past the cap.
+	p.expect(404, "POST", "/api/instances/files/"+id+"/extract", map[string]any{"path": "a.zip"})
 	r := p.call("POST", "/api/instances/files/"+id+"/extract", map[string]any{"path": "a.zip"})
-	if r.code != 429 || r.header.Get("Retry-After") != "17" {
-		t.Fatalf("extract past the node's cap: %d Retry-After %q, want 429 and 17", r.code, r.header.Get("Retry-After"))
+	if r.code != 429 || r.header.Get("Retry-After") != "60" {
+		t.Fatalf("extract past the node's cap: %d Retry-After %q, want 429 and 60", r.code, r.header.Get("Retry-After"))
+	}
+	if msg := r.errorMessage(t); !strings.Contains(msg, "at most 1 a minute") {
+		t.Errorf("extract past the node's cap: %q, want the node's words", msg)
 	}
 }
 
 func TestANodeThatDoesNotAnswerReadsAsUnreachable(t *testing.T) {
 	p := newPanel(t, panel.Config{})
-	stub := newFailingNode(t)
-	node, _ := registerStub(t, p, stub.srv)
+	node, n := startNode(t, p)
 	id := p.deploy(deployBody(p.createUser("owner"), node, "25565", "25565"))
-	stub.srv.Close()
+	applyOnNode(t, p, n, id)
+	n.Stop()
 	msg := p.expectError(503, "GET", "/api/instances/logs/"+id, nil, "node unreachable")
 	if strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "/v1/") {
 		t.Errorf("the answer %q carries the node's address or request", msg)

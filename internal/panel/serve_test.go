@@ -8,8 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,28 +65,12 @@ func TestPanelCutsOffABodySentTooSlowly(t *testing.T) {
 	}
 }
 
-// uploadNode is a stub node that takes any upload whole.
-func newUploadNode(t *testing.T) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/files/upload") {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, `{"files":[]}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestPanelLetsAnUploadThatKeepsMakingProgressOutlastTheBodyTimeout(t *testing.T) {
 	const bodyTimeout = 200 * time.Millisecond
 	p := newPanel(t, panel.Config{BodyTimeout: bodyTimeout, UploadIdleTimeout: failBound})
-	node, _ := registerStub(t, p, newUploadNode(t))
-	id := p.deploy(deployBody(p.createUser("owner"), node, "25565", "25565"))
+	nodeID, n := startNode(t, p)
+	id := p.deploy(deployBody(p.createUser("owner"), nodeID, "25565", "25565"))
+	applyOnNode(t, p, n, id)
 	addr, _ := p.serve(t)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -115,5 +99,8 @@ func TestPanelLetsAnUploadThatKeepsMakingProgressOutlastTheBodyTimeout(t *testin
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s, want 201", resp.StatusCode, body)
+	}
+	if got, err := os.ReadFile(filepath.Join(n.Dir, "volumes", id, "a.txt")); err != nil || string(got) != strings.Repeat("x", chunks*chunk) {
+		t.Errorf("the node holds a.txt as %q (%v), want the whole upload", got, err)
 	}
 }

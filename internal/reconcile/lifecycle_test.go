@@ -148,13 +148,19 @@ func (c *cluster) register(t *testing.T, name string, port int) (testNode, strin
 // change the daemon's configuration first.
 func (c *cluster) addNode(t *testing.T, name string, options ...func(*node.Config)) testNode {
 	t.Helper()
+	return c.addNodeOn(t, name, nil, options...)
+}
+
+// addNodeOn is addNode with the Docker runtime built with runtimeOptions.
+func (c *cluster) addNodeOn(t *testing.T, name string, runtimeOptions []docker.Option, options ...func(*node.Config)) testNode {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, token := c.register(t, name, ln.Addr().(*net.TCPAddr).Port)
 	n.dir = t.TempDir()
-	rt, err := docker.New(t.Context())
+	rt, err := docker.New(t.Context(), runtimeOptions...)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -600,8 +606,11 @@ func TestDeleteRemovesContainerAndDataAndFreesTheHostPort(t *testing.T) {
 func TestDeployOfImageThatCannotBePulledFailsWithAPlainReason(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 0)
-	n := c.addNode(t, "node-a")
-	const image = "berth-test/no-such-image:1"
+	// The image is missing from a registry of the test's own, which the
+	// node is allowed to use: the engine asks it and no other address.
+	registry := dockertest.NewRegistry(t, c.cli)
+	n := c.addNodeOn(t, "node-a", []docker.Option{docker.AllowPrivateRegistries(true)})
+	image := registry.Image("berth-test/missing:1")
 	id := c.deploy(t, n, image, dockertest.FreePort(t))
 
 	in := c.waitInstance(t, id, "FAILED", func(in instance) bool { return in.InternalState != store.StateInstalling })
@@ -616,6 +625,9 @@ func TestDeployOfImageThatCannotBePulledFailsWithAPlainReason(t *testing.T) {
 	}
 	if list := dockertest.Containers(t, c.cli, id); len(list) != 0 {
 		t.Errorf("failed deploy left %d container(s)", len(list))
+	}
+	if registry.Connections() == 0 {
+		t.Error("the engine never asked the test's registry for the image")
 	}
 }
 

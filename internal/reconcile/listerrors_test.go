@@ -4,23 +4,19 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"path"
 	"path/filepath"
-	"slices"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/dispatch"
+	"github.com/berth-dev/berth/internal/node/nodetest"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/ports"
-	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -42,37 +38,6 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// stubCPUs is the stub node's CPU cores.
-const stubCPUs = 3
-
-// stubNode answers the node API: every ensure succeeds, and it records
-// which instances it was asked to ensure and to remove.
-type stubNode struct {
-	mu               sync.Mutex
-	ensured, removed []string
-}
-
-func (n *stubNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	id := path.Base(r.URL.Path)
-	switch {
-	case r.URL.Path == "/v1/health":
-		json.NewEncoder(w).Encode(nodeapi.Health{Version: "test", Docker: true, CPUs: stubCPUs})
-	case r.Method == http.MethodPut:
-		n.mu.Lock()
-		n.ensured = append(n.ensured, id)
-		n.mu.Unlock()
-		json.NewEncoder(w).Encode(nodeapi.InstanceStatus{ID: id, Status: nodeapi.StatusRunning, ContainerID: "c-" + id})
-	case r.Method == http.MethodDelete:
-		n.mu.Lock()
-		n.removed = append(n.removed, id)
-		n.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		json.NewEncoder(w).Encode([]nodeapi.InstanceStatus{})
-	}
-}
-
 // TestCorruptRowIsLoggedAndTheRestReconciled: one stored instance that no
 // longer decodes must not stop its node's reconciliation silently. The
 // reconciler logs the failed list, naming the row, and still carries the
@@ -81,28 +46,19 @@ func (n *stubNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reports.)
 func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 	ctx := context.Background()
-	stub := &stubNode{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
 	dir := t.TempDir()
 	st, err := store.Open(ctx, "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	host, portText, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	port, _ := strconv.Atoi(portText)
+	// Two nodes at one daemon: what the reconciler asks of either reaches
+	// the same runtime, so a removal sent for the wrong node shows.
+	node := nodetest.Start(t, func(port int) string {
+		storeNode(t, st, "other", port)
+		return storeNode(t, st, "n", port)
+	})
 	now := time.Now()
-	for _, id := range []string{"n", "other"} {
-		key := secret.NewToken("berth_cfg_")
-		if err := st.CreateNode(ctx, store.Node{ID: id, Name: id, RAMMiB: 4096, DiskMiB: 4096, Address: host, Port: port,
-			Scheme: "http", Status: store.NodeUnconfigured, CreatedAt: now}, secret.Hash(key), now.Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ConfigureNode(ctx, secret.Hash(key), secret.NewToken("berth_node_"), now); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := st.CreateUser(ctx, store.User{ID: "u", Username: "u", Email: "u@example.com", PasswordHash: "x", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +71,19 @@ func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The deleted instances were on the daemon before.
 	for _, id := range []string{"gone", "gone-elsewhere"} {
+		in, err := st.InstanceByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, err := dispatch.Spec(ctx, st, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Client().EnsureInstance(ctx, spec); err != nil {
+			t.Fatalf("ensure %s: %v", id, err)
+		}
 		if err := st.DeleteInstance(ctx, id); err != nil {
 			t.Fatal(err)
 		}
@@ -128,6 +96,7 @@ func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 	if _, err := raw.ExecContext(ctx, `UPDATE instances SET ports = 'not ports' WHERE id = 'bad'`); err != nil {
 		t.Fatal(err)
 	}
+	node.Runtime.ResetCalls()
 
 	var logs logBuffer
 	w := &worker{r: New(Config{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil))}), nodeID: "n"}
@@ -137,20 +106,28 @@ func TestCorruptRowIsLoggedAndTheRestReconciled(t *testing.T) {
 		!strings.Contains(got, "instance bad") {
 		t.Errorf("the failed list is not logged as an error naming the row; the log:\n%s", got)
 	}
-	stub.mu.Lock()
-	defer stub.mu.Unlock()
-	if !slices.Equal(stub.ensured, []string{"good"}) {
-		t.Errorf("the node was asked to ensure %q, want the good instance alone", stub.ensured)
+	if n := node.Runtime.Calls("Ensure"); n != 1 {
+		t.Errorf("the node's runtime was asked %d times to ensure, want once, for the good instance alone", n)
 	}
-	if !slices.Equal(stub.removed, []string{"gone"}) {
-		t.Errorf("the node was asked to remove %q, want its own deleted instance alone", stub.removed)
+	if c, ok := node.Runtime.Container("good"); !ok || !c.State.Running {
+		t.Error("the good instance does not run on the node")
+	}
+	if _, ok := node.Runtime.Container("bad"); ok {
+		t.Error("the instance whose row does not decode was ensured")
+	}
+	// Only the node's own deleted instance is removed.
+	if _, ok := node.Runtime.Container("gone"); ok {
+		t.Error("the node's deleted instance is still on it")
+	}
+	if _, ok := node.Runtime.Container("gone-elsewhere"); !ok {
+		t.Error("the other node's deleted instance was removed by this node's pass")
 	}
 	in, err := st.InstanceByID(ctx, "good")
 	if err != nil || in.InternalState != store.StateReady {
 		t.Errorf("the good instance is %q (%v), want READY", in.InternalState, err)
 	}
 	// The health call's cores are kept, for deploys to be checked against.
-	if n, err := st.NodeByID(ctx, "n"); err != nil || n.CPUs != stubCPUs || n.Status != store.NodeOnline {
-		t.Errorf("node after a pass: %s with %d cores (%v), want Online with %d", n.Status, n.CPUs, err, stubCPUs)
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.CPUs != goruntime.NumCPU() || n.Status != store.NodeOnline {
+		t.Errorf("node after a pass: %s with %d cores (%v), want Online with %d", n.Status, n.CPUs, err, goruntime.NumCPU())
 	}
 }

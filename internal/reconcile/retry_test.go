@@ -2,20 +2,40 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/nodetest"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/ports"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
+
+// startNode starts a node daemon on the fake runtime, stored as the
+// configured node id of st at the daemon's address.
+func startNode(t *testing.T, st *store.Store, id string) *nodetest.Node {
+	t.Helper()
+	return nodetest.Start(t, func(port int) string { return storeNode(t, st, id, port) })
+}
+
+// storeNode stores a node id at 127.0.0.1:port and configures it, as
+// `berth node configure` would, returning its bearer token.
+func storeNode(t *testing.T, st *store.Store, id string, port int) string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	key := secret.NewToken("berth_cfg_")
+	if err := st.CreateNode(ctx, store.Node{ID: id, Name: id, RAMMiB: 4096, DiskMiB: 4096, Address: "127.0.0.1", Port: port,
+		Scheme: "http", Status: store.NodeUnconfigured, CreatedAt: now}, secret.Hash(key), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	token := secret.NewToken("berth_node_")
+	if _, err := st.ConfigureNode(ctx, secret.Hash(key), token, now); err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
 
 // TestImageErrorOnAReadyInstanceIsRetriedWithBackoff: an instance already
 // READY cannot turn FAILED, so an ensure the node refuses for good (its
@@ -23,38 +43,13 @@ import (
 // wait out its backoff, not stay due and be sent again at every pass.
 func TestImageErrorOnAReadyInstanceIsRetriedWithBackoff(t *testing.T) {
 	ctx := context.Background()
-	var ensures atomic.Int32
-	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodPut:
-			ensures.Add(1)
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			json.NewEncoder(w).Encode(nodeapi.ErrorBody{Error: "pull access denied for gone/image"})
-		case r.URL.Path == "/v1/health":
-			json.NewEncoder(w).Encode(nodeapi.Health{Version: "test", Docker: true})
-		default:
-			json.NewEncoder(w).Encode([]nodeapi.InstanceStatus{})
-		}
-	}))
-	defer node.Close()
-
 	st, err := store.Open(ctx, "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	host, portText, _ := net.SplitHostPort(node.Listener.Addr().String())
-	port, _ := strconv.Atoi(portText)
+	node := startNode(t, st, "n")
 	now := time.Now()
-	key := secret.NewToken("berth_cfg_")
-	if err := st.CreateNode(ctx, store.Node{ID: "n", Name: "n", RAMMiB: 4096, DiskMiB: 4096, Address: host, Port: port,
-		Scheme: "http", Status: store.NodeUnconfigured, CreatedAt: now}, secret.Hash(key), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ConfigureNode(ctx, secret.Hash(key), secret.NewToken("berth_node_"), now); err != nil {
-		t.Fatal(err)
-	}
 	if err := st.CreateUser(ctx, store.User{ID: "u", Username: "u", Email: "u@example.com", PasswordHash: "x", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,20 +60,25 @@ func TestImageErrorOnAReadyInstanceIsRetriedWithBackoff(t *testing.T) {
 		Generation: 1, CreatedAt: now, InstallDeadline: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.MarkApplied(ctx, "i", 1, nodeapi.StatusRunning, "c1"); err != nil {
-		t.Fatal(err)
+	w := &worker{r: New(Config{Store: st}), nodeID: "n"}
+	w.pass(ctx)
+	if in, err := st.InstanceByID(ctx, "i"); err != nil || in.InternalState != store.StateReady || in.AppliedGeneration != 1 {
+		t.Fatalf("after the first pass the instance is %s at generation %d (%v), want READY at 1",
+			in.InternalState, in.AppliedGeneration, err)
 	}
-	// A new desire the node has not applied: the instance is due.
+	// The image is gone from the node and from its registry, and a new
+	// desire the node has not applied makes the instance due.
+	node.Runtime.FailImage("gone/image")
 	if _, err := st.SetDesired(ctx, "i", nodeapi.DesiredStopped); err != nil {
 		t.Fatal(err)
 	}
+	node.Runtime.ResetCalls()
 
-	w := &worker{r: New(Config{Store: st}), nodeID: "n"}
 	w.pass(ctx)
 	w.pass(ctx)
 
-	if n := ensures.Load(); n != 1 {
-		t.Errorf("the node was sent %d ensures in two passes, want 1: the second pass is within the backoff", n)
+	if n := node.Runtime.Calls("Ensure"); n != 1 {
+		t.Errorf("the node's runtime was asked %d times to ensure in two passes, want 1: the second pass is within the backoff", n)
 	}
 	in, err := st.InstanceByID(ctx, "i")
 	if err != nil {

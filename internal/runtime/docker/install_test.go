@@ -252,11 +252,18 @@ func TestRunInstallReplacesLeftoverContainerAndUsesEntrypoint(t *testing.T) {
 
 func TestRunInstallOfMissingImageFailsAsImageError(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
+	// The image is missing from a "registry" of the test's own on
+	// loopback, which the engine may use: it hangs up on every request.
+	// An image on Docker Hub would have the engine ask the internet.
+	reg := listenLoopback(t)
+	f := newFixture(t, docker.AllowPrivateRegistries(true))
 	job := installJob(t, f.cli, "true\n")
-	job.Image = "berth-test/no-such-installer:1"
+	job.Image = reg.addr + "/berth-test/no-such-installer:1"
 	_, err := f.rt.RunInstall(t.Context(), job, nil)
 	if !errors.Is(err, runtime.ErrImage) {
 		t.Errorf("RunInstall with a missing image = %v, want runtime.ErrImage", err)
+	}
+	if reg.connections() == 0 {
+		t.Error("the engine never asked the test's registry for the image")
 	}
 }
