@@ -2,6 +2,7 @@ package panel
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -23,6 +24,9 @@ func routeDocs(m Mode) []routeDoc {
 		tooLarge  = http.StatusRequestEntityTooLarge
 		forbidden = http.StatusForbidden
 		down      = http.StatusServiceUnavailable
+		tooMany   = http.StatusTooManyRequests
+
+		unauthorized = http.StatusUnauthorized
 	)
 	missing := m.status(seedNotFound)
 	// nodeErrors are the answers of a route that calls the instance's
@@ -135,6 +139,45 @@ func routeDocs(m Mode) []routeDoc {
 			body: keyNameBody{}, answers: map[int]any{created: createdKey{}}},
 		{pattern: "DELETE /api/keys/{id}", summary: "Revoke an API key at once; the last working key cannot be revoked", auth: admin,
 			answers: map[int]any{noContent: nil}, errors: []int{notFound, conflict}},
+
+		// Accounts (DESIGN §8): sign-in, the user's own account, two-factor,
+		// sessions, personal access tokens, SSH keys; an admin's reset of a
+		// user's two-factor. A wrong password typed again to confirm a change
+		// is a 403, and counts toward sign-in throttling (429).
+		{pattern: "POST /auth/login", summary: "Sign in with a username or email, a password and, with two-factor on, a code; sets the session cookie", auth: public,
+			body: loginBody{}, answers: map[int]any{ok: signedInView{}, unauthorized: signInRefusal{}}, errors: []int{forbidden, tooMany}},
+		{pattern: "POST /auth/logout", summary: "End the cookie's session, if any, and clear the cookie", auth: public,
+			answers: map[int]any{noContent: nil}, errors: []int{forbidden}},
+		{pattern: "GET /api/client/account", summary: "The signed-in user", auth: user,
+			answers: map[int]any{ok: accountView{}}},
+		{pattern: "POST /api/client/account/password", summary: "Change the password; the user's other sessions end", auth: user,
+			body: passwordChangeBody{}, answers: map[int]any{noContent: nil}, errors: []int{tooMany}},
+		{pattern: "POST /api/client/account/2fa/setup", summary: "Start setting up two-factor: a new secret, shown once, not in force until enabled", auth: user,
+			answers: map[int]any{ok: twoFactorSetupView{}}, errors: []int{conflict}},
+		{pattern: "POST /api/client/account/2fa/enable", summary: "Turn two-factor on with a first code; the recovery codes are shown once", auth: user,
+			body: codeBody{}, answers: map[int]any{ok: recoveryCodesView{}}, errors: []int{conflict}},
+		{pattern: "POST /api/client/account/2fa/disable", summary: "Turn two-factor off with the password and a code or a recovery code", auth: user,
+			body: twoFactorOffBody{}, answers: map[int]any{noContent: nil}, errors: []int{conflict, tooMany}},
+		{pattern: "GET /api/client/account/sessions", summary: "The user's live sessions, never their cookies", auth: user,
+			answers: map[int]any{ok: []sessionView{}}},
+		{pattern: "DELETE /api/client/account/sessions", summary: "End every session of the user but the one asking", auth: user,
+			answers: map[int]any{noContent: nil}},
+		{pattern: "DELETE /api/client/account/sessions/{id}", summary: "End one of the user's sessions", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "GET /api/client/account/tokens", summary: "The user's personal access tokens, never the tokens themselves", auth: user,
+			answers: map[int]any{ok: []tokenView{}}},
+		{pattern: "POST /api/client/account/tokens", summary: "Create a personal access token; the token is shown once", auth: user,
+			body: tokenBody{}, answers: map[int]any{created: newTokenView{}}},
+		{pattern: "DELETE /api/client/account/tokens/{id}", summary: "Delete one of the user's tokens; it stops working at once", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "GET /api/client/account/ssh-keys", summary: "The user's SSH public keys, for SFTP", auth: user,
+			answers: map[int]any{ok: []sshKeyView{}}},
+		{pattern: "POST /api/client/account/ssh-keys", summary: "Add an SSH public key", auth: user,
+			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}},
+		{pattern: "DELETE /api/client/account/ssh-keys/{id}", summary: "Delete one of the user's SSH keys", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
+			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
 	}
 }
 
@@ -182,6 +225,31 @@ type (
 		Name      string            `json:"name"`
 		User      string            `json:"user" doc:"the owner's userId"`
 		Variables map[string]string `json:"variables,omitempty" doc:"an object, or a JSON string of one"`
+	}
+	loginBody struct {
+		Username string `json:"username" doc:"a username, or an email"`
+		Password string `json:"password"`
+		Code     string `json:"code,omitempty" doc:"a TOTP code or a recovery code, when two-factor is on"`
+	}
+	passwordChangeBody struct {
+		Current string `json:"current"`
+		New     string `json:"new" doc:"at least 8 characters"`
+	}
+	codeBody struct {
+		Code string `json:"code" doc:"the authenticator's current code"`
+	}
+	twoFactorOffBody struct {
+		Password string `json:"password"`
+		Code     string `json:"code" doc:"a TOTP code or a recovery code"`
+	}
+	tokenBody struct {
+		Name      string     `json:"name"`
+		ReadOnly  bool       `json:"readOnly,omitempty" doc:"the token may only read (GET)"`
+		ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"RFC 3339, in the future; never when absent or null"`
+	}
+	sshKeyBody struct {
+		Name      string `json:"name,omitempty" doc:"the key's comment when absent"`
+		PublicKey string `json:"publicKey" doc:"one authorized_keys line without options: ed25519, ECDSA, or RSA of 2048 bits or more"`
 	}
 	powerBody struct {
 		Action string `json:"action" doc:"start, stop, restart or kill"`

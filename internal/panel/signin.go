@@ -86,13 +86,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.startSession(w, r, u.ID); err != nil {
 		return err
 	}
-	answer := map[string]any{"user": viewAccount(u, twoFactor)}
-	if s.cfg.Require2FAAdmins && u.Admin && !twoFactor {
-		answer["twoFactorSetupRequired"] = true
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, answer)
+	writeJSON(w, http.StatusOK, signedInView{User: viewAccount(u, twoFactor),
+		TwoFactorSetupRequired: s.cfg.Require2FAAdmins && u.Admin && !twoFactor})
 	return nil
+}
+
+// signedInView answers a sign-in.
+type signedInView struct {
+	User accountView `json:"user"`
+	// TwoFactorSetupRequired tells an admin without two-factor, under
+	// -require-2fa-admins, that setting it up is all it may do.
+	TwoFactorSetupRequired bool `json:"twoFactorSetupRequired,omitempty"`
+}
+
+// signInRefusal is the 401 of a sign-in: the error, and whether the
+// password was right but a second factor is missing or wrong.
+type signInRefusal struct {
+	Error             string `json:"error"`
+	TwoFactorRequired bool   `json:"twoFactorRequired,omitempty"`
 }
 
 // signInUser finds the user a sign-in names, by username or else by
@@ -148,7 +160,7 @@ func (s *Server) checkSecondFactor(r *http.Request, userID, code string) (bool, 
 // writeTwoFactorRequired answers a sign-in whose password was right but
 // whose second factor is missing or wrong.
 func writeTwoFactorRequired(w http.ResponseWriter, msg string) {
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": msg, "twoFactorRequired": true})
+	writeJSON(w, http.StatusUnauthorized, signInRefusal{Error: msg, TwoFactorRequired: true})
 }
 
 // startSession stores a new session of the user and sets its cookie. The
