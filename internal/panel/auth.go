@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 )
@@ -37,7 +38,8 @@ func (s *Server) requireAuth(next http.Handler, auths ...authenticator) http.Han
 				return
 			}
 			httplog.Add(r.Context(), slog.String(logKeyID, id))
-			next.ServeHTTP(w, r)
+			ctx := access.WithPrincipal(r.Context(), access.Principal{Kind: access.AdminKey, CredentialID: id})
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		writeErrorMessage(w, http.StatusUnauthorized, "API key is required")

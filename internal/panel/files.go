@@ -128,7 +128,7 @@ func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, action string
 		return fileFault(in, err)
 	}
 	if action != "" {
-		s.audit(r, "instance.files."+action, in.ID)
+		s.auditInstance(r, "instance.files."+action, in.ID)
 	}
 	writeJSON(w, status, res)
 	return nil

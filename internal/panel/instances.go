@@ -84,7 +84,7 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended 
 	if suspended {
 		action = "instance.suspend"
 	}
-	s.audit(r, action, id)
+	s.auditInstance(r, action, id)
 	s.cfg.Kick()
 	writeJSON(w, http.StatusOK, viewInstance(in))
 	return nil
@@ -98,7 +98,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
 		return seedLookup{err}
 	}
-	s.audit(r, "instance.delete", id)
+	s.auditInstance(r, "instance.delete", id)
 	s.cfg.Kick()
 	writeJSON(w, s.cfg.Mode.status(instanceDeleted), map[string]string{"message": "The instance has been successfully deleted."})
 	return nil

@@ -75,7 +75,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 	if err != nil {
 		return in, err
 	}
-	s.audit(r, "instance.power."+action, in.ID)
+	s.auditInstance(r, "instance.power."+action, in.ID)
 	c, err := s.nodeClient(ctx, in)
 	if err != nil {
 		return in, err
