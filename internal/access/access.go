@@ -134,6 +134,11 @@ type Action struct {
 	Change bool
 }
 
+// ErrNotFound is the answer about an instance the principal has no
+// business with, word for word the answer about one that does not exist:
+// callers that find no instance at all give it too.
+var ErrNotFound error = &fault.Error{Kind: fault.NotExist, Msg: "instance not found"}
+
 // View is seeing an instance at all: its summary and its activity. Any
 // permission on it, or none but a subuser's place, is enough.
 var View = Action{}
@@ -142,7 +147,7 @@ var View = Action{}
 func Authorize(p Principal, in Instance, act Action) error {
 	held := Held(p, in)
 	if held == nil {
-		return fault.New(fault.NotExist, "instance not found")
+		return ErrNotFound
 	}
 	if act.Change && p.ReadOnly {
 		return fault.New(fault.Permission, "this token is read-only")

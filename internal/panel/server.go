@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -60,6 +61,8 @@ type Server struct {
 	log   *slog.Logger
 	cfg   Config
 	mux   *http.ServeMux
+	// patterns lists every pattern routes registered, in order.
+	patterns []string
 	keys  keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
@@ -109,12 +112,16 @@ func (s *Server) routes() {
 	// Every route caps its request body, in size and in time: at maxBody
 	// and cfg.BodyTimeout, or, for the two that take files, at a larger
 	// cap of their own and for as long as the upload makes progress.
+	register := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		s.mux.Handle(pattern, h)
+	}
 	route := func(pattern string, limit int64, h http.Handler) {
-		s.mux.Handle(pattern, s.timeBody(false, limitBody(limit, h)))
+		register(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
 	api := func(pattern string, h handler) { route(pattern, maxBody, s.requireKey(s.handle(h))) }
 	upload := func(pattern string, limit int64, h handler) {
-		s.mux.Handle(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
+		register(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
 	}
 	route("GET /healthz", maxBody, s.handle(s.healthz))
 	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
@@ -130,22 +137,23 @@ func (s *Server) routes() {
 	api("POST /api/getInstance", s.getInstance)
 	api("POST /api/instances/suspend/{id}", s.suspend)
 	api("POST /api/instances/unsuspend/{id}", s.unsuspend)
-	api("POST /api/instances/power/{id}", s.power)
-	api("GET /api/instances/logs/{id}", s.logs)
-	api("GET /api/instances/disk/{id}", s.diskUsage)
-	api("GET /api/instances/files/{id}", s.listFiles)
-	api("GET /api/instances/files/{id}/content", s.readFileContent)
-	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
-	api("GET /api/instances/files/{id}/download", s.downloadFile)
-	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
-	api("POST /api/instances/files/{id}/mkdir", s.makeDir)
-	api("POST /api/instances/files/{id}/rename", s.renameFile)
-	api("POST /api/instances/files/{id}/delete", s.deleteFiles)
-	api("POST /api/instances/files/{id}/compress", s.compressFiles)
-	api("POST /api/instances/files/{id}/extract", s.extractFile)
-	api("GET /api/instances/stats/{id}", s.stats)
-	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(s.handle(s.console), s.consoleAuthenticators()...))
-	api("GET /api/instances/install-log/{id}", s.installLog)
+	admin := s.adminFront
+	api("POST /api/instances/power/{id}", s.power(admin))
+	api("GET /api/instances/logs/{id}", s.logs(admin))
+	api("GET /api/instances/disk/{id}", s.diskUsage(admin))
+	api("GET /api/instances/files/{id}", s.listFiles(admin))
+	api("GET /api/instances/files/{id}/content", s.readFileContent(admin))
+	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent(admin))
+	api("GET /api/instances/files/{id}/download", s.downloadFile(admin))
+	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles(admin))
+	api("POST /api/instances/files/{id}/mkdir", s.makeDir(admin))
+	api("POST /api/instances/files/{id}/rename", s.renameFile(admin))
+	api("POST /api/instances/files/{id}/delete", s.deleteFiles(admin))
+	api("POST /api/instances/files/{id}/compress", s.compressFiles(admin))
+	api("POST /api/instances/files/{id}/extract", s.extractFile(admin))
+	api("GET /api/instances/stats/{id}", s.stats(admin))
+	route("GET /api/instances/console/{id}", maxBody, s.requireAuth(s.handle(s.console(admin)), s.consoleAuthenticators()...))
+	api("GET /api/instances/install-log/{id}", s.installLog(admin))
 
 	api("GET /api/images", s.listImages)
 	api("POST /api/images", s.createImage)
@@ -155,6 +163,45 @@ func (s *Server) routes() {
 	api("POST /api/nodes/create", s.createNode)
 	api("DELETE /api/nodes/delete", s.deleteNode)
 	api("POST /api/nodes/configure-key/{id}", s.renewConfigureKey)
+
+	// Activity and the client API (/api/client): a user's session or
+	// token, never an admin key. Every instance route is the admin API's
+	// handler behind the client front, which asks the authorizer for the
+	// route's action: on(permission, change).
+	api("GET /api/audit", s.listAudit)
+	client := func(pattern string, h handler) { route(pattern, maxBody, s.requireUser(s.handle(h))) }
+	clientUpload := func(pattern string, limit int64, h handler) {
+		register(pattern, s.timeBody(true, limitBody(limit, s.requireUser(s.handle(h)))))
+	}
+	on := func(need access.Permission, change bool) front {
+		return s.clientFront(access.Action{Need: need, Change: change})
+	}
+	const read, change = false, true
+	const inst = "/api/client/instances/{id}"
+	client("GET /api/client/instances", s.listClientInstances)
+	client("GET "+inst, s.getClientInstance(s.clientFront(access.View)))
+	client("POST "+inst+"/power", s.power(on(access.Power, change)))
+	client("GET "+inst+"/logs", s.logs(on(access.ConsoleRead, read)))
+	client("GET "+inst+"/stats", s.stats(on(access.ConsoleRead, read)))
+	client("GET "+inst+"/console", s.console(on(access.ConsoleRead, read)))
+	client("GET "+inst+"/install-log", s.installLog(on(access.ConsoleRead, read)))
+	client("GET "+inst+"/files", s.listFiles(on(access.FilesRead, read)))
+	client("GET "+inst+"/files/content", s.readFileContent(on(access.FilesRead, read)))
+	clientUpload("PUT "+inst+"/files/content", nodeapi.MaxFileContentBytes, s.writeFileContent(on(access.FilesWrite, change)))
+	client("GET "+inst+"/files/download", s.downloadFile(on(access.FilesRead, read)))
+	clientUpload("POST "+inst+"/files/upload", s.cfg.MaxUploadBytes, s.uploadFiles(on(access.FilesWrite, change)))
+	client("POST "+inst+"/files/mkdir", s.makeDir(on(access.FilesWrite, change)))
+	client("POST "+inst+"/files/rename", s.renameFile(on(access.FilesWrite, change)))
+	client("POST "+inst+"/files/delete", s.deleteFiles(on(access.FilesWrite, change)))
+	client("POST "+inst+"/files/compress", s.compressFiles(on(access.FilesWrite, change)))
+	client("POST "+inst+"/files/extract", s.extractFile(on(access.FilesWrite, change)))
+	client("GET "+inst+"/variables", s.getVariables(on(access.Settings, read)))
+	client("PUT "+inst+"/variables", s.setVariables(on(access.Settings, change)))
+	client("GET "+inst+"/subusers", s.listSubusers(on(access.Subusers, read)))
+	client("POST "+inst+"/subusers", s.addSubuser(on(access.Subusers, change)))
+	client("PUT "+inst+"/subusers/{userId}", s.changeSubuser(on(access.Subusers, change)))
+	client("DELETE "+inst+"/subusers/{userId}", s.removeSubuser(on(access.Subusers, change)))
+	client("GET "+inst+"/activity", s.instanceActivity(s.clientFront(access.View)))
 }
 
 // Handler returns the API with its middleware: request log, panic
