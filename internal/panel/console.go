@@ -75,7 +75,7 @@ func (s *Server) console(f front) handler {
 
 // Actions asked for on the console, beyond reading it.
 var (
-	consoleCommand = access.Action{Need: access.ConsoleWrite, Change: true}
+	consoleCommand     = access.Action{Need: access.ConsoleWrite, Change: true}
 	consolePowerAction = access.Action{Need: access.Power, Change: true}
 )
 

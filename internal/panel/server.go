@@ -63,7 +63,7 @@ type Server struct {
 	mux   *http.ServeMux
 	// patterns lists every pattern routes registered, in order.
 	patterns []string
-	keys  keyCache
+	keys     keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
 	// base ends with the server's shutdown: what outlives a request, the
