@@ -7,6 +7,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error.
@@ -74,6 +75,9 @@ type Error struct {
 	Field string
 	Msg   string
 	Err   error
+	// RetryAfter, for a TooMany error, is how long the caller should wait
+	// before trying again; 0 when unknown.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -123,4 +127,14 @@ func Message(err error) string {
 		return e.Error()
 	}
 	return ""
+}
+
+// RetryAfterOf returns the wait the first *Error in err's chain asks for,
+// or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -2,8 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -305,75 +303,31 @@ func (f *Folder) settle(field, name string, w *countingWriter) (Entry, error) {
 	return entryOf(info), nil
 }
 
-// tempFile is the temporary file of a write, open for writing.
-type tempFile struct {
-	*os.File
-	// dir is the folder the file was created in, held open so that a
-	// failed write removes the file from there even when the game has
-	// since moved that folder, or put a link to elsewhere in its place.
-	dir *os.Root
-	// base is the file's name in dir; name its path in the instance's
-	// folder, by which it is renamed into place.
-	base, name string
-}
-
-// createTemp creates an empty temporary file in the folder of name.
-// O_EXCL never follows a symbolic link, so it cannot be made through one.
+// createTemp creates an empty temporary file in the folder of name
+// (WriteAtomic's first step), owned by the folder's owner.
 func (f *Folder) createTemp(field, name string, mode fs.FileMode) (*tempFile, error) {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	t := &tempFile{base: tempPrefix + hex.EncodeToString(rnd[:])}
-	t.name = path.Join(path.Dir(name), t.base)
-	dir, err := f.root.OpenRoot(path.Dir(name))
+	t, err := openTemp(f.root, name, mode)
 	if err != nil {
 		return nil, fsError(field, path.Dir(name), err)
 	}
-	file, err := dir.OpenFile(t.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		dir.Close()
-		return nil, fsError(field, path.Dir(name), err)
-	}
-	t.File, t.dir = file, dir
 	if f.uid >= 0 {
-		if err := file.Chown(f.uid, f.gid); err != nil {
+		if err := t.Chown(f.uid, f.gid); err != nil {
 			t.discard()
 			return nil, fsError(field, name, err)
 		}
 	}
 	// The umask may have narrowed the mode; the file keeps the old one.
-	_ = file.Chmod(mode)
+	_ = t.Chmod(mode)
 	return t, nil
 }
 
-// discard closes and removes the temporary file.
-func (t *tempFile) discard() {
-	t.File.Close()
-	_ = t.dir.Remove(t.base)
-	t.dir.Close()
-}
-
-// commit ends the write of a temporary file. After a successful copy (err
-// nil) it syncs and closes the file and renames it to name; after a failed
-// one, or when that fails, it removes the file and takes back what cw
-// reserved. The rename goes by path, so the file lands where the client
-// named or nowhere: a folder swapped for a link out since the file was
-// created makes it fail as an escape, and the file is removed from the
-// folder it is really in.
+// commit ends the write of a temporary file as WriteAtomic does (sync,
+// rename by path, sync of the folder, or removal from the folder the file
+// is really in); after a failure it also takes back what cw reserved.
 func (f *Folder) commit(t *tempFile, name string, cw *countingWriter, err error) error {
-	if err == nil {
-		err = t.Sync()
-	}
-	if cerr := t.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = f.root.Rename(t.name, name)
-	}
-	if err != nil {
-		_ = t.dir.Remove(t.base)
+	if err = t.finish(f.root, name, err); err != nil {
 		f.usage.Add(-cw.reserved)
 	}
-	t.dir.Close()
 	return err
 }
 

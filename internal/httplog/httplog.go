@@ -25,6 +25,8 @@ type entry struct {
 	id    string
 	mu    sync.Mutex
 	attrs []slog.Attr
+	// routine marks a poll whose success is logged at debug.
+	routine bool
 }
 
 func entryOf(ctx context.Context) *entry {
@@ -46,6 +48,17 @@ func Add(ctx context.Context, a slog.Attr) {
 	if e := entryOf(ctx); e != nil {
 		e.mu.Lock()
 		e.attrs = append(e.attrs, a)
+		e.mu.Unlock()
+	}
+}
+
+// Routine marks the request of ctx as a routine poll, such as the panel's
+// health check of a node every few seconds: when it succeeds, its line is
+// logged at debug, so that polls do not bury what happens.
+func Routine(ctx context.Context) {
+	if e := entryOf(ctx); e != nil {
+		e.mu.Lock()
+		e.routine = true
 		e.mu.Unlock()
 	}
 }
@@ -112,13 +125,17 @@ func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 				slog.Duration("duration", time.Since(start)), slog.String("request_id", e.id),
 			}, e.attrs...)
+			level := slog.LevelInfo
+			if e.routine && rec.status < 400 {
+				level = slog.LevelDebug
+			}
 			e.mu.Unlock()
 			if r.Context().Err() != nil {
 				// The caller hung up before the answer was done: the
 				// status is what nobody received, not a failure.
 				attrs = append(attrs, slog.Bool("caller_gone", true))
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			log.LogAttrs(r.Context(), level, "request", attrs...)
 		}()
 		defer func() {
 			v := recover()

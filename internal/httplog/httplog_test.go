@@ -84,3 +84,24 @@ func TestHandlerMarksARequestWhoseCallerHungUp(t *testing.T) {
 		t.Errorf("log = %q, want no error", buf.String())
 	}
 }
+
+func TestRoutinePollsLogAtDebugUnlessTheyFail(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		level  string
+	}{
+		{http.StatusOK, "level=DEBUG"},
+		{http.StatusServiceUnavailable, "level=INFO"},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		h := Handler(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			Routine(r.Context())
+			w.WriteHeader(tc.status)
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v1/health", nil))
+		if line := buf.String(); !strings.Contains(line, tc.level) {
+			t.Errorf("status %d: log = %q, want %s", tc.status, line, tc.level)
+		}
+	}
+}

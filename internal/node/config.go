@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/secret"
 )
@@ -81,20 +81,40 @@ type Config struct {
 	// DefaultRestartDelay.
 	RestartDelay time.Duration
 	// ConsoleLines is how many output lines each instance keeps for the
-	// replay a console client gets on connecting. Zero means
-	// DefaultConsoleLines.
+	// replay a console client gets on connecting, within the console's
+	// byte budget (package console). Zero means DefaultConsoleLines.
 	ConsoleLines int
 	// ConsoleLineRate is the output lines per second an instance may send
 	// to its console clients; past it, lines are dropped, with one notice,
 	// until the rate falls. Zero means DefaultConsoleLineRate.
 	ConsoleLineRate int
-	// ConsoleCommandRate caps the messages (commands, power actions) per
+	// ConsoleByteRate is the output bytes per second an instance may send
+	// to its console clients, throttled as ConsoleLineRate is. Zero means
+	// DefaultConsoleByteRate.
+	ConsoleByteRate int
+	// ConsoleCommandRate caps the messages (commands) per
 	// second of one console connection. Zero means
 	// DefaultConsoleCommandRate.
 	ConsoleCommandRate int
+	// Now is the daemon's clock, for the rates it enforces (the console's
+	// throttle and command rate, archive extractions); nil means
+	// time.Now. Tests set it to move time without waiting.
+	Now func() time.Time
 	// ConsoleConnections caps the console connections of one instance.
 	// Zero means DefaultConsoleConnections.
 	ConsoleConnections int
+}
+
+// DefaultContainerUser is the user and group instances run as when the
+// node is given none (volumes.DefaultUser).
+const DefaultContainerUser = volumes.DefaultUser
+
+// ParseContainerUser checks a container user written "uid:gid", both
+// numeric (volumes.ParseOwner). Root ("0:0") is accepted, since an
+// operator may ask for it; New warns.
+func ParseContainerUser(s string) error {
+	_, err := volumes.ParseOwner(s)
+	return err
 }
 
 // Defaults for the Config durations left zero.
@@ -111,6 +131,7 @@ const (
 const (
 	DefaultConsoleLines       = 500
 	DefaultConsoleLineRate    = 2000
+	DefaultConsoleByteRate    = 1 << 20
 	DefaultConsoleCommandRate = 10
 	DefaultConsoleConnections = 16
 )
@@ -118,6 +139,9 @@ const (
 // withDefaults fills in the durations, limits and container user left
 // zero.
 func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.ContainerUser == "" {
 		c.ContainerUser = DefaultContainerUser
 	}
@@ -140,6 +164,7 @@ func (c Config) withDefaults() Config {
 	}{
 		{&c.ConsoleLines, DefaultConsoleLines},
 		{&c.ConsoleLineRate, DefaultConsoleLineRate},
+		{&c.ConsoleByteRate, DefaultConsoleByteRate},
 		{&c.ConsoleCommandRate, DefaultConsoleCommandRate},
 		{&c.ConsoleConnections, DefaultConsoleConnections},
 	} {
@@ -203,7 +228,10 @@ func WriteConfigFile(dir string, f ConfigFile) error {
 		return err
 	}
 	defer root.Close()
-	return writeFileAtomic(root, ConfigFileName, append(b, '\n'))
+	return files.WriteAtomic(root, ConfigFileName, 0o600, func(f *os.File) error {
+		_, err := f.Write(append(b, '\n'))
+		return err
+	})
 }
 
 // LoadConfig reads node.json in dir and turns it into the Config of a
@@ -231,45 +259,4 @@ func inDir(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-// tempPrefix starts the name of every temporary file, so that New can sweep
-// the ones a crash left behind.
-const tempPrefix = ".tmp-"
-
-// writeFileAtomic replaces name inside root with data, mode 0600: temporary
-// file, fsync, rename, fsync of the folder. Going through root keeps the
-// write inside the folder whatever name holds.
-func writeFileAtomic(root *os.Root, name string, data []byte) error {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := tempPrefix + hex.EncodeToString(rnd[:]) + "-" + name
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	if err != nil {
-		_ = root.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	// The rename is durable only once the folder itself is synced.
-	d, err := root.Open(".")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync folder: %w", name, err)
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -74,7 +75,7 @@ func TestConfigureStoresOnlyTheTokenHash(t *testing.T) {
 		t.Errorf("LoadConfig = %+v", cfg)
 	}
 	// The daemon built from it accepts the panel's token.
-	d, err := New(cfg, newFakeRuntime(), nil)
+	d, err := New(cfg, fake.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func BenchmarkConsoleFlood(b *testing.B) {
 		{"throttled", DefaultConsoleLineRate},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			n := newTunedDockerNode(b, func(c *Config) { c.ConsoleLineRate = bc.rate })
+			n := newTunedDockerNode(b, func(c *Config) { c.ConsoleLineRate, c.ConsoleByteRate = bc.rate, max(bc.rate, DefaultConsoleByteRate) })
 			c := serveAPI(b, n.d)
 			spec := n.spec(b)
 			if _, err := n.d.ensure(b.Context(), spec); err != nil {

@@ -2,15 +2,12 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/node/disk"
+	"github.com/berth-dev/berth/internal/node/records"
 )
 
 // FilesConfig tunes the file API and the enforcement of disk limits. Zero
@@ -28,6 +25,10 @@ type FilesConfig struct {
 	MaxExtractBytes int64
 	// MaxExtractEntries caps the entries of one extracted archive.
 	MaxExtractEntries int
+	// MaxExtractsPerMinute caps the archive extractions of one instance
+	// in any minute: an archive of empty files is small to send and
+	// costly to write out.
+	MaxExtractsPerMinute int
 }
 
 // Defaults of FilesConfig.
@@ -37,11 +38,9 @@ const (
 	DefaultMaxUploadBytes     = 8 << 30
 	DefaultMaxExtractBytes    = 16 << 30
 	DefaultMaxExtractEntries  = 200_000
+	// DefaultMaxExtractsPerMinute is MaxExtractsPerMinute left zero.
+	DefaultMaxExtractsPerMinute = 6
 )
-
-// diskWalkers bounds the data folders walked at once, so that a node with
-// many instances does not read its whole disk in one burst.
-const diskWalkers = 2
 
 func (c FilesConfig) withDefaults() FilesConfig {
 	if c.DiskCheckInterval == 0 {
@@ -59,127 +58,27 @@ func (c FilesConfig) withDefaults() FilesConfig {
 	if c.MaxExtractEntries <= 0 {
 		c.MaxExtractEntries = DefaultMaxExtractEntries
 	}
+	if c.MaxExtractsPerMinute <= 0 {
+		c.MaxExtractsPerMinute = DefaultMaxExtractsPerMinute
+	}
 	return c
-}
-
-// diskUsages keeps each instance's disk usage: measured by one walk when
-// first needed, adjusted by the file API's writes, and walked again by the
-// periodic check. Its zero value is ready to use.
-type diskUsages struct {
-	mu    sync.Mutex
-	m     map[string]*diskUsage
-	walks chan struct{}
-}
-
-type diskUsage struct {
-	files.Usage
-	// walk is held while the folder is walked, so that two callers
-	// needing a measure share one walk.
-	walk sync.Mutex
-	// walked is when the last walk ended.
-	walked time.Time
-}
-
-// entry returns the instance's usage, created unmeasured when missing.
-func (u *diskUsages) entry(id string) *diskUsage {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.m == nil {
-		u.m = map[string]*diskUsage{}
-		u.walks = make(chan struct{}, diskWalkers)
-	}
-	e := u.m[id]
-	if e == nil {
-		e = &diskUsage{}
-		u.m[id] = e
-	}
-	return e
-}
-
-// forget drops the usages of instances not in keep.
-func (u *diskUsages) forget(keep func(id string) bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id := range u.m {
-		if !keep(id) {
-			delete(u.m, id)
-		}
-	}
-}
-
-// diskUsage returns the instance's usage with its limit set from limitMiB,
-// walking its data folder when it was never measured, or when fresh asks
-// for a walk that ends after this call began.
-func (d *Daemon) diskUsage(ctx context.Context, id string, limitMiB int64, fresh bool) (*diskUsage, error) {
-	e := d.disk.entry(id)
-	e.SetLimit(limitMiB * files.MiB)
-	if _, measured := e.Used(); measured && !fresh {
-		return e, nil
-	}
-	since := time.Now()
-	e.walk.Lock()
-	defer e.walk.Unlock()
-	if _, measured := e.Used(); measured && (!fresh || e.walked.After(since)) {
-		return e, nil // measured by the walk this call waited for
-	}
-	select {
-	case d.disk.walks <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-d.disk.walks }()
-	root, err := d.volumes.open(id)
-	if errors.Is(err, fs.ErrNotExist) {
-		e.Set(0) // no data folder yet: nothing stored
-		e.walked = time.Now()
-		return e, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("data folder of %s: %w", id, err)
-	}
-	defer root.Close()
-	used, err := files.Measure(ctx, root)
-	if err != nil {
-		return nil, fmt.Errorf("measure data folder of %s: %w", id, err)
-	}
-	e.Set(used)
-	e.walked = time.Now()
-	return e, nil
-}
-
-// open opens the instance's data folder as a root. Going through the
-// volumes folder's own root keeps a planted symbolic link from standing
-// in for the folder.
-func (v volumes) open(id string) (*os.Root, error) {
-	parent, err := os.OpenRoot(v.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer parent.Close()
-	return parent.OpenRoot(id)
 }
 
 // overLimitError is the answer to a start of an instance past its limit.
 func overLimitError(used, limit int64) error {
 	return &apiError{http.StatusConflict, fmt.Sprintf("instance is over its disk limit (%s of %s)",
-		mib(used), mib(limit))}
-}
-
-// mib writes bytes as MiB for messages about the limit, rounded up so
-// that "over" never reads as equal.
-func mib(n int64) string {
-	return fmt.Sprintf("%d MiB", (n+files.MiB-1)/files.MiB)
+		disk.FormatMiB(used), disk.FormatMiB(limit))}
 }
 
 // checkDiskBeforeStart refuses to start an instance whose data folder is
 // over its disk limit. It walks the folder first, as the game may have
 // written since the last walk; starts are rare enough to afford it. The
 // refusal is recorded as the instance's error.
-func (d *Daemon) checkDiskBeforeStart(ctx context.Context, id string, rec *record) error {
+func (d *Daemon) checkDiskBeforeStart(ctx context.Context, id string, rec *records.Record) error {
 	if rec == nil || rec.Spec.DiskMiB <= 0 {
 		return nil
 	}
-	u, err := d.diskUsage(ctx, id, rec.Spec.DiskMiB, true)
+	u, err := d.disk.Measure(ctx, id, rec.Spec.DiskMiB, true)
 	if err != nil {
 		return err
 	}
@@ -197,12 +96,12 @@ func (d *Daemon) checkDiskBeforeStart(ctx context.Context, id string, rec *recor
 func (d *Daemon) notify(id, message string) {
 	d.log.Warn("instance notice", "instance", id, "message", message)
 	d.announce(id, message)
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil || !found {
 		return
 	}
 	rec.Error = message
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		d.log.Error("record notice", "instance", id, "err", err)
 	}
 }
@@ -210,41 +109,18 @@ func (d *Daemon) notify(id, message string) {
 // watchDisk runs the periodic disk check until ctx is done or the
 // returned function is called, which waits for it to stop.
 func (d *Daemon) watchDisk(ctx context.Context) (stop func()) {
-	interval := d.cfg.Files.withDefaults().DiskCheckInterval
-	if interval < 0 {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				d.checkDisks(ctx)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return disk.Watch(ctx, d.cfg.Files.withDefaults().DiskCheckInterval, d.checkDisks)
 }
 
-// checkDisks is one pass of the periodic check: it walks the data folder
-// of every running instance, and of every one never measured, a few at a
-// time, then stops each running instance that is over its limit.
+// checkDisks is one pass of the periodic check over every stored
+// instance, which stops each running instance over its limit.
 func (d *Daemon) checkDisks(ctx context.Context) {
-	recs, _, err := d.records.all()
+	recs, _, err := d.records.All()
 	if err != nil {
 		d.log.Error("disk check: read instance specs", "err", err)
 		return
 	}
-	d.disk.forget(func(id string) bool { _, ok := recs[id]; return ok })
+	d.disk.Forget(func(id string) bool { _, ok := recs[id]; return ok })
 	states, err := d.rt.List(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -256,25 +132,11 @@ func (d *Daemon) checkDisks(ctx context.Context) {
 	for _, st := range states {
 		running[st.InstanceID] = st.Running
 	}
-	var wg sync.WaitGroup
+	list := make([]disk.Instance, 0, len(recs))
 	for id, rec := range recs {
-		if _, measured := d.disk.entry(id).Used(); measured && !running[id] {
-			continue // stopped: only the file API writes, and it counts
-		}
-		wg.Go(func() {
-			u, err := d.diskUsage(ctx, id, rec.Spec.DiskMiB, true)
-			if err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn("disk check: measure", "instance", id, "err", err)
-				}
-				return
-			}
-			if over, _, _ := u.Over(); over && running[id] {
-				d.stopOverLimit(ctx, id)
-			}
-		})
+		list = append(list, disk.Instance{ID: id, LimitMiB: rec.Spec.DiskMiB, Running: running[id]})
 	}
-	wg.Wait()
+	d.disk.Check(ctx, list, d.stopOverLimit)
 }
 
 // stopOverLimit stops a running instance found over its disk limit,
@@ -285,11 +147,11 @@ func (d *Daemon) stopOverLimit(ctx context.Context, id string) {
 		return
 	}
 	defer unlock()
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil || !found || rec.Spec.DiskMiB <= 0 {
 		return
 	}
-	u := d.disk.entry(id)
+	u := d.disk.Entry(id)
 	over, used, limit := u.Over()
 	if !over {
 		return
@@ -303,5 +165,5 @@ func (d *Daemon) stopOverLimit(ctx context.Context, id string) {
 		return
 	}
 	d.notify(id, fmt.Sprintf("stopped: the data folder uses %s, over the instance's disk limit of %s; "+
-		"delete files to start it again", mib(used), mib(limit)))
+		"delete files to start it again", disk.FormatMiB(used), disk.FormatMiB(limit)))
 }

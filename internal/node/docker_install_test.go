@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-dev/berth/internal/dockertest"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/runtime/docker"
@@ -66,7 +67,7 @@ func TestDockerInstallInterruptedByShutdownLeavesNoContainerAndRunsAgain(t *test
 	}
 
 	n.d = n.restart(t)
-	data := n.d.volumes.path(spec.ID)
+	data := n.d.volumes.Path(spec.ID)
 	if err := os.WriteFile(filepath.Join(data, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +94,10 @@ func TestDockerRemoveDeletesAnInstallContainerAKilledDaemonLeft(t *testing.T) {
 	spec := n.gatedInstallSpec(t)
 	// What a daemon killed mid-install leaves: a record saying the install
 	// runs, and its install container, still running.
-	if err := n.d.records.save(spec.ID, record{Spec: spec, Install: installState{Running: true}}); err != nil {
+	if err := n.d.records.Save(spec.ID, records.Record{Spec: spec, Install: records.Install{Running: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.d.volumes.create(spec.ID); err != nil {
+	if err := n.d.volumes.Create(spec.ID); err != nil {
 		t.Fatal(err)
 	}
 	created, err := n.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
@@ -117,7 +118,7 @@ func TestDockerRemoveDeletesAnInstallContainerAKilledDaemonLeft(t *testing.T) {
 	if list := dockertest.Containers(t, n.cli, spec.ID); len(list) != 0 {
 		t.Errorf("removal left %d container(s): %+v", len(list), list)
 	}
-	if _, err := os.Stat(n.d.volumes.path(spec.ID)); !os.IsNotExist(err) {
+	if _, err := os.Stat(n.d.volumes.Path(spec.ID)); !os.IsNotExist(err) {
 		t.Errorf("data folder after the removal: %v, want it gone", err)
 	}
 }
@@ -138,7 +139,7 @@ func TestDockerInstanceRunsAsTheContainerUserAndWritesItsDataFolder(t *testing.T
 	}
 	// The game server writes ready.txt into its working folder once it
 	// listens: it can only if the data folder lets its user in.
-	ready := filepath.Join(n.d.volumes.path(spec.ID), "ready.txt")
+	ready := filepath.Join(n.d.volumes.Path(spec.ID), "ready.txt")
 	waitForLong(t, "ready.txt in the data folder", func() bool {
 		_, err := os.Stat(ready)
 		return err == nil
@@ -170,7 +171,7 @@ func TestDockerInstallOutputGoesToTheContainerUserFollowingNoLink(t *testing.T) 
 	if log := installLog(t, n.d, spec.ID, ""); !log.Installed {
 		t.Fatalf("install log = %+v, want installed", log)
 	}
-	data := n.d.volumes.path(spec.ID)
+	data := n.d.volumes.Path(spec.ID)
 	for _, name := range []string{"config/deep/a.cfg", "server.jar", "escape", "escape-dir"} {
 		if _, err := os.Lstat(filepath.Join(data, name)); err != nil {
 			t.Errorf("the install script's %s: %v", name, err)

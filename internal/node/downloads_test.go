@@ -3,55 +3,30 @@ package node
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
-// fileServer is an HTTPS server on loopback serving files by path, with a
-// few special paths: /redirect-http, /redirect-https, /flaky (503 once).
+// fileServer is an HTTPS server on loopback serving files by path.
 type fileServer struct {
 	srv   *httptest.Server
 	roots *x509.CertPool
-	flaky atomic.Int32
 }
 
 func newFileServer(t *testing.T, files map[string]string) *fileServer {
 	t.Helper()
-	fs := &fileServer{}
-	fs.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/redirect-http":
-			http.Redirect(w, r, "http://"+r.Host+"/a.txt", http.StatusFound)
-			return
-		case "/redirect-https":
-			http.Redirect(w, r, "/a.txt", http.StatusFound)
-			return
-		case "/flaky":
-			if fs.flaky.Add(1) == 1 {
-				http.Error(w, "try again", http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("steady"))
-			return
-		case "/loop":
-			http.Redirect(w, r, "/loop", http.StatusFound)
-			return
-		}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -59,211 +34,16 @@ func newFileServer(t *testing.T, files map[string]string) *fileServer {
 		}
 		_, _ = w.Write([]byte(body))
 	}))
-	// The refused handshakes of an untrusted certificate are expected.
-	fs.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	fs.srv.StartTLS()
-	t.Cleanup(fs.srv.Close)
-	fs.roots = x509.NewCertPool()
-	fs.roots.AddCert(fs.srv.Certificate())
-	return fs
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	return &fileServer{srv: srv, roots: roots}
 }
 
 func (fs *fileServer) url(p string) string { return fs.srv.URL + p }
 
-// downloadInto runs dl over a fresh folder and returns the folder and the
-// error of the first failing download.
-func downloadInto(t *testing.T, cfg InstallConfig, list ...nodeapi.Download) (string, error) {
-	t.Helper()
-	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	dl := newDownloader(cfg)
-	dl.retryWait = time.Millisecond
-	defer dl.close()
-	budget := dl.maxTotal
-	for _, item := range list {
-		n, err := dl.fetch(t.Context(), root, item, budget)
-		if err != nil {
-			return dir, err
-		}
-		budget -= n
-	}
-	return dir, nil
-}
-
-// expectFile fails unless dir holds name with content.
-func expectFile(t *testing.T, dir, name, content string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil || string(b) != content {
-		t.Errorf("%s = %q, %v; want %q", name, b, err, content)
-	}
-}
-
-// expectEmpty fails unless dir holds nothing: no file, no temporary left.
-func expectEmpty(t *testing.T, dir string) {
-	t.Helper()
-	var found []string
-	_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			found = append(found, p)
-		}
-		return nil
-	})
-	if len(found) > 0 {
-		t.Errorf("refused download left files: %q", found)
-	}
-}
-
-func TestDownloadFetchesIntoDataFolderWhenPrivateAddressesAreAllowed(t *testing.T) {
-	fs := newFileServer(t, map[string]string{"/a.txt": "alpha", "/b.bin": "bravo"})
-	cfg := InstallConfig{AllowPrivateDownloads: true, RootCAs: fs.roots}
-	dir, err := downloadInto(t, cfg,
-		nodeapi.Download{URL: fs.url("/a.txt"), Path: "a.txt"},
-		nodeapi.Download{URL: fs.url("/b.bin") + "?token=secret", Path: "plugins/deep/b.bin"},
-		nodeapi.Download{URL: fs.url("/redirect-https"), Path: "redirected.txt"},
-		nodeapi.Download{URL: fs.url("/flaky"), Path: "flaky.txt"},
-	)
-	if err != nil {
-		t.Fatalf("download: %v", err)
-	}
-	expectFile(t, dir, "a.txt", "alpha")
-	expectFile(t, dir, "plugins/deep/b.bin", "bravo")
-	expectFile(t, dir, "redirected.txt", "alpha")
-	expectFile(t, dir, "flaky.txt", "steady")
-	// A second install replaces the file rather than failing.
-	root, _ := os.OpenRoot(dir)
-	defer root.Close()
-	dl := newDownloader(cfg)
-	defer dl.close()
-	if _, err := dl.fetch(t.Context(), root, nodeapi.Download{URL: fs.url("/b.bin"), Path: "a.txt"}, 1<<20); err != nil {
-		t.Fatalf("download over an existing file: %v", err)
-	}
-	expectFile(t, dir, "a.txt", "bravo")
-}
-
-func TestDownloadRefusals(t *testing.T) {
-	fs := newFileServer(t, map[string]string{"/a.txt": "alpha", "/big": strings.Repeat("x", 11), "/eight": "12345678"})
-	allow := InstallConfig{AllowPrivateDownloads: true, RootCAs: fs.roots}
-	u, err := url.Parse(fs.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	portText := u.Port()
-	for _, tc := range []struct {
-		name  string
-		cfg   InstallConfig
-		list  []nodeapi.Download
-		words []string
-	}{
-		{"loopback when private addresses are not allowed", InstallConfig{RootCAs: fs.roots},
-			[]nodeapi.Download{{URL: fs.url("/a.txt"), Path: "a.txt"}}, []string{"127.0.0.1", "not a public address"}},
-		// The check is on the address dialed, after resolution: a name
-		// that resolves to loopback is refused as loopback is.
-		{"a name resolving to loopback", InstallConfig{RootCAs: fs.roots},
-			[]nodeapi.Download{{URL: "https://localhost:" + portText + "/a.txt", Path: "a.txt"}}, []string{"not a public address"}},
-		{"plain http", allow,
-			[]nodeapi.Download{{URL: "http://127.0.0.1:" + portText + "/a.txt", Path: "a.txt"}}, []string{"not an https URL"}},
-		{"a redirect to plain http", allow,
-			[]nodeapi.Download{{URL: fs.url("/redirect-http"), Path: "a.txt"}}, []string{"not an https URL"}},
-		{"endless redirects", allow,
-			[]nodeapi.Download{{URL: fs.url("/loop"), Path: "a.txt"}}, []string{"redirects"}},
-		{"a file over the per-file cap", InstallConfig{AllowPrivateDownloads: true, RootCAs: fs.roots, MaxFileBytes: 10},
-			[]nodeapi.Download{{URL: fs.url("/big"), Path: "big"}}, []string{"10-byte cap on one download"}},
-		{"files over the per-install cap", InstallConfig{AllowPrivateDownloads: true, RootCAs: fs.roots, MaxTotalBytes: 12},
-			[]nodeapi.Download{{URL: fs.url("/eight"), Path: "one"}, {URL: fs.url("/eight"), Path: "two"}},
-			[]string{"12-byte cap on one install"}},
-		{"an untrusted certificate", InstallConfig{AllowPrivateDownloads: true},
-			[]nodeapi.Download{{URL: fs.url("/a.txt"), Path: "a.txt"}}, []string{"certificate"}},
-		{"a missing file", allow,
-			[]nodeapi.Download{{URL: fs.url("/none"), Path: "a.txt"}}, []string{"404"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir, err := downloadInto(t, tc.cfg, tc.list...)
-			if err == nil {
-				t.Fatal("download succeeded")
-			}
-			for _, w := range tc.words {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if len(tc.list) == 1 {
-				expectEmpty(t, dir)
-			} else if _, err := os.Stat(filepath.Join(dir, "two")); err == nil {
-				t.Error("the download over the install cap was kept")
-			}
-		})
-	}
-}
-
-func TestRefusedAddressIsNotRetried(t *testing.T) {
-	fs := newFileServer(t, map[string]string{"/a.txt": "alpha"})
-	var hits atomic.Int32
-	inner := fs.srv.Config.Handler
-	fs.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		inner.ServeHTTP(w, r)
-	})
-	start := time.Now()
-	_, err := downloadInto(t, InstallConfig{RootCAs: fs.roots}, nodeapi.Download{URL: fs.url("/a.txt"), Path: "a.txt"})
-	if !errors.Is(err, errDownloadRefused) {
-		t.Errorf("error = %v, want a refusal", err)
-	}
-	if hits.Load() != 0 {
-		t.Errorf("server was reached %d times", hits.Load())
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("refusal took %s", took)
-	}
-}
-
-func TestIsPublicAddr(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"1.1.1.1":             true,
-		"93.184.216.34":       true,
-		"2606:4700::1111":     true,
-		"127.0.0.1":           false,
-		"127.8.9.10":          false,
-		"10.1.2.3":            false,
-		"172.16.0.1":          false,
-		"192.168.1.1":         false,
-		"169.254.169.254":     false, // cloud metadata
-		"0.0.0.0":             false,
-		"0.1.2.3":             false,
-		"100.64.0.1":          false,
-		"255.255.255.255":     false,
-		"224.0.0.1":           false,
-		"198.18.0.1":          false,
-		"::1":                 false,
-		"::":                  false,
-		"fe80::1":             false,
-		"fc00::1":             false,
-		"fd12:3456::1":        false,
-		"ff02::1":             false,
-		"::ffff:127.0.0.1":    false,
-		"::ffff:8.8.8.8":      true,
-		"64:ff9b::7f00:1":     false, // NAT64 of 127.0.0.1
-		"64:ff9b::808:808":    true,  // NAT64 of 8.8.8.8
-		"2002:7f00:1::1":      false, // 6to4 of 127.0.0.1
-		"2002:808:808::1":     true,
-		"2001:db8::1":         false,
-		"fe80::1%eth0":        false,
-		"64:ff9b:1::a00:1":    false,
-		"2001:4860:4860::888": true,
-	} {
-		ip := netip.MustParseAddr(addr)
-		if got := isPublicAddr(ip); got != want {
-			t.Errorf("isPublicAddr(%s) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
 // newDownloadDaemon is a daemon over rt whose downloads trust fs.
-func newDownloadDaemon(t *testing.T, rt *fakeRuntime, fs *fileServer, allowPrivate bool) *Daemon {
+func newDownloadDaemon(t *testing.T, rt *fake.Runtime, fs *fileServer, allowPrivate bool) *Daemon {
 	t.Helper()
 	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{AllowPrivateDownloads: allowPrivate, RootCAs: fs.roots}}, rt, nil)
@@ -275,10 +55,10 @@ func newDownloadDaemon(t *testing.T, rt *fakeRuntime, fs *fileServer, allowPriva
 
 func TestEnsureDownloadsBeforeTheScriptAndLogsThem(t *testing.T) {
 	fs := newFileServer(t, map[string]string{"/server.jar": "jar bytes"})
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newDownloadDaemon(t, rt, fs, true)
 	var sawJar atomic.Bool
-	rt.setInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
+	rt.SetInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
 		b, err := os.ReadFile(filepath.Join(job.DataDir, "server.jar"))
 		sawJar.Store(err == nil && string(b) == "jar bytes")
 		return 0, nil
@@ -299,7 +79,7 @@ func TestEnsureDownloadsBeforeTheScriptAndLogsThem(t *testing.T) {
 
 func TestEnsureWithRefusedDownloadFailsTheInstall(t *testing.T) {
 	fs := newFileServer(t, map[string]string{"/server.jar": "jar bytes"})
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newDownloadDaemon(t, rt, fs, false)
 	spec := validSpec("i1")
 	spec.Downloads = []nodeapi.Download{{URL: fs.url("/server.jar") + "?key=hunter2", Path: "server.jar"}}
@@ -316,10 +96,10 @@ func TestEnsureWithRefusedDownloadFailsTheInstall(t *testing.T) {
 	if strings.Contains(st.InstallError, "hunter2") || strings.Contains(log, "hunter2") {
 		t.Errorf("the URL's query leaked: %q / %q", st.InstallError, log)
 	}
-	if n := rt.count("RunInstall") + rt.count("Ensure"); n != 0 {
+	if n := rt.Calls("RunInstall") + rt.Calls("Ensure"); n != 0 {
 		t.Errorf("runtime called %d times after a refused download", n)
 	}
-	if _, err := os.Stat(filepath.Join(d.volumes.path(spec.ID), "server.jar")); err == nil {
+	if _, err := os.Stat(filepath.Join(d.volumes.Path(spec.ID), "server.jar")); err == nil {
 		t.Error("refused download was written")
 	}
 }

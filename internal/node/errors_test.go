@@ -5,10 +5,11 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestErrorAnswersNameTheirFaultKind(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	for _, tc := range []struct {
 		method, path string
 		body         any

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -77,15 +78,15 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 	}
 	var usage *files.Usage
 	if write {
-		u, err := d.diskUsage(ctx, id, rec.Spec.DiskMiB, false)
+		u, err := d.disk.Measure(ctx, id, rec.Spec.DiskMiB, false)
 		if err != nil {
 			return nil, err
 		}
 		usage = &u.Usage
 	} else {
-		usage = &d.disk.entry(id).Usage
+		usage = &d.disk.Entry(id).Usage
 	}
-	root, err := d.volumes.open(id)
+	root, err := d.volumes.Open(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &apiError{http.StatusConflict, "the instance's data folder does not exist yet"}
 	}
@@ -93,7 +94,7 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 		return nil, fmt.Errorf("data folder of %s: %w", id, err)
 	}
 	f := files.NewFolder(root, usage)
-	f.SetOwner(d.volumes.owner.UID, d.volumes.owner.GID)
+	f.SetOwner(d.volumes.Owner().UID, d.volumes.Owner().GID)
 	return f, nil
 }
 
@@ -188,8 +189,7 @@ func (d *Daemon) handleWriteFile(w http.ResponseWriter, r *http.Request, _ strin
 	if err != nil {
 		return err
 	}
-	body := idleBody(w, r.Body)
-	e, err := f.Write(p, body, r.ContentLength, nodeapi.MaxFileContentBytes)
+	e, err := f.Write(p, r.Body, r.ContentLength, nodeapi.MaxFileContentBytes)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (d *Daemon) handleUploadFiles(w http.ResponseWriter, r *http.Request, _ str
 		}
 	}
 	// The slack covers the form's own headers and boundaries.
-	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body), lim.MaxUploadBytes+multipartSlack)
+	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxUploadBytes+multipartSlack)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return &nodeapi.FieldError{Field: "body", Rule: "must be multipart/form-data"}
@@ -233,22 +233,6 @@ func (d *Daemon) handleUploadFiles(w http.ResponseWriter, r *http.Request, _ str
 
 // multipartSlack is what a multipart body may hold beyond its files.
 const multipartSlack = 1 << 20
-
-// idleBody extends the connection's read deadline before each read of
-// body, so a long upload lives as long as it makes progress.
-func idleBody(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
-	return &idleReader{ReadCloser: body, rc: http.NewResponseController(w)}
-}
-
-type idleReader struct {
-	io.ReadCloser
-	rc *http.ResponseController
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	_ = r.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
-	return r.ReadCloser.Read(p)
-}
 
 func (d *Daemon) handleMkdir(w http.ResponseWriter, r *http.Request, _ string, f *files.Folder) error {
 	var req nodeapi.PathRequest
@@ -311,9 +295,12 @@ func (d *Daemon) handleCompress(w http.ResponseWriter, r *http.Request, _ string
 	return nil
 }
 
-func (d *Daemon) handleExtract(w http.ResponseWriter, r *http.Request, _ string, f *files.Folder) error {
+func (d *Daemon) handleExtract(w http.ResponseWriter, r *http.Request, id string, f *files.Folder) error {
 	var req nodeapi.ExtractRequest
 	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := d.allowExtract(w, id); err != nil {
 		return err
 	}
 	lim := d.cfg.Files.withDefaults()
@@ -334,7 +321,7 @@ func (d *Daemon) handleDisk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := d.diskUsage(r.Context(), id, rec.Spec.DiskMiB, false)
+	u, err := d.disk.Measure(r.Context(), id, rec.Spec.DiskMiB, false)
 	if err != nil {
 		return err
 	}
@@ -343,10 +330,10 @@ func (d *Daemon) handleDisk(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// storedRecord returns the instance's stored record, or
+// storedRecord returns the instance's stored records.Record, or
 // errInstanceNotFound when the node has none.
-func (d *Daemon) storedRecord(id string) (record, error) {
-	rec, found, err := d.records.load(id)
+func (d *Daemon) storedRecord(id string) (records.Record, error) {
+	rec, found, err := d.records.Load(id)
 	if err == nil && !found {
 		err = errInstanceNotFound
 	}

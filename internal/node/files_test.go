@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/files"
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -90,7 +91,7 @@ func fileInstance(t *testing.T, d *Daemon, id string, diskMiB int64) string {
 }
 
 func TestFileAPIThroughTheNode(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	vol := fileInstance(t, d, "files-a", 0)
 	base := "/v1/instances/files-a/files"
 
@@ -165,7 +166,7 @@ func TestFileAPIThroughTheNode(t *testing.T) {
 }
 
 func TestFileAPIErrorsNameTheFieldAndUseTheirStatus(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	fileInstance(t, d, "files-b", 0)
 	base := "/v1/instances/files-b/files"
 	cases := []struct {
@@ -201,7 +202,8 @@ func TestFileAPIErrorsNameTheFieldAndUseTheirStatus(t *testing.T) {
 // exist on the wire, percent-encoded, through every route, and checks that
 // the node's own files beside the data folder stay as they were.
 func TestFileAPIRefusesEncodedTraversal(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	// Every extract here is a traversal to refuse, not one to rate.
+	d := newTunedTestDaemon(t, fake.New(), t.TempDir(), nil, func(c *Config) { c.Files.MaxExtractsPerMinute = 1 << 20 })
 	vol := fileInstance(t, d, "files-c", 0)
 	if err := os.Symlink("../../instances", filepath.Join(vol, "specs")); err != nil {
 		t.Fatal(err)
@@ -308,7 +310,7 @@ func snapshotDir(t *testing.T, dir, skip string) string {
 }
 
 func TestDiskLimitRefusesWritesUploadsAndExtracts(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	vol := fileInstance(t, d, "disk-a", 1)
 	base := "/v1/instances/disk-a/files"
 	mib := strings.Repeat("x", 1<<20)
@@ -337,7 +339,7 @@ func TestDiskLimitRefusesWritesUploadsAndExtracts(t *testing.T) {
 }
 
 func TestDiskUsageIsAdjustedIncrementallyNotWalkedPerRequest(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	vol := fileInstance(t, d, "disk-b", 10)
 	used := func() int64 {
 		w := call(t, d, http.MethodGet, "/v1/instances/disk-b/disk", nil)
@@ -371,7 +373,7 @@ func TestDiskUsageIsAdjustedIncrementallyNotWalkedPerRequest(t *testing.T) {
 }
 
 func TestPeriodicCheckStopsInstanceOverItsLimitAndStartIsRefusedUntilUnder(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	dir := t.TempDir()
 	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test",
 		StopTimeout: 7 * time.Second, Files: FilesConfig{DiskCheckInterval: 5 * time.Millisecond}}, rt, nil)
@@ -408,7 +410,7 @@ func TestPeriodicCheckStopsInstanceOverItsLimitAndStartIsRefusedUntilUnder(t *te
 	spec.DiskMiB = 1
 	spec.Generation = 2
 	expectStatus(t, call(t, d, http.MethodPut, "/v1/instances/disk-c", spec), http.StatusConflict, "ensure over the limit")
-	if c, _ := rt.container("disk-c"); c.state.Running {
+	if c, _ := rt.Container("disk-c"); c.State.Running {
 		t.Fatal("a refused start started the container")
 	}
 

@@ -11,20 +11,32 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
 const testToken = "berth-test-token-0123456789abcdef0123456789abcdef"
 
 // newTestDaemon returns a daemon over rt in its own data folder.
-func newTestDaemon(t *testing.T, rt *fakeRuntime) *Daemon {
+func newTestDaemon(t *testing.T, rt *fake.Runtime) *Daemon {
 	t.Helper()
 	return newTestDaemonIn(t, rt, t.TempDir(), nil)
 }
 
-func newTestDaemonIn(t *testing.T, rt *fakeRuntime, dir string, logger *slog.Logger) *Daemon {
+func newTestDaemonIn(t *testing.T, rt *fake.Runtime, dir string, logger *slog.Logger) *Daemon {
 	t.Helper()
-	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 7 * time.Second}, rt, logger)
+	return newTunedTestDaemon(t, rt, dir, logger, nil)
+}
+
+// newTunedTestDaemon is newTestDaemonIn with the configuration changed by
+// tune, when set.
+func newTunedTestDaemon(t *testing.T, rt *fake.Runtime, dir string, logger *slog.Logger, tune func(*Config)) *Daemon {
+	t.Helper()
+	cfg := Config{Dir: dir, TokenSHA256: secret.Hash(testToken), Version: "test", StopTimeout: 7 * time.Second}
+	if tune != nil {
+		tune(&cfg)
+	}
+	d, err := New(cfg, rt, logger)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -47,6 +59,15 @@ func validSpec(id string) nodeapi.InstanceSpec {
 		StopCommand: "stop",
 		Desired:     nodeapi.DesiredRunning,
 	}
+}
+
+// validSpecAt is validSpec publishing host ports host and host+1, for a
+// test that runs several instances at once: like Docker, the fake runtime
+// refuses to start two containers on one host port.
+func validSpecAt(id string, host int) nodeapi.InstanceSpec {
+	spec := validSpec(id)
+	spec.Ports = []nodeapi.Port{{Container: 25565, Host: host}, {Container: 25575, Host: host + 1}}
+	return spec
 }
 
 // call sends one authenticated request straight to the daemon's handler.
@@ -143,11 +164,9 @@ const missingImage = "nope/missing:1"
 
 // putWithMissingImage PUTs a spec whose image the runtime cannot get, and
 // returns the node's answer.
-func putWithMissingImage(t *testing.T, d *Daemon, rt *fakeRuntime, id string) *httptest.ResponseRecorder {
+func putWithMissingImage(t *testing.T, d *Daemon, rt *fake.Runtime, id string) *httptest.ResponseRecorder {
 	t.Helper()
-	rt.mu.Lock()
-	rt.badImages[missingImage] = true
-	rt.mu.Unlock()
+	rt.FailImage(missingImage)
 	spec := validSpec(id)
 	spec.Image = missingImage
 	return call(t, d, http.MethodPut, "/v1/instances/"+id, spec)

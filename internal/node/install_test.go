@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/install"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -72,18 +75,18 @@ func (g *gate) waitStarted(t *testing.T) {
 
 // waitContainerRunning waits until the fake runtime runs id's container;
 // what says what that shows.
-func waitContainerRunning(t *testing.T, rt *fakeRuntime, id, what string) {
+func waitContainerRunning(t *testing.T, rt *fake.Runtime, id, what string) {
 	t.Helper()
 	waitFor(t, what, func() bool {
-		c, ok := rt.container(id)
-		return ok && c.state.Running
+		c, ok := rt.Container(id)
+		return ok && c.State.Running
 	})
 }
 
 // readRecord loads id's record from d's data folder.
-func readRecordOf(t *testing.T, d *Daemon, id string) record {
+func readRecordOf(t *testing.T, d *Daemon, id string) records.Record {
 	t.Helper()
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil || !found {
 		t.Fatalf("record of %s: found=%v err=%v", id, found, err)
 	}
@@ -101,9 +104,9 @@ func installLog(t *testing.T, d *Daemon, id, query string) nodeapi.InstallLog {
 }
 
 func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStartsIt(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 
@@ -116,7 +119,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 		t.Errorf("ensure answered %+v, want installing with no container", st)
 	}
 	g.waitStarted(t)
-	if n := rt.count("Ensure"); n != 0 {
+	if n := rt.Calls("Ensure"); n != 0 {
 		t.Errorf("runtime Ensure called %d times during the install, want 0", n)
 	}
 	if st := getStatus(t, d, spec.ID); !st.Installing || st.Status != nodeapi.StatusInstalling {
@@ -137,7 +140,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 		st := getStatus(t, d, spec.ID)
 		return st.Running && st.Generation == spec.Generation
 	})
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 	st = getStatus(t, d, spec.ID)
@@ -147,7 +150,7 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 	if rec := readRecordOf(t, d, spec.ID); !rec.Install.Done || rec.Install.Running {
 		t.Errorf("record's install = %+v, want done", rec.Install)
 	}
-	waitFor(t, "the install to be over", func() bool { return !d.installs.running(spec.ID) })
+	waitFor(t, "the install to be over", func() bool { return !d.installs.Running(spec.ID) })
 	log := installLog(t, d, spec.ID, "")
 	if log.Installing || !log.Installed || log.Error != "" || !slices.Contains(log.Lines, "gate: opened") {
 		t.Errorf("install log after the install = %+v", log)
@@ -162,20 +165,21 @@ func TestEnsureOfUninstalledInstanceAnswersInstallingThenInstallCreatesAndStarts
 	if st := ensureOK(t, d, spec); st.Installing || st.Status != nodeapi.StatusRunning {
 		t.Errorf("ensure of an installed instance = %+v, want running", st)
 	}
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times after later ensures, want 1", n)
 	}
 }
 
 func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	spec.MemoryMiB = 256
 	spec.CPU = 0.5
 	ensureOK(t, d, spec)
-	waitFor(t, "the install", func() bool { return rt.count("RunInstall") == 1 })
-	job, _ := rt.lastInstallJob()
+	waitFor(t, "the install", func() bool { return rt.Calls("RunInstall") == 1 })
+	jobs := rt.InstallJobs()
+	job := jobs[len(jobs)-1]
 	want := d.runtimeSpec(spec)
 	checks := []struct {
 		name string
@@ -188,8 +192,8 @@ func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
 		{"script with LF line ends", job.Script == "echo hi\necho there\n", job.Script},
 		{"env as the server's", slices.Equal(job.Env, want.Env), job.Env},
 		{"env has SERVER_PORT", slices.Contains(job.Env, "SERVER_PORT=25565"), job.Env},
-		{"data folder", job.DataDir == d.volumes.path(spec.ID), job.DataDir},
-		{"memory at least the install minimum", job.MemoryMiB == DefaultInstallMinMemoryMiB, job.MemoryMiB},
+		{"data folder", job.DataDir == d.volumes.Path(spec.ID), job.DataDir},
+		{"memory at least the install minimum", job.MemoryMiB == install.DefaultMinMemoryMiB, job.MemoryMiB},
 		{"at least one core", job.CPU == 1, job.CPU},
 	}
 	for _, c := range checks {
@@ -203,8 +207,8 @@ func TestInstallJobCarriesTheInstancesEnvironmentAndLimits(t *testing.T) {
 }
 
 func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.setInstall(func(_ context.Context, _ runtime.InstallJob, out io.Writer) (int, error) {
+	rt := fake.New()
+	rt.SetInstall(func(_ context.Context, _ runtime.InstallJob, out io.Writer) (int, error) {
 		for i := 1; i <= 30; i++ {
 			fmt.Fprintf(out, "line %d\n", i)
 		}
@@ -230,10 +234,10 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 	if strings.Contains(msg, "line 10\n") || strings.Contains(msg, "progress 10%") {
 		t.Errorf("install error %q carries more than the log's tail", msg)
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a failed install created the container")
 	}
-	if n := rt.count("Ensure") + rt.count("Start"); n != 0 {
+	if n := rt.Calls("Ensure") + rt.Calls("Start"); n != 0 {
 		t.Errorf("runtime Ensure/Start called %d times after a failed install", n)
 	}
 	log := installLog(t, d, spec.ID, "?tail=2")
@@ -245,11 +249,11 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 	if st := ensureOK(t, d, spec); st.InstallError != msg || st.Installing {
 		t.Errorf("ensure of the failed generation = %+v, want the same failure", st)
 	}
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 	// A later generation tries again.
-	rt.setInstall(nil)
+	rt.SetInstall(nil)
 	spec.Generation++
 	if st := ensureOK(t, d, spec); !st.Installing || st.InstallError != "" {
 		t.Errorf("ensure of a new generation after a failure = %+v, want installing again", st)
@@ -258,9 +262,9 @@ func TestFailedInstallReportsExitCodeAndLogTailAndNeverCreatesTheContainer(t *te
 }
 
 func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	dir := t.TempDir()
 	d := newTestDaemonIn(t, rt, dir, nil)
 	spec := installSpec("i1")
@@ -272,7 +276,7 @@ func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
 		t.Fatal("install ended without being canceled")
 	}
 	rec := readRecordOf(t, d, spec.ID)
-	if rec.Install != (installState{}) {
+	if rec.Install != (records.Install{}) {
 		t.Errorf("record after an interrupted install = %+v, want a blank install state", rec.Install)
 	}
 	if w := call(t, d, http.MethodPut, "/v1/instances/"+spec.ID, spec); w.Code != http.StatusServiceUnavailable {
@@ -285,18 +289,18 @@ func TestInstallInterruptedByShutdownRunsAgainOnTheNextDaemon(t *testing.T) {
 		t.Errorf("ensure on the next daemon = %+v, want installing again", st)
 	}
 	waitContainerRunning(t, rt, spec.ID, "the container after the rerun")
-	if n := rt.count("RunInstall"); n != 2 {
+	if n := rt.Calls("RunInstall"); n != 2 {
 		t.Errorf("RunInstall called %d times, want 2", n)
 	}
 }
 
 func TestInstallMarkedRunningByACrashedDaemonRunsAgain(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	dir := t.TempDir()
 	d := closeDaemon(t, newTestDaemonIn(t, rt, dir, nil))
 	spec := installSpec("i1")
 	// What a daemon killed mid-install leaves: a record saying it runs.
-	if err := d.records.save(spec.ID, record{Spec: spec, Install: installState{Running: true}}); err != nil {
+	if err := d.records.Save(spec.ID, records.Record{Spec: spec, Install: records.Install{Running: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := getStatus(t, d, spec.ID); !st.Installing {
@@ -304,15 +308,15 @@ func TestInstallMarkedRunningByACrashedDaemonRunsAgain(t *testing.T) {
 	}
 	ensureOK(t, d, spec)
 	waitContainerRunning(t, rt, spec.ID, "the container after the rerun")
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("RunInstall called %d times, want 1", n)
 	}
 }
 
 func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	ensureOK(t, d, spec)
@@ -329,10 +333,10 @@ func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
 	default:
 		t.Error("DELETE answered before the install ended")
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a container exists after removal")
 	}
-	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "instances", installLogFile(spec.ID))); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "instances", spec.ID+".install.log")); !os.IsNotExist(err) {
 		t.Errorf("install log after removal: %v, want it gone", err)
 	}
 	if w := call(t, d, http.MethodGet, "/v1/instances/"+spec.ID+"/install-log", nil); w.Code != http.StatusNotFound {
@@ -341,9 +345,9 @@ func TestRemoveDuringInstallCancelsItAndDeletesItsLog(t *testing.T) {
 }
 
 func TestParallelEnsuresStartOneInstall(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := installSpec("i1")
 	var wg sync.WaitGroup
@@ -352,14 +356,14 @@ func TestParallelEnsuresStartOneInstall(t *testing.T) {
 	}
 	wg.Wait()
 	g.waitStarted(t)
-	if n := rt.count("RunInstall"); n != 1 {
+	if n := rt.Calls("RunInstall"); n != 1 {
 		t.Errorf("10 parallel ensures ran %d installs, want 1", n)
 	}
 	g.release()
 }
 
 func TestInstanceCreatedBeforeItHadAnInstallIsNotInstalled(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	spec := validSpec("i1")
 	ensureOK(t, d, spec)
@@ -368,13 +372,13 @@ func TestInstanceCreatedBeforeItHadAnInstallIsNotInstalled(t *testing.T) {
 	if st := ensureOK(t, d, spec); st.Installing || st.Status != nodeapi.StatusRunning {
 		t.Errorf("ensure adding an install to a created instance = %+v, want running without install", st)
 	}
-	if n := rt.count("RunInstall"); n != 0 {
+	if n := rt.Calls("RunInstall"); n != 0 {
 		t.Errorf("RunInstall called %d times on a created instance, want 0", n)
 	}
 }
 
 func TestInstallLogEndpointRefusesBadTailAndUnknownInstance(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := closeDaemon(t, newTestDaemon(t, rt))
 	if w := call(t, d, http.MethodGet, "/v1/instances/nope/install-log", nil); w.Code != http.StatusNotFound {
 		t.Errorf("install-log of an unknown instance: %d %s, want 404", w.Code, w.Body)
@@ -391,27 +395,10 @@ func TestInstallLogEndpointRefusesBadTailAndUnknownInstance(t *testing.T) {
 	}
 }
 
-func TestInstallLogIsCappedAndTailKeepsWhatATerminalShows(t *testing.T) {
-	var sb strings.Builder
-	w := &cappedWriter{w: &sb, left: 10}
-	for _, s := range []string{"12345", "67890", "abc"} {
-		if n, err := io.WriteString(w, s); n != len(s) || err != nil {
-			t.Fatalf("Write(%q) = %d, %v", s, n, err)
-		}
-	}
-	if got := sb.String(); !strings.HasPrefix(got, "1234567890\n[berth] install log is full") || strings.Contains(got, "abc") {
-		t.Errorf("capped log = %q", got)
-	}
-	got := lastLines([]byte("a\nb\r\nc 1%\rc 100%\n\n"), 2)
-	if !slices.Equal(got, []string{"b", "c 100%"}) {
-		t.Errorf("lastLines = %q", got)
-	}
-}
-
 func TestInstallOverItsTimeoutFails(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	g := newGate()
-	rt.setInstall(g.install)
+	rt.SetInstall(g.install)
 	d, err := New(Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), Version: "test",
 		Install: InstallConfig{Timeout: 50 * time.Millisecond}}, rt, nil)
 	if err != nil {
@@ -428,7 +415,7 @@ func TestInstallOverItsTimeoutFails(t *testing.T) {
 	if !strings.Contains(st.InstallError, "timed out after 50ms") {
 		t.Errorf("install error = %q, want a timeout", st.InstallError)
 	}
-	if _, ok := rt.container(spec.ID); ok {
+	if _, ok := rt.Container(spec.ID); ok {
 		t.Error("a timed-out install created the container")
 	}
 }

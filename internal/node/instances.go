@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/httplog"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -29,19 +31,21 @@ const removeStopTimeout = 5 * time.Second
 const healthRuntimeTimeout = 3 * time.Second
 
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	httplog.Routine(r.Context())
 	h := nodeapi.Health{Version: d.cfg.Version, CPUs: goruntime.NumCPU()}
 	// Health must answer fast even when Docker hangs; that is when it matters.
 	ctx, cancel := context.WithTimeout(r.Context(), healthRuntimeTimeout)
 	defer cancel()
 	states, err := d.rt.List(ctx)
 	h.Docker = err == nil
-	recs, _, _ := d.records.all()
+	recs, _, _ := d.records.All()
 	h.Instances = len(instanceIDs(recs, states))
 	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 
 func (d *Daemon) handleListInstances(w http.ResponseWriter, r *http.Request) error {
+	httplog.Routine(r.Context())
 	list, err := d.listInstances(r.Context())
 	if err != nil {
 		return err
@@ -55,7 +59,7 @@ func (d *Daemon) handleGetInstance(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil {
 		return err
 	}
@@ -136,18 +140,14 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tail := nodeapi.DefaultLogTail
-	if q := r.URL.Query(); q.Has("tail") {
-		n, err := strconv.Atoi(q.Get("tail"))
-		if err != nil || n < 1 || n > nodeapi.MaxLogTail {
-			return &nodeapi.FieldError{Field: "tail", Rule: fmt.Sprintf("must be an integer from 1 to %d", nodeapi.MaxLogTail)}
-		}
-		tail = n
+	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
+	if err != nil {
+		return err
 	}
 	lines, err := d.rt.Logs(r.Context(), id, tail)
 	if errors.Is(err, runtime.ErrNotFound) {
 		// An instance whose container is not created yet has no output.
-		if _, found, lerr := d.records.load(id); lerr == nil && found {
+		if _, found, lerr := d.records.Load(id); lerr == nil && found {
 			lines, err = nil, nil
 		}
 	}
@@ -168,7 +168,7 @@ func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRuntimeDown, err)
 	}
-	recs, bad, err := d.records.all()
+	recs, bad, err := d.records.All()
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (d *Daemon) listInstances(ctx context.Context) ([]nodeapi.InstanceStatus, e
 }
 
 // instanceIDs is the sorted union of the stored and the running instances.
-func instanceIDs(recs map[string]record, states []runtime.State) []string {
+func instanceIDs(recs map[string]records.Record, states []runtime.State) []string {
 	seen := make(map[string]bool, len(recs)+len(states))
 	for id := range recs {
 		seen[id] = true
@@ -217,7 +217,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 	}
 	defer unlock()
 
-	prev, found, err := d.records.load(id)
+	prev, found, err := d.records.Load(id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
@@ -234,7 +234,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 	rec.Spec = spec
 	// The spec is stored before anything else happens, so that a crash from
 	// here on leaves a node that knows the instance and can remove it.
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
 	d.sups.get(id).configure(&rec)
@@ -263,7 +263,7 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 			return nodeapi.InstanceStatus{}, err
 		}
 	}
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
 	return d.status(ctx, id, &rec)
@@ -271,9 +271,9 @@ func (d *Daemon) ensure(ctx context.Context, spec nodeapi.InstanceSpec) (nodeapi
 
 // ensureContainer creates the data folder and has the runtime create or
 // update the container from rec's spec, recording the outcome in rec.
-func (d *Daemon) ensureContainer(ctx context.Context, rec *record) (runtime.State, error) {
+func (d *Daemon) ensureContainer(ctx context.Context, rec *records.Record) (runtime.State, error) {
 	id := rec.Spec.ID
-	if err := d.volumes.create(id); err != nil {
+	if err := d.volumes.Create(id); err != nil {
 		return runtime.State{}, fmt.Errorf("data folder of %s: %w", id, err)
 	}
 	state, err := d.rt.Ensure(ctx, d.runtimeSpec(rec.Spec), func(msg string) {
@@ -291,12 +291,12 @@ func (d *Daemon) ensureContainer(ctx context.Context, rec *record) (runtime.Stat
 // recordFailure stores why applying rec's spec failed, for the panel to read
 // in the instance's status (its Error) once the request itself is gone. A
 // canceled request is no failure of the instance and is not recorded.
-func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
+func (d *Daemon) recordFailure(ctx context.Context, rec *records.Record, msg string) {
 	if ctx.Err() != nil {
 		return
 	}
 	rec.Error = msg
-	if err := d.records.save(rec.Spec.ID, *rec); err != nil {
+	if err := d.records.Save(rec.Spec.ID, *rec); err != nil {
 		d.log.ErrorContext(ctx, "record failure", "instance", rec.Spec.ID, "err", err)
 	}
 }
@@ -304,7 +304,7 @@ func (d *Daemon) recordFailure(ctx context.Context, rec *record, msg string) {
 // start starts the container and, once it runs, clears the stopped-on-
 // purpose mark and any earlier failure. rec is nil for a container the
 // node has no spec for. A failure (a host port taken, say) is recorded.
-func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
+func (d *Daemon) start(ctx context.Context, id string, rec *records.Record) error {
 	if err := d.checkDiskBeforeStart(ctx, id, rec); err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
 	}
 	if rec != nil && (rec.StoppedByNode || rec.Error != "") {
 		rec.StoppedByNode, rec.Error = false, ""
-		return d.records.save(id, *rec)
+		return d.records.Save(id, *rec)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (d *Daemon) start(ctx context.Context, id string, rec *record) error {
 // then SIGKILL, through the instance's supervisor. The mark that the node
 // stopped it is stored first, so that even a daemon that dies mid-stop
 // does not later call the exit a crash. A missing container is stopped.
-func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.Duration) error {
+func (d *Daemon) stop(ctx context.Context, id string, rec *records.Record, timeout time.Duration) error {
 	stopCommand := ""
 	if rec != nil {
 		stopCommand = rec.Spec.StopCommand
@@ -336,12 +336,12 @@ func (d *Daemon) stop(ctx context.Context, id string, rec *record, timeout time.
 	return d.sups.get(id).stop(ctx, stopCommand, timeout)
 }
 
-func (d *Daemon) markStopped(id string, rec *record) error {
+func (d *Daemon) markStopped(id string, rec *records.Record) error {
 	if rec.StoppedByNode {
 		return nil
 	}
 	rec.StoppedByNode = true
-	return d.records.save(id, *rec)
+	return d.records.Save(id, *rec)
 }
 
 // power carries out one power action, serialized with every other
@@ -362,7 +362,7 @@ func (d *Daemon) power(ctx context.Context, id string, req nodeapi.PowerRequest)
 	}
 	defer unlock()
 
-	stored, found, err := d.records.load(id)
+	stored, found, err := d.records.Load(id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
 	}
@@ -411,12 +411,12 @@ func (d *Daemon) power(ctx context.Context, id string, req nodeapi.PowerRequest)
 // powerOn starts the instance. With a stored spec it first re-ensures the
 // container, so that a spec that changed while it ran, or a container
 // removed behind the node's back, is applied now.
-func (d *Daemon) powerOn(ctx context.Context, id string, rec *record) error {
+func (d *Daemon) powerOn(ctx context.Context, id string, rec *records.Record) error {
 	if rec != nil {
 		if _, err := d.ensureContainer(ctx, rec); err != nil {
 			return err
 		}
-		if err := d.records.save(id, *rec); err != nil {
+		if err := d.records.Save(id, *rec); err != nil {
 			return err
 		}
 	}
@@ -428,14 +428,14 @@ func (d *Daemon) powerOn(ctx context.Context, id string, rec *record) error {
 // full. Removing an instance that is already gone succeeds.
 func (d *Daemon) remove(ctx context.Context, id string) error {
 	// Before the lock, which an ending install takes to record its end.
-	d.installs.stop(id)
+	d.installs.Stop(id)
 	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 
-	stored, found, err := d.records.load(id)
+	stored, found, err := d.records.Load(id)
 	if err != nil {
 		return err
 	}
@@ -445,21 +445,22 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	if err := d.rt.Remove(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return err
 	}
-	if err := d.volumes.remove(id); err != nil {
+	if err := d.volumes.Remove(id); err != nil {
 		return fmt.Errorf("data folder of %s: %w", id, err)
 	}
-	if err := d.removeInstallLog(id); err != nil {
+	if err := d.installer.Logs.Remove(id); err != nil {
 		return fmt.Errorf("install log of %s: %w", id, err)
 	}
-	if err := d.records.remove(id); err != nil {
+	if err := d.records.Remove(id); err != nil {
 		return err
 	}
 	d.sups.drop(id)
+	d.extracts.forget(id)
 	return nil
 }
 
 // status reads the instance's current state from the runtime.
-func (d *Daemon) status(ctx context.Context, id string, rec *record) (nodeapi.InstanceStatus, error) {
+func (d *Daemon) status(ctx context.Context, id string, rec *records.Record) (nodeapi.InstanceStatus, error) {
 	st, err := d.inspect(ctx, id)
 	if err != nil {
 		return nodeapi.InstanceStatus{}, err
@@ -503,7 +504,7 @@ func (d *Daemon) runtimeSpec(s nodeapi.InstanceSpec) runtime.Spec {
 	env = append(env, "PRIMARY_PORT="+primary, "SERVER_PORT="+primary)
 	var cmd []string
 	if s.Startup != "" {
-		cmd = []string{"/bin/sh", "-c", s.Startup}
+		cmd = runtime.ShellCommand(s.Startup)
 	}
 	return runtime.Spec{
 		InstanceID: s.ID,
@@ -513,9 +514,9 @@ func (d *Daemon) runtimeSpec(s nodeapi.InstanceSpec) runtime.Spec {
 		Ports:      ports,
 		Env:        env,
 		Cmd:        cmd,
-		DataDir:    d.volumes.path(s.ID),
+		DataDir:    d.volumes.Path(s.ID),
 		MountPath:  s.MountPath,
-		User:       d.volumes.owner.String(),
+		User:       d.volumes.Owner().String(),
 	}
 }
 
@@ -529,7 +530,7 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func recordOrNil(rec record, found bool) *record {
+func recordOrNil(rec records.Record, found bool) *records.Record {
 	if !found {
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestEnsureRejectsInvalidSpecs(t *testing.T) {
@@ -56,7 +58,7 @@ func TestEnsureRejectsInvalidSpecs(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newFakeRuntime()
+			rt := fake.New()
 			d := newTestDaemon(t, rt)
 			path := tc.path
 			if path == "" {
@@ -79,7 +81,7 @@ func TestEnsureRejectsInvalidSpecs(t *testing.T) {
 			if msg := errorText(t, w); !strings.Contains(msg, tc.field) {
 				t.Errorf("error %q does not name %q", msg, tc.field)
 			}
-			if n := rt.count("Ensure"); n != 0 {
+			if n := rt.Calls("Ensure"); n != 0 {
 				t.Errorf("runtime saw %d Ensure calls for a rejected spec", n)
 			}
 			for _, sub := range []string{"instances", "volumes"} {
@@ -93,7 +95,7 @@ func TestEnsureRejectsInvalidSpecs(t *testing.T) {
 }
 
 func TestEnsureCreatesAndStartsInstance(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("mc-1")
 	spec.Generation = 4
@@ -103,23 +105,23 @@ func TestEnsureCreatesAndStartsInstance(t *testing.T) {
 	if st.ID != "mc-1" || st.Status != nodeapi.StatusRunning || !st.Running || st.Generation != 4 || st.ContainerID == "" {
 		t.Fatalf("status = %+v", st)
 	}
-	c, ok := rt.container("mc-1")
+	c, ok := rt.Container("mc-1")
 	if !ok {
 		t.Fatal("no container created")
 	}
 	wantEnv := []string{"ALPHA=a b", "ZETA=z", "PRIMARY_PORT=25565", "SERVER_PORT=25565"}
-	if !slices.Equal(c.spec.Env, wantEnv) {
-		t.Errorf("env = %q, want %q", c.spec.Env, wantEnv)
+	if !slices.Equal(c.Spec.Env, wantEnv) {
+		t.Errorf("env = %q, want %q", c.Spec.Env, wantEnv)
 	}
-	if want := []string{"/bin/sh", "-c", "java -jar server.jar"}; !slices.Equal(c.spec.Cmd, want) {
-		t.Errorf("cmd = %q, want %q", c.spec.Cmd, want)
+	if want := runtime.ShellCommand("java -jar server.jar"); !slices.Equal(c.Spec.Cmd, want) {
+		t.Errorf("cmd = %q, want %q", c.Spec.Cmd, want)
 	}
 	wantData := filepath.Join(d.cfg.Dir, "volumes", "mc-1")
-	if c.spec.DataDir != wantData || !filepath.IsAbs(c.spec.DataDir) {
-		t.Errorf("data dir = %q, want %q", c.spec.DataDir, wantData)
+	if c.Spec.DataDir != wantData || !filepath.IsAbs(c.Spec.DataDir) {
+		t.Errorf("data dir = %q, want %q", c.Spec.DataDir, wantData)
 	}
-	if c.spec.MountPath != "/data" || c.spec.MemoryMiB != 512 || c.spec.CPU != 1.5 || len(c.spec.Ports) != 2 || c.spec.Ports[1].Host != 30002 {
-		t.Errorf("runtime spec = %+v", c.spec)
+	if c.Spec.MountPath != "/data" || c.Spec.MemoryMiB != 512 || c.Spec.CPU != 1.5 || len(c.Spec.Ports) != 2 || c.Spec.Ports[1].Host != 30002 {
+		t.Errorf("runtime spec = %+v", c.Spec)
 	}
 	info, err := os.Stat(wantData)
 	if err != nil || !info.IsDir() || info.Mode().Perm() != 0o750 {
@@ -132,18 +134,18 @@ func TestEnsureCreatesAndStartsInstance(t *testing.T) {
 }
 
 func TestEnsureWithoutStartupKeepsImageCommand(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("plain")
 	spec.Startup = ""
 	ensureOK(t, d, spec)
-	if c, _ := rt.container("plain"); c.spec.Cmd != nil {
-		t.Errorf("cmd = %q, want the image's (nil)", c.spec.Cmd)
+	if c, _ := rt.Container("plain"); c.Spec.Cmd != nil {
+		t.Errorf("cmd = %q, want the image's (nil)", c.Spec.Cmd)
 	}
 }
 
 func TestEnsureTwiceDoesNotRestart(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("steady")
 	first := ensureOK(t, d, spec)
@@ -157,11 +159,11 @@ func TestEnsureTwiceDoesNotRestart(t *testing.T) {
 	if second.ContainerID != first.ContainerID || !second.Running {
 		t.Errorf("second ensure: %+v, first: %+v", second, first)
 	}
-	if n := rt.count("Start"); n != 1 {
+	if n := rt.Calls("Start"); n != 1 {
 		t.Errorf("Start called %d times, want 1", n)
 	}
 	for _, m := range []string{"Stop", "Kill", "Remove", "recreate"} {
-		if n := rt.count(m); n != 0 {
+		if n := rt.Calls(m); n != 0 {
 			t.Errorf("%s called %d times by a no-op ensure", m, n)
 		}
 	}
@@ -175,7 +177,7 @@ func TestEnsureTwiceDoesNotRestart(t *testing.T) {
 }
 
 func TestEnsureDesiredStoppedStopsWithStopCommand(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("calm")
 	ensureOK(t, d, spec)
@@ -186,17 +188,17 @@ func TestEnsureDesiredStoppedStopsWithStopCommand(t *testing.T) {
 	if st.Running || st.Status != nodeapi.StatusStopped || st.Generation != spec.Generation {
 		t.Errorf("status = %+v, want stopped at generation %d", st, spec.Generation)
 	}
-	if rt.lastStop.command != "stop" || rt.lastStop.timeout != d.cfg.StopTimeout {
-		t.Errorf("stop = %+v, want command %q and timeout %v", rt.lastStop, "stop", d.cfg.StopTimeout)
+	if cmd, timeout := rt.LastStop(); cmd != "stop" || timeout != d.cfg.StopTimeout {
+		t.Errorf("stop = %q %v, want command %q and timeout %v", cmd, timeout, "stop", d.cfg.StopTimeout)
 	}
 	// Desired state is not part of the container: nothing is recreated.
-	if n := rt.count("recreate"); n != 0 {
+	if n := rt.Calls("recreate"); n != 0 {
 		t.Errorf("recreate called %d times, want 0", n)
 	}
 }
 
 func TestChangedSpecAppliesAtNextStart(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("grow")
 	first := ensureOK(t, d, spec)
@@ -205,19 +207,19 @@ func TestChangedSpecAppliesAtNextStart(t *testing.T) {
 	spec.Generation = 2
 	st := ensureOK(t, d, spec)
 	// The runtime leaves a running container alone, so players stay on.
-	if st.ContainerID != first.ContainerID || rt.count("Stop") != 0 {
+	if st.ContainerID != first.ContainerID || rt.Calls("Stop") != 0 {
 		t.Fatalf("a spec change restarted a running instance: %+v", st)
 	}
 
 	st = decode[nodeapi.InstanceStatus](t, power(t, d, "grow", nodeapi.ActionRestart))
-	c, _ := rt.container("grow")
-	if !st.Running || st.ContainerID == first.ContainerID || c.spec.MemoryMiB != 2048 {
-		t.Errorf("restart did not apply the new spec: %+v, memory %d", st, c.spec.MemoryMiB)
+	c, _ := rt.Container("grow")
+	if !st.Running || st.ContainerID == first.ContainerID || c.Spec.MemoryMiB != 2048 {
+		t.Errorf("restart did not apply the new spec: %+v, memory %d", st, c.Spec.MemoryMiB)
 	}
 }
 
 func TestEnsureSuspendedStopsAndStaysStopped(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("naughty")
 	ensureOK(t, d, spec)
@@ -226,13 +228,13 @@ func TestEnsureSuspendedStopsAndStaysStopped(t *testing.T) {
 	if st.Running || !st.Suspended || st.Status != nodeapi.StatusStopped {
 		t.Errorf("status = %+v, want suspended and stopped", st)
 	}
-	if n := rt.count("Start"); n != 1 {
+	if n := rt.Calls("Start"); n != 1 {
 		t.Errorf("Start called %d times, want only the first", n)
 	}
 }
 
 func TestEnsureImageErrorIs422AndRecorded(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	w := putWithMissingImage(t, d, rt, "broken")
 	if w.Code != http.StatusUnprocessableEntity {
@@ -255,9 +257,9 @@ func TestEnsureImageErrorIs422AndRecorded(t *testing.T) {
 }
 
 func TestStartFailureIsRecordedInStatus(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
-	rt.startErr = errors.New("Bind for 0.0.0.0:30001 failed: port is already allocated")
+	rt.SetError("Start", errors.New("Bind for 0.0.0.0:30001 failed: port is already allocated"))
 	w := call(t, d, http.MethodPut, "/v1/instances/clash", validSpec("clash"))
 	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "allocated") {
 		t.Fatalf("PUT: %d %s, want a 500 without internals", w.Code, w.Body)
@@ -267,17 +269,17 @@ func TestStartFailureIsRecordedInStatus(t *testing.T) {
 		t.Errorf("status = %+v, want the start failure in Error", st)
 	}
 
-	rt.startErr = nil
+	rt.SetError("Start", nil)
 	if st := ensureOK(t, d, validSpec("clash")); !st.Running || st.Error != "" {
 		t.Errorf("after the port is freed: %+v", st)
 	}
 }
 
 func TestRuntimeDownIs503(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("x"))
-	rt.inspectErr = errors.New("dial unix /var/run/docker.sock: connect: no such file")
+	rt.SetError("Inspect", errors.New("dial unix /var/run/docker.sock: connect: no such file"))
 	for _, req := range []struct{ method, path string }{
 		{http.MethodGet, "/v1/instances/x"},
 		{http.MethodPost, "/v1/instances/x/power"},
@@ -290,7 +292,7 @@ func TestRuntimeDownIs503(t *testing.T) {
 }
 
 func TestGetInstance(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	w := call(t, d, http.MethodGet, "/v1/instances/ghost", nil)
 	if w.Code != http.StatusNotFound {
 		t.Fatalf("unknown instance: %d, want 404", w.Code)
@@ -308,27 +310,27 @@ func TestGetInstance(t *testing.T) {
 func TestStatusTellsCrashFromStop(t *testing.T) {
 	cases := []struct {
 		name   string
-		act    func(t *testing.T, d *Daemon, rt *fakeRuntime)
+		act    func(t *testing.T, d *Daemon, rt *fake.Runtime)
 		want   string
 		exit   int
 		oomHit bool
 	}{
 		// An exit nobody asked for is a crash whatever its code: the
 		// panel wants the instance up.
-		{"exit 0 by itself", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 0, false) }, nodeapi.StatusCrashed, 0, false},
-		{"exit 1 by itself", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 1, false) }, nodeapi.StatusCrashed, 1, false},
-		{"killed by OOM", func(t *testing.T, d *Daemon, rt *fakeRuntime) { rt.exit("x", 137, true) }, nodeapi.StatusCrashed, 137, true},
-		{"power stop", func(t *testing.T, d *Daemon, rt *fakeRuntime) { power(t, d, "x", nodeapi.ActionStop) }, nodeapi.StatusStopped, 143, false},
-		{"power kill", func(t *testing.T, d *Daemon, rt *fakeRuntime) { power(t, d, "x", nodeapi.ActionKill) }, nodeapi.StatusStopped, 137, false},
-		{"crash after a restart", func(t *testing.T, d *Daemon, rt *fakeRuntime) {
+		{"exit 0 by itself", func(t *testing.T, d *Daemon, rt *fake.Runtime) { rt.Exit("x", 0, false) }, nodeapi.StatusCrashed, 0, false},
+		{"exit 1 by itself", func(t *testing.T, d *Daemon, rt *fake.Runtime) { rt.Exit("x", 1, false) }, nodeapi.StatusCrashed, 1, false},
+		{"killed by OOM", func(t *testing.T, d *Daemon, rt *fake.Runtime) { rt.Exit("x", 137, true) }, nodeapi.StatusCrashed, 137, true},
+		{"power stop", func(t *testing.T, d *Daemon, rt *fake.Runtime) { power(t, d, "x", nodeapi.ActionStop) }, nodeapi.StatusStopped, 143, false},
+		{"power kill", func(t *testing.T, d *Daemon, rt *fake.Runtime) { power(t, d, "x", nodeapi.ActionKill) }, nodeapi.StatusStopped, 137, false},
+		{"crash after a restart", func(t *testing.T, d *Daemon, rt *fake.Runtime) {
 			power(t, d, "x", nodeapi.ActionStop)
 			power(t, d, "x", nodeapi.ActionStart)
-			rt.exit("x", 2, false)
+			rt.Exit("x", 2, false)
 		}, nodeapi.StatusCrashed, 2, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newFakeRuntime()
+			rt := fake.New()
 			d := newTestDaemon(t, rt)
 			ensureOK(t, d, validSpec("x"))
 			tc.act(t, d, rt)
@@ -341,7 +343,7 @@ func TestStatusTellsCrashFromStop(t *testing.T) {
 }
 
 func TestDeleteIsIdempotentAndRemovesData(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("gone"))
 	data := filepath.Join(d.cfg.Dir, "volumes", "gone")
@@ -357,11 +359,11 @@ func TestDeleteIsIdempotentAndRemovesData(t *testing.T) {
 		if w.Code != http.StatusNoContent || w.Body.Len() != 0 {
 			t.Fatalf("delete #%d: %d %s", i+1, w.Code, w.Body)
 		}
-		if i == 0 && (rt.lastStop.command != "stop" || rt.lastStop.timeout != removeStopTimeout) {
-			t.Errorf("delete stopped with %+v, want the stop command and %v", rt.lastStop, removeStopTimeout)
+		if cmd, timeout := rt.LastStop(); i == 0 && (cmd != "stop" || timeout != removeStopTimeout) {
+			t.Errorf("delete stopped with %q %v, want the stop command and %v", cmd, timeout, removeStopTimeout)
 		}
 	}
-	if _, ok := rt.container("gone"); ok {
+	if _, ok := rt.Container("gone"); ok {
 		t.Error("container still exists")
 	}
 	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
@@ -379,7 +381,7 @@ func TestDeleteIsIdempotentAndRemovesData(t *testing.T) {
 }
 
 func TestDeleteStaysInsideTheVolumesFolder(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	outside := t.TempDir()
 	precious := filepath.Join(outside, "precious")
@@ -414,11 +416,11 @@ func TestDeleteStaysInsideTheVolumesFolder(t *testing.T) {
 }
 
 func TestListInstancesIncludesSpecsAndOrphans(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	putWithMissingImage(t, d, rt, "b-pending")
 	ensureOK(t, d, validSpec("a-running"))
-	rt.put("c-orphan", false)
+	rt.Put("c-orphan", false)
 
 	w := call(t, d, http.MethodGet, "/v1/instances", nil)
 	if w.Code != http.StatusOK {
@@ -441,7 +443,7 @@ func TestListInstancesIncludesSpecsAndOrphans(t *testing.T) {
 		}
 	}
 
-	rt.listErr = errors.New("docker: connection refused")
+	rt.SetError("List", errors.New("docker: connection refused"))
 	w = call(t, d, http.MethodGet, "/v1/instances", nil)
 	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "refused") {
 		t.Errorf("list with runtime down: %d %s", w.Code, w.Body)
@@ -449,14 +451,14 @@ func TestListInstancesIncludesSpecsAndOrphans(t *testing.T) {
 }
 
 func TestHealthReportsRuntime(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("one"))
 	h := decode[nodeapi.Health](t, call(t, d, http.MethodGet, "/v1/health", nil))
 	if !h.Docker || h.Version != "test" || h.Instances != 1 {
 		t.Errorf("health = %+v", h)
 	}
-	rt.listErr = errors.New("docker down")
+	rt.SetError("List", errors.New("docker down"))
 	w := call(t, d, http.MethodGet, "/v1/health", nil)
 	h = decode[nodeapi.Health](t, w)
 	if w.Code != http.StatusOK || h.Docker || h.Instances != 1 {
@@ -465,24 +467,22 @@ func TestHealthReportsRuntime(t *testing.T) {
 }
 
 func TestLogsTail(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("chatty"))
-	rt.mu.Lock()
-	rt.containers["chatty"].logs = []string{"one", "two", "three"}
-	rt.mu.Unlock()
+	rt.Print("chatty", "one\ntwo\nthree\n")
 
 	logs := decode[nodeapi.Logs](t, call(t, d, http.MethodGet, "/v1/instances/chatty/logs", nil))
-	if rt.lastTail != nodeapi.DefaultLogTail || len(logs.Lines) != 3 {
-		t.Errorf("default tail: runtime got %d, lines %q", rt.lastTail, logs.Lines)
+	if rt.LastTail() != nodeapi.DefaultLogTail || len(logs.Lines) != 3 {
+		t.Errorf("default tail: runtime got %d, lines %q", rt.LastTail(), logs.Lines)
 	}
 	logs = decode[nodeapi.Logs](t, call(t, d, http.MethodGet, "/v1/instances/chatty/logs?tail=2", nil))
 	if !slices.Equal(logs.Lines, []string{"two", "three"}) {
 		t.Errorf("tail=2: %q", logs.Lines)
 	}
 	call(t, d, http.MethodGet, "/v1/instances/chatty/logs?tail=5000", nil)
-	if rt.lastTail != 5000 {
-		t.Errorf("tail=5000 reached the runtime as %d", rt.lastTail)
+	if rt.LastTail() != 5000 {
+		t.Errorf("tail=5000 reached the runtime as %d", rt.LastTail())
 	}
 	for _, q := range []string{"0", "-1", "5001", "ten", "", "1.5", "99999999999999999999"} {
 		w := call(t, d, http.MethodGet, "/v1/instances/chatty/logs?tail="+q, nil)
@@ -496,7 +496,7 @@ func TestLogsTail(t *testing.T) {
 }
 
 func TestLogsOfInstanceWithoutContainerAreEmpty(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	putWithMissingImage(t, d, rt, "early")
 	w := call(t, d, http.MethodGet, "/v1/instances/early/logs", nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -58,41 +59,15 @@ func expectTreeOwnedBy(t testing.TB, dir string, uid, gid int) {
 	}
 }
 
-func TestParseContainerUser(t *testing.T) {
-	for _, tc := range []struct {
-		in string
-		ok bool
-	}{
-		{"988:988", true},
-		{"1000:1000", true},
-		{"0:0", true},
-		{"4294967294:1", true},
-		{"988", false},
-		{"988:", false},
-		{":988", false},
-		{"container:container", false},
-		{"-1:988", false},
-		{"988:988:988", false},
-		{" 988:988", false},
-		{"4294967295:988", false},
-		{"4294967296:988", false},
-		{"", false},
-	} {
-		if err := ParseContainerUser(tc.in); (err == nil) != tc.ok {
-			t.Errorf("ParseContainerUser(%q) = %v, want ok %v", tc.in, err, tc.ok)
-		}
-	}
-}
-
 func TestNewRefusesABadContainerUserAndWarnsOfRoot(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken), ContainerUser: "games"}
-	if _, err := New(cfg, newFakeRuntime(), nil); err == nil || !strings.Contains(err.Error(), "uid:gid") {
+	if _, err := New(cfg, fake.New(), nil); err == nil || !strings.Contains(err.Error(), "uid:gid") {
 		t.Errorf("New with container user %q: %v, want an error naming uid:gid", cfg.ContainerUser, err)
 	}
 
 	var logs bytes.Buffer
 	cfg.ContainerUser = "0:0"
-	d, err := New(cfg, newFakeRuntime(), slog.New(slog.NewTextHandler(&logs, nil)))
+	d, err := New(cfg, fake.New(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("New with root asked for: %v", err)
 	}
@@ -103,7 +78,7 @@ func TestNewRefusesABadContainerUserAndWarnsOfRoot(t *testing.T) {
 
 	logs.Reset()
 	cfg.ContainerUser = ""
-	d, err = New(cfg, newFakeRuntime(), slog.New(slog.NewTextHandler(&logs, nil)))
+	d, err = New(cfg, fake.New(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,17 +90,17 @@ func TestNewRefusesABadContainerUserAndWarnsOfRoot(t *testing.T) {
 
 func TestEnsureRunsTheContainerAsTheContainerUserInAFolderItOwns(t *testing.T) {
 	requireRoot(t)
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("own-a"))
-	c, ok := rt.container("own-a")
+	c, ok := rt.Container("own-a")
 	if !ok {
 		t.Fatal("no container")
 	}
-	if c.spec.User != DefaultContainerUser {
-		t.Errorf("container user = %q, want %q", c.spec.User, DefaultContainerUser)
+	if c.Spec.User != DefaultContainerUser {
+		t.Errorf("container user = %q, want %q", c.Spec.User, DefaultContainerUser)
 	}
-	vol := d.volumes.path("own-a")
+	vol := d.volumes.Path("own-a")
 	expectTreeOwnedBy(t, vol, containerUID, containerUID)
 	if info, err := os.Stat(vol); err != nil || info.Mode().Perm()&0o007 != 0 {
 		t.Errorf("data folder: %v, %v; want no access for others", info, err)
@@ -134,10 +109,10 @@ func TestEnsureRunsTheContainerAsTheContainerUserInAFolderItOwns(t *testing.T) {
 
 func TestEnsureGivesAnExistingFoldersTopLevelToTheContainerUser(t *testing.T) {
 	requireRoot(t)
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	// What a node from before the container user left: everything root's.
-	vol := d.volumes.path("own-b")
+	vol := d.volumes.Path("own-b")
 	if err := os.MkdirAll(filepath.Join(vol, "world"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +128,7 @@ func TestEnsureGivesAnExistingFoldersTopLevelToTheContainerUser(t *testing.T) {
 
 func TestFileAPIGivesWhatItCreatesToTheContainerUser(t *testing.T) {
 	requireRoot(t)
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	vol := fileInstance(t, d, "own-c", 0)
 	base := "/v1/instances/own-c/files"
 	expectStatus(t, callRaw(t, d, http.MethodPut, base+"/content?path=server.properties", strings.NewReader("motd=hi\n"), ""), http.StatusOK, "write")
@@ -176,14 +151,14 @@ func TestFileAPIGivesWhatItCreatesToTheContainerUser(t *testing.T) {
 func TestInstallGivesTheDataFolderToTheContainerUserFollowingNoLink(t *testing.T) {
 	requireRoot(t)
 	fsrv := newFileServer(t, map[string]string{"/server.jar": "jar bytes"})
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newDownloadDaemon(t, rt, fsrv, true)
 	outside := filepath.Join(t.TempDir(), "sentinel.txt")
 	if err := os.WriteFile(outside, []byte("keep my owner"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var jarUID int
-	rt.setInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
+	rt.SetInstall(func(_ context.Context, job runtime.InstallJob, _ io.Writer) (int, error) {
 		jarUID, _ = ownerOf(t, filepath.Join(job.DataDir, "libs", "server.jar"))
 		// What a script running as root leaves.
 		if err := os.MkdirAll(filepath.Join(job.DataDir, "config"), 0o755); err != nil {
@@ -201,7 +176,7 @@ func TestInstallGivesTheDataFolderToTheContainerUserFollowingNoLink(t *testing.T
 	if jarUID != containerUID {
 		t.Errorf("the download was owned by %d, want %d", jarUID, containerUID)
 	}
-	expectTreeOwnedBy(t, d.volumes.path(spec.ID), containerUID, containerUID)
+	expectTreeOwnedBy(t, d.volumes.Path(spec.ID), containerUID, containerUID)
 	if u, g := ownerOf(t, outside); u != 0 || g != 0 {
 		t.Errorf("ESCAPE: the file the install's link points to is now owned by %d:%d", u, g)
 	}

@@ -8,15 +8,16 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestPowerStartRefusedWhileSuspended(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("locked")
 	spec.Suspended = true
 	ensureOK(t, d, spec)
-	rt.resetCalls()
+	rt.ResetCalls()
 
 	for _, action := range []string{nodeapi.ActionStart, nodeapi.ActionRestart} {
 		w := power(t, d, "locked", action)
@@ -27,7 +28,7 @@ func TestPowerStartRefusedWhileSuspended(t *testing.T) {
 			t.Errorf("%s body = %s", action, got)
 		}
 	}
-	if n := rt.count("Start") + rt.count("Ensure") + rt.count("Stop"); n != 0 {
+	if n := rt.Calls("Start") + rt.Calls("Ensure") + rt.Calls("Stop"); n != 0 {
 		t.Errorf("a refused start reached the runtime %d times", n)
 	}
 	// Stopping a suspended instance is always allowed.
@@ -37,7 +38,7 @@ func TestPowerStartRefusedWhileSuspended(t *testing.T) {
 }
 
 func TestPowerActions(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("p"))
 
@@ -46,8 +47,8 @@ func TestPowerActions(t *testing.T) {
 	if w.Code != http.StatusOK || st.Running || st.Status != nodeapi.StatusStopped {
 		t.Fatalf("stop: %d %+v", w.Code, st)
 	}
-	if rt.lastStop.command != "stop" || rt.lastStop.timeout != d.cfg.StopTimeout {
-		t.Errorf("stop used %+v", rt.lastStop)
+	if cmd, timeout := rt.LastStop(); cmd != "stop" || timeout != d.cfg.StopTimeout {
+		t.Errorf("stop used %q %v", cmd, timeout)
 	}
 
 	st = decode[nodeapi.InstanceStatus](t, power(t, d, "p", nodeapi.ActionStart))
@@ -55,20 +56,20 @@ func TestPowerActions(t *testing.T) {
 		t.Fatalf("start: %+v", st)
 	}
 
-	rt.resetCalls()
+	rt.ResetCalls()
 	st = decode[nodeapi.InstanceStatus](t, power(t, d, "p", nodeapi.ActionRestart))
-	if !st.Running || rt.count("Stop") != 1 || rt.count("Start") != 1 {
-		t.Fatalf("restart: %+v, stops %d, starts %d", st, rt.count("Stop"), rt.count("Start"))
+	if !st.Running || rt.Calls("Stop") != 1 || rt.Calls("Start") != 1 {
+		t.Fatalf("restart: %+v, stops %d, starts %d", st, rt.Calls("Stop"), rt.Calls("Start"))
 	}
 
 	st = decode[nodeapi.InstanceStatus](t, power(t, d, "p", nodeapi.ActionKill))
-	if st.Running || rt.lastKillSignal != "SIGKILL" {
-		t.Fatalf("kill: %+v with signal %q", st, rt.lastKillSignal)
+	if st.Running || rt.LastKillSignal() != "SIGKILL" {
+		t.Fatalf("kill: %+v with signal %q", st, rt.LastKillSignal())
 	}
 }
 
 func TestPowerStartRecreatesRemovedContainer(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("lost"))
 	// Someone ran `docker rm -f` behind the node's back.
@@ -81,7 +82,7 @@ func TestPowerStartRecreatesRemovedContainer(t *testing.T) {
 }
 
 func TestPowerRejectsBadRequests(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	ensureOK(t, d, validSpec("p"))
 	for _, body := range []string{`{"action":"pause"}`, `{"action":""}`, `{}`, `{"action":1}`} {
 		w := call(t, d, http.MethodPost, "/v1/instances/p/power", body)
@@ -98,22 +99,22 @@ func TestPowerRejectsBadRequests(t *testing.T) {
 // inside the runtime and checks that a second action on it waits its turn
 // while an action on another instance goes through.
 func TestPowerActionsOnOneInstanceAreSerialized(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
-	ensureOK(t, d, validSpec("one"))
-	ensureOK(t, d, validSpec("two"))
+	ensureOK(t, d, validSpecAt("one", 31001))
+	ensureOK(t, d, validSpecAt("two", 31003))
 
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	rt.hook = func(method, id string) {
+	rt.SetHook(func(method, id string) {
 		if id == "one" && method == "Stop" {
 			once.Do(func() {
 				close(entered)
 				<-release
 			})
 		}
-	}
+	})
 
 	first := make(chan int)
 	go func() { first <- power(t, d, "one", nodeapi.ActionStop).Code }()
@@ -135,7 +136,7 @@ func TestPowerActionsOnOneInstanceAreSerialized(t *testing.T) {
 	if w := power(t, d, "two", nodeapi.ActionStop); w.Code != http.StatusOK {
 		t.Fatalf("power on another instance: %d %s", w.Code, w.Body)
 	}
-	if n := rt.count("Start"); n != 2 {
+	if n := rt.Calls("Start"); n != 2 {
 		t.Errorf("queued restart reached the runtime early: %d Start calls", n)
 	}
 
@@ -146,7 +147,7 @@ func TestPowerActionsOnOneInstanceAreSerialized(t *testing.T) {
 	if code := <-second; code != http.StatusOK {
 		t.Errorf("second action: %d", code)
 	}
-	if n := rt.overlapCount("one"); n != 0 {
+	if n := rt.Overlaps("one"); n != 0 {
 		t.Errorf("%d runtime calls on one instance overlapped", n)
 	}
 	waitFor(t, "the lock entry to be dropped", func() bool {
@@ -159,11 +160,11 @@ func TestPowerActionsOnOneInstanceAreSerialized(t *testing.T) {
 // TestConcurrentPowerActionsNeverOverlap hammers two instances with
 // actions from many goroutines; run with -race.
 func TestConcurrentPowerActionsNeverOverlap(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ids := []string{"left", "right"}
-	for _, id := range ids {
-		ensureOK(t, d, validSpec(id))
+	for i, id := range ids {
+		ensureOK(t, d, validSpecAt(id, 31001+2*i))
 	}
 	actions := []string{nodeapi.ActionStart, nodeapi.ActionStop, nodeapi.ActionRestart, nodeapi.ActionKill}
 	var wg sync.WaitGroup
@@ -176,7 +177,7 @@ func TestConcurrentPowerActionsNeverOverlap(t *testing.T) {
 					t.Errorf("%s %s: %d", action, id, code)
 				}
 				if i%5 == 0 {
-					spec := validSpec(id)
+					spec := validSpecAt(id, 31001+2*((g+i)%len(ids)))
 					spec.Generation = int64(i)
 					if w := call(t, d, http.MethodPut, "/v1/instances/"+id, spec); w.Code != http.StatusOK {
 						t.Errorf("ensure %s: %d %s", id, w.Code, w.Body)
@@ -187,7 +188,7 @@ func TestConcurrentPowerActionsNeverOverlap(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		if n := rt.overlapCount(id); n != 0 {
+		if n := rt.Overlaps(id); n != 0 {
 			t.Errorf("%s: %d runtime calls overlapped", id, n)
 		}
 	}

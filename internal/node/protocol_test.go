@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
 // TestClientAndDaemonAgree drives the daemon through nodeapi.Client, the
 // way the panel does, so the two sides of the protocol cannot drift.
 func TestClientAndDaemonAgree(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
@@ -51,7 +52,7 @@ func TestClientAndDaemonAgree(t *testing.T) {
 		t.Fatal("unknown action accepted")
 	}
 
-	rt.badImages[missingImage] = true
+	rt.FailImage(missingImage)
 	bad := validSpec("bad")
 	bad.Image = missingImage
 	if _, err := c.EnsureInstance(ctx, bad); !nodeapi.IsImageError(err) {
@@ -83,18 +84,18 @@ func FuzzEnsureBody(f *testing.F) {
 	f.Add(`{"id":"abc","env":{"A=":"b"}}`)
 	f.Add(`[1,2]`)
 	f.Add(`{"cpu":1e400}`)
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d, err := New(Config{Dir: f.TempDir(), TokenSHA256: secret.Hash(testToken)}, rt, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		before := rt.count("Ensure")
+		before := rt.Calls("Ensure")
 		w := call(t, d, http.MethodPut, "/v1/instances/abc", body)
 		switch w.Code {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-			if rt.count("Ensure") != before {
+			if rt.Calls("Ensure") != before {
 				t.Fatalf("rejected body %q reached the runtime", body)
 			}
 		default:

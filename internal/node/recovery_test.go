@@ -8,33 +8,34 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestRestartedDaemonKeepsRunningInstances(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	dir := t.TempDir()
 	first := newTestDaemonIn(t, rt, dir, nil)
-	up := validSpec("up")
+	up := validSpecAt("up", 31001)
 	up.Generation = 3
 	ensureOK(t, first, up)
 	down := validSpec("down")
 	down.Desired = nodeapi.DesiredStopped
 	ensureOK(t, first, down)
-	stopped := validSpec("stopped-by-hand")
+	stopped := validSpecAt("stopped-by-hand", 31003)
 	ensureOK(t, first, stopped)
 	power(t, first, "stopped-by-hand", nodeapi.ActionStop)
-	before, _ := rt.container("up")
+	before, _ := rt.Container("up")
 
-	rt.resetCalls()
+	rt.ResetCalls()
 	second := newTestDaemonIn(t, rt, dir, nil)
 	for _, m := range []string{"Ensure", "Start", "Stop", "Kill", "Remove"} {
-		if n := rt.count(m); n != 0 {
+		if n := rt.Calls(m); n != 0 {
 			t.Errorf("rebuilding the daemon called %s %d times", m, n)
 		}
 	}
-	after, _ := rt.container("up")
-	if after.state.ContainerID != before.state.ContainerID || !after.state.Running || !after.state.StartedAt.Equal(before.state.StartedAt) {
-		t.Errorf("running container changed across the restart: %+v -> %+v", before.state, after.state)
+	after, _ := rt.Container("up")
+	if after.State.ContainerID != before.State.ContainerID || !after.State.Running || !after.State.StartedAt.Equal(before.State.StartedAt) {
+		t.Errorf("running container changed across the restart: %+v -> %+v", before.State, after.State)
 	}
 
 	want := map[string]nodeapi.InstanceStatus{
@@ -55,10 +56,10 @@ func TestRestartedDaemonKeepsRunningInstances(t *testing.T) {
 }
 
 func TestRestartedDaemonSeesContainersOfAnEarlierLife(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.put("survivor", true)
+	rt := fake.New()
+	rt.Put("survivor", true)
 	d := newTestDaemon(t, rt)
-	if n := rt.count("Start") + rt.count("Stop") + rt.count("Remove"); n != 0 {
+	if n := rt.Calls("Start") + rt.Calls("Stop") + rt.Calls("Remove"); n != 0 {
 		t.Errorf("New touched containers: %d calls", n)
 	}
 	st := getStatus(t, d, "survivor")
@@ -68,8 +69,8 @@ func TestRestartedDaemonSeesContainersOfAnEarlierLife(t *testing.T) {
 }
 
 func TestNewServesWhileRuntimeIsDown(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.listErr = errors.New("cannot connect to the Docker daemon")
+	rt := fake.New()
+	rt.SetError("List", errors.New("cannot connect to the Docker daemon"))
 	d := newTestDaemon(t, rt)
 	w := call(t, d, http.MethodGet, "/v1/health", nil)
 	if h := decode[nodeapi.Health](t, w); w.Code != http.StatusOK || h.Docker {
@@ -83,18 +84,18 @@ func TestNewSweepsInterruptedWrites(t *testing.T) {
 	if err := os.MkdirAll(instances, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	leftover := filepath.Join(instances, tempPrefix+"0011-x.json")
+	leftover := filepath.Join(instances, ".berth-tmp-0011")
 	if err := os.WriteFile(leftover, []byte(`{"spec":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	newTestDaemonIn(t, newFakeRuntime(), dir, nil)
+	newTestDaemonIn(t, fake.New(), dir, nil)
 	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary file survived New: %v", err)
 	}
 }
 
 func TestDamagedSpecFileDoesNotHideOthers(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("fine"))
 	if err := os.WriteFile(filepath.Join(d.cfg.Dir, "instances", "broken.json"), []byte("{"), 0o600); err != nil {

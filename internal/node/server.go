@@ -24,6 +24,10 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/httplog"
+	"github.com/berth-dev/berth/internal/node/disk"
+	"github.com/berth-dev/berth/internal/node/install"
+	"github.com/berth-dev/berth/internal/node/records"
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -34,18 +38,22 @@ type Daemon struct {
 	rt        runtime.Runtime
 	log       *slog.Logger
 	tokenHash [sha256.Size]byte
-	records   records
-	volumes   volumes
+	records   records.Store
+	volumes   volumes.Volumes
 	locks     instanceLocks
 	handler   http.Handler
 
-	// installs runs the instances' installs in the background (install.go).
-	installs installs
+	// installs runs the instances' installs in the background, with
+	// installer (install.go).
+	installs  install.Runs
+	installer install.Runner
 	// sups follows each instance's power state, output and exits
 	// (supervisor.go).
 	sups supervisors
-	// disk keeps the instances' disk usage (disk.go).
-	disk diskUsages
+	// extracts caps each instance's archive extractions (extracts.go).
+	extracts *extractLimiter
+	// disk keeps the instances' disk usage.
+	disk *disk.Accounting
 }
 
 // recoverTimeout bounds the runtime listing New does to rebuild its view.
@@ -73,11 +81,11 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	owner, err := parseOwner(cfg.ContainerUser)
+	owner, err := volumes.ParseOwner(cfg.ContainerUser)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if owner.root() {
+	if owner.Root() {
 		logger.Warn("instances run as root, as the container user asks; a game that escapes its container is root on the host",
 			"container_user", owner.String())
 	}
@@ -91,12 +99,15 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 		cfg:     cfg,
 		rt:      rt,
 		log:     logger,
-		records: records{dir: filepath.Join(dir, "instances")},
-		volumes: volumes{dir: filepath.Join(dir, "volumes"), owner: owner},
+		records: records.NewStore(filepath.Join(dir, "instances")),
+		volumes: volumes.New(filepath.Join(dir, "volumes"), owner),
 	}
+	d.disk = disk.New(d.volumes, logger)
+	d.extracts = newExtractLimiter(cfg.Files.withDefaults().MaxExtractsPerMinute, cfg.Now)
+	d.installer = install.Runner{Runtime: rt, Volumes: d.volumes, Logs: install.NewLogs(d.records), Config: cfg.Install}
 	copy(d.tokenHash[:], hash)
 	d.sups.init(d)
-	if err := d.records.sweepTemp(); err != nil {
+	if err := d.records.SweepTemp(); err != nil {
 		return nil, fmt.Errorf("node: instances folder: %w", err)
 	}
 	internalError := func(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +127,7 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 // is applied by its next ensure; an instance that crashed while no daemon
 // watched is handled as a crash.
 func (d *Daemon) recoverInstances(ctx context.Context) {
-	recs, bad, err := d.records.all()
+	recs, bad, err := d.records.All()
 	if err != nil {
 		d.log.Error("read instance specs", "err", err)
 	}
@@ -153,27 +164,35 @@ func (d *Daemon) Handler() http.Handler { return d.handler }
 // routes lists every pattern of the /v1 API.
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/health", d.api(d.handleHealth))
-	mux.Handle("GET /v1/instances", d.api(d.handleListInstances))
-	mux.Handle("GET /v1/instances/{id}", d.api(d.handleGetInstance))
-	mux.Handle("PUT /v1/instances/{id}", d.api(d.handleEnsureInstance))
-	mux.Handle("DELETE /v1/instances/{id}", d.api(d.handleRemoveInstance))
-	mux.Handle("POST /v1/instances/{id}/power", d.api(d.handlePower))
-	mux.Handle("GET /v1/instances/{id}/logs", d.api(d.handleLogs))
-	mux.Handle("GET /v1/instances/{id}/console", d.api(d.handleConsole))
-	mux.Handle("GET /v1/instances/{id}/stats", d.api(d.handleStats))
-	mux.Handle("GET /v1/instances/{id}/disk", d.api(d.handleDisk))
-	mux.Handle("GET /v1/instances/{id}/files", d.fileRoute(false, d.handleListFiles))
-	mux.Handle("GET /v1/instances/{id}/files/content", d.fileRoute(false, d.handleReadFile))
-	mux.Handle("PUT /v1/instances/{id}/files/content", d.fileRoute(true, d.handleWriteFile))
-	mux.Handle("GET /v1/instances/{id}/files/download", d.fileRoute(false, d.handleDownloadFile))
-	mux.Handle("POST /v1/instances/{id}/files/upload", d.fileRoute(true, d.handleUploadFiles))
-	mux.Handle("POST /v1/instances/{id}/files/mkdir", d.fileRoute(true, d.handleMkdir))
-	mux.Handle("POST /v1/instances/{id}/files/rename", d.fileRoute(true, d.handleRename))
-	mux.Handle("POST /v1/instances/{id}/files/delete", d.fileRoute(true, d.handleDelete))
-	mux.Handle("POST /v1/instances/{id}/files/compress", d.fileRoute(true, d.handleCompress))
-	mux.Handle("POST /v1/instances/{id}/files/extract", d.fileRoute(true, d.handleExtract))
-	mux.Handle("GET /v1/instances/{id}/install-log", d.api(d.handleInstallLog))
+	// Every body is bounded in time (httplog.TimeBody); the two that carry
+	// files live as long as they make progress.
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, httplog.TimeBody(readBodyTimeout, false, h))
+	}
+	upload := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, httplog.TimeBody(bodyIdleTimeout, true, h))
+	}
+	handle("GET /v1/health", d.api(d.handleHealth))
+	handle("GET /v1/instances", d.api(d.handleListInstances))
+	handle("GET /v1/instances/{id}", d.api(d.handleGetInstance))
+	handle("PUT /v1/instances/{id}", d.api(d.handleEnsureInstance))
+	handle("DELETE /v1/instances/{id}", d.api(d.handleRemoveInstance))
+	handle("POST /v1/instances/{id}/power", d.api(d.handlePower))
+	handle("GET /v1/instances/{id}/logs", d.api(d.handleLogs))
+	handle("GET /v1/instances/{id}/console", d.api(d.handleConsole))
+	handle("GET /v1/instances/{id}/stats", d.api(d.handleStats))
+	handle("GET /v1/instances/{id}/disk", d.api(d.handleDisk))
+	handle("GET /v1/instances/{id}/files", d.fileRoute(false, d.handleListFiles))
+	handle("GET /v1/instances/{id}/files/content", d.fileRoute(false, d.handleReadFile))
+	upload("PUT /v1/instances/{id}/files/content", d.fileRoute(true, d.handleWriteFile))
+	handle("GET /v1/instances/{id}/files/download", d.fileRoute(false, d.handleDownloadFile))
+	upload("POST /v1/instances/{id}/files/upload", d.fileRoute(true, d.handleUploadFiles))
+	handle("POST /v1/instances/{id}/files/mkdir", d.fileRoute(true, d.handleMkdir))
+	handle("POST /v1/instances/{id}/files/rename", d.fileRoute(true, d.handleRename))
+	handle("POST /v1/instances/{id}/files/delete", d.fileRoute(true, d.handleDelete))
+	handle("POST /v1/instances/{id}/files/compress", d.fileRoute(true, d.handleCompress))
+	handle("POST /v1/instances/{id}/files/extract", d.fileRoute(true, d.handleExtract))
+	handle("GET /v1/instances/{id}/install-log", d.api(d.handleInstallLog))
 	return httplog.Unmatched(mux, nil)
 }
 
@@ -247,7 +266,6 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           d.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readBodyTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}

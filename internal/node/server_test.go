@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -41,9 +42,9 @@ func TestRequestsWithoutValidTokenAreRejected(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newFakeRuntime()
+			rt := fake.New()
 			d := newTestDaemon(t, rt)
-			rt.resetCalls()
+			rt.ResetCalls()
 			for _, req := range []struct{ method, path string }{
 				{http.MethodPut, "/v1/instances/abc"},
 				{http.MethodGet, "/v1/health"},
@@ -65,7 +66,7 @@ func TestRequestsWithoutValidTokenAreRejected(t *testing.T) {
 				}
 			}
 			for _, m := range []string{"Ensure", "Start", "Stop", "Remove", "List", "Inspect"} {
-				if n := rt.count(m); n != 0 {
+				if n := rt.Calls(m); n != 0 {
 					t.Errorf("runtime saw %d %s calls from unauthenticated requests", n, m)
 				}
 			}
@@ -77,7 +78,7 @@ func TestRequestsWithoutValidTokenAreRejected(t *testing.T) {
 }
 
 func TestValidTokenIsAccepted(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	w := callWithToken(t, d, http.MethodGet, "/v1/health", nil, testToken)
 	if w.Code != http.StatusOK {
 		t.Fatalf("health: %d %s", w.Code, w.Body)
@@ -93,7 +94,7 @@ func TestValidTokenIsAccepted(t *testing.T) {
 }
 
 func TestUnknownPathIsJSON404(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	for _, p := range []string{"/", "/v1", "/v2/health", "/v1/instances/abc/files"} {
 		w := call(t, d, http.MethodGet, p, nil)
 		if w.Code != http.StatusNotFound {
@@ -104,7 +105,7 @@ func TestUnknownPathIsJSON404(t *testing.T) {
 }
 
 func TestWrongMethodIsJSON405(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	w := call(t, d, http.MethodPost, "/v1/health", nil)
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /v1/health: %d, want 405", w.Code)
@@ -122,10 +123,14 @@ func TestWrongMethodIsJSON405(t *testing.T) {
 }
 
 func TestPanicIsA500WithoutInternals(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	var logs bytes.Buffer
 	d := newTestDaemonIn(t, rt, t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
-	rt.panicOnList = true
+	rt.SetHook(func(method, _ string) {
+		if method == "List" {
+			panic("fake: secret internal detail")
+		}
+	})
 
 	w := call(t, d, http.MethodGet, "/v1/instances", nil)
 	if w.Code != http.StatusInternalServerError {
@@ -145,7 +150,7 @@ func TestPanicIsA500WithoutInternals(t *testing.T) {
 
 func TestRequestLogLineHasNoToken(t *testing.T) {
 	var logs bytes.Buffer
-	d := newTestDaemonIn(t, newFakeRuntime(), t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	d := newTestDaemonIn(t, fake.New(), t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
 	ensureOK(t, d, validSpec("logged"))
 	call(t, d, http.MethodGet, "/v1/instances/logged?tail=3", nil)
 	callWithToken(t, d, http.MethodGet, "/v1/health", nil, "wrong-"+testToken)
@@ -162,7 +167,7 @@ func TestRequestLogLineHasNoToken(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	good := Config{Dir: t.TempDir(), TokenSHA256: secret.Hash(testToken)}
 	cases := map[string]func(*Config){
 		"no dir":           func(c *Config) { c.Dir = "" },
@@ -189,7 +194,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestServeAnswersOverTLSAndShutsDownOnCancel(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeTestCert(t, dir)
-	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: certFile, TLSKey: keyFile, Version: "v-tls"}, newFakeRuntime(), nil)
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: certFile, TLSKey: keyFile, Version: "v-tls"}, fake.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,19 +230,19 @@ func TestServeAnswersOverTLSAndShutsDownOnCancel(t *testing.T) {
 }
 
 func TestServeLetsInFlightRequestsFinishOnShutdown(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("busy"))
 
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	rt.hook = func(method, id string) {
+	rt.SetHook(func(method, id string) {
 		if method == "Stop" {
 			once.Do(func() { close(entered) })
 			<-release
 		}
-	}
+	})
 
 	addr, stop := serveInBackground(t, d)
 	c := nodeapi.NewClient("http://"+addr, testToken, nil)
@@ -282,7 +287,7 @@ func TestServeFailsFastOnBadCertificate(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: bad, TLSKey: bad}, newFakeRuntime(), nil)
+	d, err := New(Config{Dir: dir, TokenSHA256: secret.Hash(testToken), TLSCert: bad, TLSKey: bad}, fake.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +361,7 @@ func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x5
 }
 
 func TestRunNeedsAListenAddress(t *testing.T) {
-	d := newTestDaemon(t, newFakeRuntime())
+	d := newTestDaemon(t, fake.New())
 	if err := d.Run(context.Background()); err == nil {
 		t.Error("Run without a listen address succeeded")
 	}

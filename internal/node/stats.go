@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/console"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -22,7 +24,7 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := d.sups.get(id)
 	s.mu.Lock()
-	cached, at, run := s.console.stats, s.console.statsAt, s.run
+	cached, at, run := s.cons.stats, s.cons.statsAt, s.run
 	s.mu.Unlock()
 	if run != nil && time.Since(at) < statsFresh {
 		writeJSON(w, http.StatusOK, cached)
@@ -41,7 +43,7 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = statsOf(rs, st.StartedAt, rec.Spec.MemoryMiB)
 	}
-	if u, err := d.diskUsage(r.Context(), id, rec.Spec.DiskMiB, false); err == nil {
+	if u, err := d.disk.Measure(r.Context(), id, rec.Spec.DiskMiB, false); err == nil {
 		out.DiskBytes, _ = u.Used()
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -50,12 +52,12 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request) error {
 
 // storedInstance returns the request's {id} and the instance's record, or
 // errInstanceNotFound when the node has none.
-func (d *Daemon) storedInstance(r *http.Request) (string, record, error) {
+func (d *Daemon) storedInstance(r *http.Request) (string, records.Record, error) {
 	id, err := pathID(r)
 	if err != nil {
-		return "", record{}, err
+		return "", records.Record{}, err
 	}
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err == nil && !found {
 		err = errInstanceNotFound
 	}
@@ -89,8 +91,8 @@ func (s *supervisor) streamStats(ctx context.Context) {
 	d := s.d
 	// The first figure may need a walk of the data folder; it is taken
 	// here, off the clients' path, and read from the usage after that.
-	if rec, found, err := d.records.load(s.id); err == nil && found {
-		_, _ = d.diskUsage(ctx, s.id, rec.Spec.DiskMiB, false)
+	if rec, found, err := d.records.Load(s.id); err == nil && found {
+		_, _ = d.disk.Measure(ctx, s.id, rec.Spec.DiskMiB, false)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -118,7 +120,7 @@ func (s *supervisor) streamStats(ctx context.Context) {
 // GET /v1/instances/{id}/stats. r is the run it was taken of, nil when
 // the process is down.
 func (s *supervisor) publishStats(rs runtime.Stats, r *containerRun) {
-	used, _ := s.d.disk.entry(s.id).Used()
+	used, _ := s.d.disk.Entry(s.id).Used()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var started time.Time
@@ -127,9 +129,9 @@ func (s *supervisor) publishStats(rs runtime.Stats, r *containerRun) {
 	}
 	st := statsOf(rs, started, s.spec.memoryMiB)
 	st.DiskBytes = used
-	s.console.stats, s.console.statsAt = st, time.Now()
+	s.cons.stats, s.cons.statsAt = st, time.Now()
 	if r == nil || s.run != r {
-		s.console.statsAt = time.Time{}
+		s.cons.statsAt = time.Time{}
 	}
-	s.broadcastLocked(statsFrame(st))
+	s.broadcastLocked(console.StatsFrame(st))
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -9,7 +10,7 @@ import (
 // when it has no spec) and what the runtime sees (st, nil when there is no
 // container). phase, when set, is the state its supervisor's state machine
 // is in, which wins over what the container alone would tell.
-func observe(id string, rec *record, st *runtime.State, phase string) nodeapi.InstanceStatus {
+func observe(id string, rec *records.Record, st *runtime.State, phase string) nodeapi.InstanceStatus {
 	s := nodeapi.InstanceStatus{ID: id, Status: nodeapi.StatusOffline}
 	if rec != nil {
 		s.Generation = rec.Applied
@@ -38,7 +39,7 @@ func observe(id string, rec *record, st *runtime.State, phase string) nodeapi.In
 // exited while the panel wanted it running, and not because the node
 // stopped it, has crashed, whatever its exit code; every other stopped
 // container is stopped.
-func powerStatus(rec *record, st runtime.State) string {
+func powerStatus(rec *records.Record, st runtime.State) string {
 	switch {
 	case st.Running:
 		return nodeapi.StatusRunning

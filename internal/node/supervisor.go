@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/node/console"
+	"github.com/berth-dev/berth/internal/node/records"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -150,7 +152,6 @@ type watched struct {
 	// exit while it holds, that the node did not cause, is a crash.
 	wantRunning bool
 	suspended   bool
-	stopCommand string
 	memoryMiB   int64
 	ready       readiness
 }
@@ -195,17 +196,18 @@ type supervisor struct {
 	adopting bool
 	closed   bool
 
-	console consoleState
+	cons consoleState
 }
 
 func newSupervisor(d *Daemon, id string) *supervisor {
 	s := &supervisor{d: d, id: id, state: nodeapi.StatusOffline}
-	s.console.init(d.cfg)
+	s.cons.hub = console.NewHub(console.Limits{Lines: d.cfg.ConsoleLines,
+		LineRate: d.cfg.ConsoleLineRate, ByteRate: d.cfg.ConsoleByteRate, Connections: d.cfg.ConsoleConnections})
 	return s
 }
 
 // configure takes what the supervisor needs from the instance's record.
-func (s *supervisor) configure(rec *record) {
+func (s *supervisor) configure(rec *records.Record) {
 	if rec == nil {
 		return
 	}
@@ -220,7 +222,6 @@ func (s *supervisor) configure(rec *record) {
 	s.spec = watched{
 		wantRunning: wantRunning(rec.Spec) && !rec.StoppedByNode,
 		suspended:   rec.Spec.Suspended,
-		stopCommand: rec.Spec.StopCommand,
 		memoryMiB:   rec.Spec.MemoryMiB,
 		ready:       ready,
 	}
@@ -237,7 +238,7 @@ func (s *supervisor) setStateLocked(to string) bool {
 		return false
 	}
 	s.state = to
-	s.broadcastLocked(statusFrame(to))
+	s.broadcastLocked(console.StatusFrame(to))
 	return true
 }
 
@@ -373,7 +374,7 @@ func (s *supervisor) adopt(ctx context.Context, st runtime.State) {
 		con = nil
 	}
 	s.mu.Lock()
-	s.console.seedLocked(lines)
+	s.cons.hub.Seed(lines)
 	s.mu.Unlock()
 	s.launch(st, con, false)
 }
@@ -409,7 +410,7 @@ func (s *supervisor) launch(st runtime.State, con runtime.Console, fresh bool) {
 	case fresh:
 		// starting already; the reader moves it on.
 	default:
-		readyLogged := s.console.ringMatchesLocked(s.spec.ready)
+		readyLogged := s.cons.ringMatchesLocked(s.spec.ready)
 		if readyLogged {
 			s.setStateLocked(nodeapi.StatusRunning)
 		} else if s.state != nodeapi.StatusStarting {
@@ -682,7 +683,7 @@ func (s *supervisor) recover(ctx context.Context, seq int, st runtime.State, upt
 	if !current {
 		return
 	}
-	rec, found, err := d.records.load(s.id)
+	rec, found, err := d.records.Load(s.id)
 	if err != nil || !found || !wantRunning(rec.Spec) || rec.StoppedByNode {
 		return
 	}
@@ -701,7 +702,7 @@ func (s *supervisor) shutdown() {
 	s.cancelPendingLocked()
 	r := s.run
 	s.run = nil
-	s.console.closeClientsLocked()
+	s.cons.closeClientsLocked()
 	s.mu.Unlock()
 	if r != nil {
 		r.cancel()
@@ -709,19 +710,6 @@ func (s *supervisor) shutdown() {
 			_ = r.console.Close()
 		}
 	}
-}
-
-// crashRecord is an instance's last crash, as its record keeps it.
-type crashRecord struct {
-	// At is when the process ended (the container's finish time).
-	At        time.Time `json:"at"`
-	ExitCode  int       `json:"exitCode"`
-	OOMKilled bool      `json:"oomKilled,omitempty"`
-	// Streak counts the crashes in a row, each after a run shorter than
-	// stableRun; the restart delay doubles with it.
-	Streak int `json:"streak"`
-	// Held is set when the crash-loop guard kept the instance down.
-	Held bool `json:"held,omitempty"`
 }
 
 // lockInstance waits for the instance's lock, like locks.lock, and lets
@@ -744,7 +732,7 @@ func (d *Daemon) lockInstance(ctx context.Context, id string) (context.Context, 
 // recordPower stores what a power action says about the panel's desire:
 // running after a start or restart, stopped after a stop or kill, as of
 // the generation the panel recorded it at. The caller holds the lock.
-func (d *Daemon) recordPower(id string, rec *record, req nodeapi.PowerRequest) error {
+func (d *Daemon) recordPower(id string, rec *records.Record, req nodeapi.PowerRequest) error {
 	desired := nodeapi.DesiredStopped
 	if req.Action == nodeapi.ActionStart || req.Action == nodeapi.ActionRestart {
 		desired = nodeapi.DesiredRunning
@@ -754,7 +742,7 @@ func (d *Daemon) recordPower(id string, rec *record, req nodeapi.PowerRequest) e
 	}
 	rec.Spec.Desired = desired
 	rec.PowerGeneration = max(rec.PowerGeneration, req.Generation)
-	return d.records.save(id, *rec)
+	return d.records.Save(id, *rec)
 }
 
 // recordCrash writes a crash into the instance's record and decides what
@@ -767,7 +755,7 @@ func (d *Daemon) recordCrash(ctx context.Context, id string, st runtime.State, u
 		return false, 0, err
 	}
 	defer unlock()
-	rec, found, err := d.records.load(id)
+	rec, found, err := d.records.Load(id)
 	if err != nil || !found {
 		return false, 0, err
 	}
@@ -780,7 +768,7 @@ func (d *Daemon) recordCrash(ctx context.Context, id string, st runtime.State, u
 	if prev != nil && prev.At.Equal(at) {
 		return wanted && !prev.Held, d.restartDelay(prev.Streak), nil
 	}
-	c := &crashRecord{At: at, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Streak: 1}
+	c := &records.Crash{At: at, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Streak: 1}
 	if prev != nil && uptime < stableRun {
 		c.Streak = prev.Streak + 1
 	}
@@ -790,7 +778,7 @@ func (d *Daemon) recordCrash(ctx context.Context, id string, st runtime.State, u
 		rec.Error += fmt.Sprintf("; not restarted automatically, as it crashed %s before", at.Sub(prev.At).Round(time.Second))
 	}
 	rec.Crash = c
-	if err := d.records.save(id, rec); err != nil {
+	if err := d.records.Save(id, rec); err != nil {
 		return false, 0, err
 	}
 	if c.Held {
@@ -814,7 +802,7 @@ func (d *Daemon) restartDelay(streak int) time.Duration {
 // restarted), a stopped one takes its state from the record, and one that
 // ended while no daemon watched, though it should run, is handled as a
 // crash now.
-func (d *Daemon) recoverSupervisors(ctx context.Context, recs map[string]record, states []runtime.State) {
+func (d *Daemon) recoverSupervisors(ctx context.Context, recs map[string]records.Record, states []runtime.State) {
 	byID := make(map[string]runtime.State, len(states))
 	for _, st := range states {
 		byID[st.InstanceID] = st
@@ -831,7 +819,7 @@ func (d *Daemon) recoverSupervisors(ctx context.Context, recs map[string]record,
 			// The replay shows what the process said before it ended.
 			if lines, err := d.rt.Logs(ctx, id, d.cfg.ConsoleLines); err == nil {
 				s.mu.Lock()
-				s.console.seedLocked(lines)
+				s.cons.hub.Seed(lines)
 				s.mu.Unlock()
 			}
 			s.recoverExited(&rec, st)
@@ -841,7 +829,7 @@ func (d *Daemon) recoverSupervisors(ctx context.Context, recs map[string]record,
 
 // recoverExited sets the state of an instance whose container is down as
 // the daemon starts.
-func (s *supervisor) recoverExited(rec *record, st runtime.State) {
+func (s *supervisor) recoverExited(rec *records.Record, st runtime.State) {
 	at := st.FinishedAt
 	recorded := rec.Crash != nil && rec.Crash.At.Equal(at)
 	unexpected := wantRunning(rec.Spec) && !rec.StoppedByNode && st.Status != "created"

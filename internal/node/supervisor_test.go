@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/fake"
 )
 
 func TestTransitionTableNamesOnlyKnownStatesAndRefusesNonsense(t *testing.T) {
@@ -53,7 +53,7 @@ func TestTransitionTableNamesOnlyKnownStatesAndRefusesNonsense(t *testing.T) {
 }
 
 func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("raced")
 	spec.Generation = 4
@@ -66,13 +66,13 @@ func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
 	if st := decode[nodeapi.InstanceStatus](t, w); w.Code != http.StatusOK || st.Status != nodeapi.StatusStopped {
 		t.Fatalf("stop: %d %+v", w.Code, st)
 	}
-	rt.resetCalls()
+	rt.ResetCalls()
 	st := ensureOK(t, d, spec)
 	if st.Status != nodeapi.StatusStopped || st.Running {
 		t.Errorf("stale ensure answered %+v, want the stopped instance as it is", st)
 	}
 	for _, m := range []string{"Ensure", "Start", "Stop", "Kill"} {
-		if n := rt.count(m); n != 0 {
+		if n := rt.Calls(m); n != 0 {
 			t.Errorf("a stale ensure called %s %d times", m, n)
 		}
 	}
@@ -100,7 +100,7 @@ func TestEnsureOlderThanAPowerActionIsIgnored(t *testing.T) {
 }
 
 func TestPowerStartWithGenerationSurvivesAStaleStoppedEnsure(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	spec := validSpec("wanted")
 	spec.Desired = nodeapi.DesiredStopped
@@ -113,35 +113,35 @@ func TestPowerStartWithGenerationSurvivesAStaleStoppedEnsure(t *testing.T) {
 	if st := ensureOK(t, d, spec); st.Status != nodeapi.StatusRunning {
 		t.Errorf("stale stopped ensure undid the start: %+v", st)
 	}
-	if rt.count("Stop") != 0 {
+	if rt.Calls("Stop") != 0 {
 		t.Errorf("a stale ensure stopped the instance")
 	}
 }
 
 func TestKillSignalsAtOnceWhileAStopHoldsTheInstance(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemon(t, rt)
 	ensureOK(t, d, validSpec("stuck"))
 
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	rt.hook = func(method, id string) {
+	rt.SetHook(func(method, id string) {
 		if method == "Stop" {
 			once.Do(func() {
 				close(entered)
 				<-release
 			})
 		}
-	}
+	})
 	stopped := make(chan int)
 	go func() { stopped <- power(t, d, "stuck", nodeapi.ActionStop).Code }()
 	<-entered
 	killed := make(chan nodeapi.InstanceStatus)
 	go func() { killed <- decode[nodeapi.InstanceStatus](t, power(t, d, "stuck", nodeapi.ActionKill)) }()
 	// The kill's signal goes out while the stop still holds the lock.
-	waitFor(t, "the kill's signal", func() bool { return rt.count("Kill") >= 1 })
-	if c, _ := rt.container("stuck"); c.state.Running {
+	waitFor(t, "the kill's signal", func() bool { return rt.Calls("Kill") >= 1 })
+	if c, _ := rt.Container("stuck"); c.State.Running {
 		t.Error("the game runs after the kill's signal")
 	}
 	close(release)
@@ -154,7 +154,7 @@ func TestKillSignalsAtOnceWhileAStopHoldsTheInstance(t *testing.T) {
 }
 
 func TestCrashRecordRestartsThenHoldsWithinTheWindow(t *testing.T) {
-	rt := newFakeRuntime()
+	rt := fake.New()
 	d := newTestDaemonIn(t, rt, t.TempDir(), nil)
 	ensureOK(t, d, validSpec("flaky"))
 	ctx := context.Background()
@@ -196,80 +196,6 @@ func TestCrashRecordRestartsThenHoldsWithinTheWindow(t *testing.T) {
 	}
 }
 
-func TestThrottleDropsPastTheRateWithOneNoticeEach(t *testing.T) {
-	var th throttle
-	t0 := time.Unix(1000, 0)
-	admitted, notices := 0, []string{}
-	for i := range 25 {
-		ok, notice := th.admit(t0.Add(time.Duration(i)*time.Millisecond), 10)
-		if ok {
-			admitted++
-		}
-		if notice != "" {
-			notices = append(notices, notice)
-		}
-	}
-	if admitted != 10 || len(notices) != 1 || !strings.Contains(notices[0], "throttled") {
-		t.Fatalf("in one busy second: %d admitted, notices %q; want 10 and one throttled notice", admitted, notices)
-	}
-	// A second as busy keeps it throttled, silently.
-	for i := range 25 {
-		if ok, notice := th.admit(t0.Add(time.Second+time.Duration(i)*time.Millisecond), 10); ok || notice != "" {
-			t.Fatalf("line %d of the second busy second: admitted %v, notice %q", i, ok, notice)
-		}
-	}
-	// A calm second ends it, with the count of what was dropped.
-	if notice := th.settle(t0.Add(2*time.Second), 10); notice != "" {
-		t.Errorf("settle after a busy second: %q", notice)
-	}
-	notice := th.settle(t0.Add(3*time.Second), 10)
-	if !strings.Contains(notice, "resumed; 40 lines were dropped") {
-		t.Errorf("settle after a calm second: %q", notice)
-	}
-	if ok, _ := th.admit(t0.Add(3*time.Second+time.Millisecond), 10); !ok {
-		t.Error("a line after the throttle ended was dropped")
-	}
-}
-
-func TestRingKeepsTheLastLinesInOrder(t *testing.T) {
-	r := ring{lines: make([]string, 3)}
-	if got := r.snapshot(); len(got) != 0 {
-		t.Errorf("empty ring = %q", got)
-	}
-	for _, l := range []string{"a", "b"} {
-		r.add(l)
-	}
-	if got := strings.Join(r.snapshot(), ","); got != "a,b" {
-		t.Errorf("ring = %s, want a,b", got)
-	}
-	for _, l := range []string{"c", "d", "e"} {
-		r.add(l)
-	}
-	if got := strings.Join(r.snapshot(), ","); got != "c,d,e" || r.len() != 3 {
-		t.Errorf("ring = %s, want c,d,e", got)
-	}
-}
-
-func TestOutputFramesAreTheJSONEncodingWouldWrite(t *testing.T) {
-	for _, line := range []string{
-		"", "plain", `quote " and \ backslash`, "tab\tcr\rnl\n", "\x1b[33mcolour\x1b[0m", "nul\x00",
-		"ünïcødé ✓", "bad utf8 \xff\xfe end", "separators \u2028 \u2029", "del \x7f",
-	} {
-		var m nodeapi.ConsoleMessage
-		frame := outputFrame(line)
-		if err := json.Unmarshal(frame, &m); err != nil {
-			t.Errorf("frame of %q = %s: %v", line, frame, err)
-			continue
-		}
-		want, _ := json.Marshal(line)
-		var wantText string
-		_ = json.Unmarshal(want, &wantText)
-		if m.Event != nodeapi.EventOutput || m.Text() != wantText {
-			t.Errorf("frame of %q decodes to %s %q, want %q", line, m.Event, m.Text(), wantText)
-		}
-	}
-}
-
 func TestReadinessMatchesSubstringsAndRegexpsWithoutColour(t *testing.T) {
 	r, err := compileReadiness([]string{"Done (", `regex:^\[\d+:\d+:\d+\] Server started$`, "regex:("})
 	if err == nil || !r.any() {
@@ -288,42 +214,5 @@ func TestReadinessMatchesSubstringsAndRegexpsWithoutColour(t *testing.T) {
 	}
 	if none, _ := compileReadiness(nil); none.any() {
 		t.Error("no patterns reported as some")
-	}
-}
-
-func TestCheckCommandRefusesWhatIsNotOneLine(t *testing.T) {
-	for cmd, ok := range map[string]bool{
-		"say hello":               true,
-		"say\ttabbed":             true,
-		"":                        false,
-		"   ":                     false,
-		"say a\nstop":             false,
-		"bell\a":                  false,
-		"bad \xff":                false,
-		strings.Repeat("x", 4097): false,
-	} {
-		if err := checkCommand(cmd); (err == nil) != ok {
-			t.Errorf("checkCommand(%q) = %v, want ok %v", cmd, err, ok)
-		}
-	}
-}
-
-func TestRateLimiterAllowsTheRateAndRefills(t *testing.T) {
-	l := newRateLimiter(10)
-	t0 := time.Unix(0, 0)
-	allowed := 0
-	for range 30 {
-		if l.allow(t0) {
-			allowed++
-		}
-	}
-	if allowed != 10 {
-		t.Errorf("burst allowed %d, want 10", allowed)
-	}
-	if l.allow(t0.Add(50 * time.Millisecond)) {
-		t.Error("allowed after 50ms, when half a token has come back")
-	}
-	if !l.allow(t0.Add(150 * time.Millisecond)) {
-		t.Error("refused after 150ms, when a token has come back")
 	}
 }

@@ -55,6 +55,8 @@ type Error struct {
 	Message string
 	// Op is the call: "GET /v1/instances/x".
 	Op string
+	// RetryAfter is the wait the answer's Retry-After header asks for.
+	RetryAfter time.Duration
 	// cause is the transport's failure, when no answer came.
 	cause error
 }
@@ -65,7 +67,7 @@ func (e *Error) Error() string { return e.Message }
 // read it, and the transport's failure, so that errors.Is finds
 // context.Canceled when the caller gave up.
 func (e *Error) Unwrap() []error {
-	return []error{&fault.Error{Kind: e.Kind, Msg: e.Message}, e.cause}
+	return []error{&fault.Error{Kind: e.Kind, Msg: e.Message, RetryAfter: e.RetryAfter}, e.cause}
 }
 
 // LogValue puts the call and the cause on a log line, which Error leaves
@@ -333,6 +335,9 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 // and the kind when there are.
 func readError(op string, resp *http.Response) *Error {
 	e := &Error{Op: op, Status: resp.StatusCode, Kind: KindOfStatus(resp.StatusCode)}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 	var body ErrorBody
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {

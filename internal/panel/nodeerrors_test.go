@@ -21,6 +21,8 @@ type failingNode struct {
 	mu     sync.Mutex
 	status int
 	body   nodeapi.ErrorBody
+	// retryAfter, when set, is sent as the Retry-After header.
+	retryAfter string
 }
 
 func newFailingNode(t *testing.T) *failingNode {
@@ -30,6 +32,9 @@ func newFailingNode(t *testing.T) *failingNode {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if n.retryAfter != "" {
+			w.Header().Set("Retry-After", n.retryAfter)
+		}
 		w.WriteHeader(n.status)
 		_ = json.NewEncoder(w).Encode(n.body)
 	}))
@@ -71,6 +76,21 @@ func TestEveryFaultKindOfANodeAnswerReachesThePanelsStatus(t *testing.T) {
 	// A node too old to send kinds: the status stands for one.
 	stub.answer(http.StatusConflict, nodeapi.ErrorBody{Error: "instance is suspended"})
 	p.expectError(409, "GET", "/api/instances/logs/"+id, nil, "instance is suspended")
+}
+
+func TestANodesRetryAfterReachesTheCaller(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	stub := newFailingNode(t)
+	node, _ := registerStub(t, p, stub.srv)
+	id := p.deploy(deployBody(p.createUser("owner"), node, "25565", "25565"))
+	stub.mu.Lock()
+	stub.retryAfter = "17"
+	stub.mu.Unlock()
+	stub.answer(http.StatusTooManyRequests, nodeapi.ErrorBody{Error: "at most 6 extractions a minute", Kind: fault.TooMany.String()})
+	r := p.call("POST", "/api/instances/files/"+id+"/extract", map[string]any{"path": "a.zip"})
+	if r.code != 429 || r.header.Get("Retry-After") != "17" {
+		t.Fatalf("extract past the node's cap: %d Retry-After %q, want 429 and 17", r.code, r.header.Get("Retry-After"))
+	}
 }
 
 func TestANodeThatDoesNotAnswerReadsAsUnreachable(t *testing.T) {

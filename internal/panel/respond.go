@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
 )
@@ -85,6 +87,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if msg == "" {
 		msg = http.StatusText(status)
+	}
+	if wait := fault.RetryAfterOf(err); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	}
 	writeErrorMessage(w, status, msg)
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/berth-dev/berth/internal/httplog"
 )
 
 // Default server timeouts, for the Config fields left at zero. There is no
@@ -63,55 +64,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// timeBody bounds the time next's request body may take to arrive, so
-// that a client sending it slowly cannot hold a connection, a goroutine
-// and their buffers for ever. An ordinary body must arrive whole within
-// cfg.BodyTimeout; an upload (upload set) lives as long as it makes
-// progress, cut off only after cfg.UploadIdleTimeout without a byte.
+// timeBody bounds the time next's request body may take to arrive
+// (httplog.TimeBody): within cfg.BodyTimeout for an ordinary body, and for
+// an upload (upload set) as long as it makes progress, cut off only after
+// cfg.UploadIdleTimeout without a byte.
 func (s *Server) timeBody(upload bool, next http.Handler) http.Handler {
-	timeout := s.cfg.BodyTimeout
 	if upload {
-		timeout = s.cfg.UploadIdleTimeout
+		return httplog.TimeBody(s.cfg.UploadIdleTimeout, true, next)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
-			// Nothing to wait for, and a deadline would cancel the
-			// request's context (see Serve).
-			next.ServeHTTP(w, r)
-			return
-		}
-		rc := http.NewResponseController(w)
-		// A ResponseWriter that cannot set deadlines (a test's recorder)
-		// has no connection to protect.
-		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
-			b := &timedBody{ReadCloser: r.Body, rc: rc}
-			if upload {
-				b.idle = timeout
-			}
-			r.Body = b
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// timedBody is a request body read under a deadline on its connection:
-// fixed, or, with idle set, moved forward before each read. At the body's
-// end the deadline is lifted, for the reason Serve gives.
-type timedBody struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
-	done bool
-}
-
-func (b *timedBody) Read(p []byte) (int, error) {
-	if b.idle > 0 && !b.done {
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
-	}
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
+	return httplog.TimeBody(s.cfg.BodyTimeout, false, next)
 }

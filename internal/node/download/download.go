@@ -1,22 +1,27 @@
-package node
+// Package download is the node's guarded downloader: it fetches the files
+// a template's install asks for into an instance's data folder, https
+// only, under size caps, and never from a private, loopback or link-local
+// address unless the operator allows it.
+package download
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path"
-	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/netguard"
+	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
@@ -56,14 +61,37 @@ type downloader struct {
 	// owner, when set, is given each file downloaded. The folders made
 	// for them stay root's until the install ends and gives the whole
 	// data folder to the container user.
-	owner *owner
+	owner *volumes.Owner
 	// retryWait is the pause before the second attempt; it doubles after.
 	retryWait time.Duration
 }
 
+// Config is what the node's operator decides about downloads.
+type Config struct {
+	// AllowPrivate lets downloads reach private, loopback, link-local and
+	// other non-public addresses. Off by default: a template could
+	// otherwise make the node fetch from its own network, the cloud
+	// metadata service included.
+	AllowPrivate bool
+	// MaxFileBytes caps one download; 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
+	// MaxTotalBytes caps all the downloads of one install together; 0
+	// means DefaultMaxTotalBytes.
+	MaxTotalBytes int64
+	// RootCAs, when set, are the only certificate authorities downloads
+	// trust; nil means the system's.
+	RootCAs *x509.CertPool
+}
+
+// Defaults of the Config caps left zero.
+const (
+	DefaultMaxFileBytes  = 1 << 30
+	DefaultMaxTotalBytes = 4 << 30
+)
+
 // newDownloader returns a downloader following cfg's rules.
-func newDownloader(cfg InstallConfig) *downloader {
-	dialer := &net.Dialer{Timeout: downloadDialTimeout, Control: dialControl(cfg.AllowPrivateDownloads)}
+func newDownloader(cfg Config) *downloader {
+	dialer := &net.Dialer{Timeout: downloadDialTimeout, Control: netguard.DialControl(cfg.AllowPrivate, errDownloadRefused, "BERTH_ALLOW_PRIVATE_DOWNLOADS")}
 	transport := &http.Transport{
 		// No proxy: a proxy would dial the target itself, past the check.
 		Proxy:                 nil,
@@ -85,79 +113,21 @@ func newDownloader(cfg InstallConfig) *downloader {
 				return checkDownloadURL(req.URL)
 			},
 		},
-		maxFile:   cfg.maxFileBytes(),
-		maxTotal:  cfg.maxTotalBytes(),
+		maxFile:   orDefault(cfg.MaxFileBytes, DefaultMaxFileBytes),
+		maxTotal:  orDefault(cfg.MaxTotalBytes, DefaultMaxTotalBytes),
 		retryWait: time.Second,
 	}
 }
 
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 // close releases the downloader's idle connections.
 func (dl *downloader) close() { dl.client.CloseIdleConnections() }
-
-// dialControl refuses, at connect time, every address that is not public,
-// unless allowPrivate.
-func dialControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
-		if allowPrivate {
-			return nil
-		}
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return fmt.Errorf("%w: cannot read address %q", errDownloadRefused, address)
-		}
-		if !isPublicAddr(ap.Addr()) {
-			return fmt.Errorf("%w: %s is not a public address (the node operator may allow it with BERTH_ALLOW_PRIVATE_DOWNLOADS)",
-				errDownloadRefused, ap.Addr())
-		}
-		return nil
-	}
-}
-
-// nonPublic are ranges that are neither loopback, private nor link-local
-// by netip's tests but still do not reach the public internet.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and broadcast
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("fec0::/10"),       // site-local, deprecated
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-}
-
-// Prefixes of IPv6 addresses that carry an IPv4 address, which must be
-// public in turn: NAT64 (RFC 6052) in the last four bytes, 6to4 in bytes
-// 2 to 5.
-var (
-	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour   = netip.MustParsePrefix("2002::/16")
-)
-
-// isPublicAddr reports whether ip is a unicast address of the public
-// internet.
-func isPublicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.Zone() != "" {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	b := ip.As16()
-	switch {
-	case nat64Prefix.Contains(ip):
-		return isPublicAddr(netip.AddrFrom4([4]byte(b[12:16])))
-	case sixToFour.Contains(ip):
-		return isPublicAddr(netip.AddrFrom4([4]byte(b[2:6])))
-	}
-	return true
-}
 
 // checkDownloadURL accepts an https URL without credentials.
 func checkDownloadURL(u *url.URL) error {
@@ -170,23 +140,19 @@ func checkDownloadURL(u *url.URL) error {
 	return nil
 }
 
-// fetchDownloads fetches list into the instance's data folder, in order,
-// logging each; it stops at the first failure.
-func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.Download, logf func(string, ...any)) error {
-	root, err := os.OpenRoot(d.volumes.path(id))
-	if err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	defer root.Close()
-	dl := newDownloader(d.cfg.Install)
+// All fetches list into root (an instance's data folder), in order,
+// logging each with logf; it stops at the first failure. owner, when set,
+// is given each file downloaded.
+func All(ctx context.Context, root *os.Root, list []nodeapi.Download, cfg Config, owner *volumes.Owner, logf func(string, ...any)) error {
+	dl := newDownloader(cfg)
 	defer dl.close()
-	dl.owner = &d.volumes.owner
+	dl.owner = owner
 	budget := dl.maxTotal
 	for _, item := range list {
-		logf("downloading %s to %s", redactURL(item.URL), item.Path)
+		logf("downloading %s to %s", RedactURL(item.URL), item.Path)
 		n, err := dl.fetch(ctx, root, item, budget)
 		if err != nil {
-			return fmt.Errorf("download %s: %w", redactURL(item.URL), err)
+			return fmt.Errorf("download %s: %w", RedactURL(item.URL), err)
 		}
 		budget -= n
 		logf("downloaded %d bytes to %s", n, item.Path)
@@ -194,9 +160,9 @@ func (d *Daemon) fetchDownloads(ctx context.Context, id string, list []nodeapi.D
 	return nil
 }
 
-// redactURL hides a URL's query, which may carry a token, from logs and
+// RedactURL hides a URL's query, which may carry a token, from logs and
 // failure reasons.
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unreadable URL)"

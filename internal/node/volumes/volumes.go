@@ -1,4 +1,9 @@
-package node
+// Package volumes holds the instances' data folders on the node: one
+// folder per instance, bind-mounted into its container and owned by the
+// numeric container user every instance runs as. Everything that reaches
+// an instance's files (the file API, installs, SFTP, backups) opens them
+// here, through os.Root.
+package volumes
 
 import (
 	"context"
@@ -11,25 +16,31 @@ import (
 	"github.com/berth-dev/berth/internal/files"
 )
 
-// volumes holds the instances' data folders, <dir>/volumes/<id>, each
+// Volumes holds the instances' data folders, <dir>/<id>, each
 // bind-mounted into its container and owned by the container user.
-type volumes struct {
+type Volumes struct {
 	// dir is absolute, because Docker needs an absolute bind source.
 	dir string
 	// owner is the container user, who owns each data folder.
-	owner owner
+	owner Owner
 }
 
-// path is the host folder of an instance's data. id must be validated.
-func (v volumes) path(id string) string { return filepath.Join(v.dir, id) }
+// New returns the data folders under dir (absolute) owned by owner.
+func New(dir string, owner Owner) Volumes { return Volumes{dir: dir, owner: owner} }
 
-// create makes the instance's data folder (mode 0750) owned by the
+// Owner is the container user, who owns each data folder.
+func (v Volumes) Owner() Owner { return v.owner }
+
+// Path is the host folder of an instance's data. id must be validated.
+func (v Volumes) Path(id string) string { return filepath.Join(v.dir, id) }
+
+// Create makes the instance's data folder (mode 0750) owned by the
 // container user if it is missing. An existing folder owned by anyone else
 // (made by an older node, or before the container user changed) is given
 // to it, the folder itself only: that is what lets the game in, and it
 // keeps the ensure path cheap. What is inside is given over after an
-// install (chownAll).
-func (v volumes) create(id string) error {
+// install (ChownAll).
+func (v Volumes) Create(id string) error {
 	if err := os.MkdirAll(v.dir, 0o750); err != nil {
 		return err
 	}
@@ -51,12 +62,12 @@ func (v volumes) create(id string) error {
 	return root.Lchown(id, v.owner.UID, v.owner.GID)
 }
 
-// chownAll gives the instance's data folder and everything in it to the
+// ChownAll gives the instance's data folder and everything in it to the
 // container user, as an install running as root leaves it root's. It goes
 // through the folder's os.Root and never follows a symbolic link, so a
 // link the install script planted cannot hand over anything outside.
-func (v volumes) chownAll(ctx context.Context, id string) error {
-	root, err := v.open(id)
+func (v Volumes) ChownAll(ctx context.Context, id string) error {
+	root, err := v.Open(id)
 	if err != nil {
 		return err
 	}
@@ -64,10 +75,10 @@ func (v volumes) chownAll(ctx context.Context, id string) error {
 	return files.ChownAll(ctx, root, v.owner.UID, v.owner.GID)
 }
 
-// remove deletes the instance's data folder and everything in it. It runs
+// Remove deletes the instance's data folder and everything in it. It runs
 // through os.Root so that neither the ID nor a symlink a game server
-// planted inside the folder can reach anything outside <dir>/volumes.
-func (v volumes) remove(id string) error {
+// planted inside the folder can reach anything outside the volumes folder.
+func (v Volumes) Remove(id string) error {
 	root, err := os.OpenRoot(v.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -77,4 +88,16 @@ func (v volumes) remove(id string) error {
 	}
 	defer root.Close()
 	return root.RemoveAll(id)
+}
+
+// Open opens the instance's data folder as a root. Going through the
+// volumes folder's own root keeps a planted symbolic link from standing
+// in for the folder.
+func (v Volumes) Open(id string) (*os.Root, error) {
+	parent, err := os.OpenRoot(v.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	return parent.OpenRoot(id)
 }
