@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -174,7 +175,10 @@ func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket
 				power(nodeapi.ActionStop)
 				continue
 			}
-			_ = send(node, frame)
+			if send(node, frame) == nil {
+				s.record(r, store.AuditEntry{Action: "instance.console.command", InstanceID: in.ID, Target: in.ID,
+					Detail: shorten(m.Text(), maxRecordedCommand)})
+			}
 		case nodeapi.EventPower:
 			action := m.Text()
 			if !isPowerAction(action) {
@@ -229,6 +233,21 @@ func (s *Server) refusal(r *http.Request, err error) string {
 	}
 	s.logError(r, "console", err)
 	return "internal error (request " + requestID(r) + ")"
+}
+
+// maxRecordedCommand bounds the text of a console command the activity log
+// keeps.
+const maxRecordedCommand = 200
+
+// shorten cuts s to at most n bytes, on a character boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // consoleError is an error event.
