@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/access"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // matrixEntry is what the authorization matrix knows of one /api/client
@@ -162,6 +163,53 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 	for pattern := range matrix {
 		if !slices.Contains(seen, pattern) {
 			t.Errorf("the matrix has %s, which no route registers", pattern)
+		}
+	}
+}
+
+// TestClientAnswersCarryNoSecrets calls every /api/client route and the
+// admin's activity log and checks that no answer, nor the request log,
+// carries a password hash, the API key or the node's token.
+func TestClientAnswersCarryNoSecrets(t *testing.T) {
+	c := newClientPanel(t)
+	owner := c.user("owner", false)
+	target := c.user("target", false)
+	id := c.readyInstanceOf(owner, "25565")
+	c.as("owner", session(owner))
+	node, err := c.st.NodeByID(t.Context(), c.nodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{
+		"a password hash":    "$argon2id",
+		"the API key":        c.key,
+		"the API key's hash": secret.Hash(c.key),
+		"the node's token":   node.Token,
+	}
+	var answers []response
+	answers = append(answers, c.expectAs(200, "owner", "GET", "/api/client/instances", nil))
+	for pattern, e := range clientMatrix(t) {
+		if strings.HasSuffix(pattern, "/console") {
+			continue
+		}
+		method, path, _ := strings.Cut(pattern, " ")
+		if strings.Contains(pattern, "{userId}") {
+			c.grant(id, target)
+		}
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", id), "{userId}", target) + e.query
+		answers = append(answers, c.do(clientRequest{method: method, path: path, as: "owner", body: e.body, contentType: e.contentType}))
+	}
+	answers = append(answers, c.expect(200, "GET", "/api/audit", nil))
+	for _, r := range answers {
+		for name, s := range secrets {
+			if strings.Contains(string(r.body), s) {
+				t.Errorf("an answer (%d) carries %s: %s", r.code, name, r.body)
+			}
+		}
+	}
+	for name, s := range secrets {
+		if strings.Contains(c.logs.String(), s) {
+			t.Errorf("the request log holds %s", name)
 		}
 	}
 }
