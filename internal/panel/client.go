@@ -60,18 +60,10 @@ func (s *Server) getClientInstance(f front) handler {
 // so that a form can check a value before sending it.
 type variableView struct {
 	// Env is the environment variable's name, the key PUT takes.
-	Env         string   `json:"env"`
-	Name        string   `json:"name,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Value       string   `json:"value"`
-	Default     string   `json:"default"`
-	Editable    bool     `json:"editable"`
-	Required    bool     `json:"required"`
-	Type        string   `json:"type"`
-	Regex       string   `json:"regex,omitempty"`
-	Min         *int64   `json:"min,omitempty"`
-	Max         *int64   `json:"max,omitempty"`
-	OneOf       []string `json:"oneOf,omitempty"`
+	Env      string `json:"env"`
+	Value    string `json:"value"`
+	Editable bool   `json:"editable"`
+	images.Variable
 }
 
 // instanceTemplate returns the template an instance was deployed from,
@@ -97,15 +89,10 @@ func (s *Server) instanceTemplate(r *http.Request, in store.Instance) (*images.T
 func viewVariables(t *images.Template, in store.Instance) []variableView {
 	out := []variableView{}
 	for _, env := range sortedNames(in.Variables) {
-		v := variableView{Env: env, Value: in.Variables[env], Type: images.TypeString}
+		v := variableView{Env: env, Value: in.Variables[env]}
 		if t != nil {
-			if tv, ok := t.Variables[env]; ok {
-				v.Name, v.Description, v.Default, v.Editable, v.Required = tv.Name, tv.Description, tv.Default, tv.Editable(), tv.Required
-				v.Regex, v.Min, v.Max, v.OneOf = tv.Regex, tv.Min, tv.Max, tv.OneOf
-				if tv.Type != "" {
-					v.Type = tv.Type
-				}
-			}
+			v.Variable = t.Variables[env]
+			v.Editable = v.Variable.Editable()
 		}
 		out = append(out, v)
 	}

@@ -232,25 +232,7 @@ func newAnyNode(t *testing.T) *anyNode {
 	t.Helper()
 	n := &anyNode{frames: make(chan nodeapi.ConsoleMessage, 64)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/instances/{id}/console", func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for {
-			_, b, err := conn.Read(r.Context())
-			if err != nil {
-				return
-			}
-			var m nodeapi.ConsoleMessage
-			_ = json.Unmarshal(b, &m)
-			select {
-			case n.frames <- m:
-			default:
-			}
-		}
-	})
+	mux.HandleFunc("GET /v1/instances/{id}/console", stubConsole(n.frames))
 	mux.HandleFunc("POST /v1/instances/{id}/power", func(w http.ResponseWriter, r *http.Request) {
 		n.record(r)
 		writeStub(w, nodeapi.InstanceStatus{ID: r.PathValue("id"), Status: nodeapi.StatusRunning, ContainerID: "c1"})
@@ -281,4 +263,29 @@ func (n *anyNode) record(r *http.Request) {
 func writeStub(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// stubConsole is a node's console WebSocket that passes every frame the
+// panel sends it to frames.
+func stubConsole(frames chan<- nodeapi.ConsoleMessage) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		for {
+			_, b, err := conn.Read(r.Context())
+			if err != nil {
+				return
+			}
+			var m nodeapi.ConsoleMessage
+			_ = json.Unmarshal(b, &m)
+			select {
+			case frames <- m:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
 }

@@ -87,19 +87,11 @@ func (b body) filePath(name string, required bool) (string, error) {
 	return p, nil
 }
 
-// filePaths reads a list of paths: a JSON array of strings, or a single
-// string (all a form body can send).
+// filePaths reads a list of paths.
 func (b body) filePaths(name string) ([]string, error) {
-	if !b.present(name) {
-		return nil, fault.InvalidField(name, "is required")
-	}
-	var list []string
-	if json.Unmarshal(b[name], &list) != nil {
-		var one string
-		if json.Unmarshal(b[name], &one) != nil {
-			return nil, fault.InvalidField(name, "must be an array of paths")
-		}
-		list = []string{one}
+	list, err := b.strings(name, "paths")
+	if err != nil {
+		return nil, err
 	}
 	if len(list) == 0 || len(list) > maxPathsPerRequest {
 		return nil, fault.InvalidField(name, "must hold 1 to %d paths", maxPathsPerRequest)

@@ -1,7 +1,6 @@
 package panel
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -31,19 +30,11 @@ func viewSubuser(sub store.Subuser) subuserView {
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.UpdatedAt}
 }
 
-// permissions reads a list of permission names: a JSON array, or a single
-// name (all a form body can send).
+// permissions reads a list of permission names.
 func (b body) permissions(name string) ([]access.Permission, error) {
-	if !b.present(name) {
-		return nil, fault.InvalidField(name, "is required")
-	}
-	var list []string
-	if json.Unmarshal(b[name], &list) != nil {
-		var one string
-		if json.Unmarshal(b[name], &one) != nil {
-			return nil, fault.InvalidField(name, "must be an array of permission names")
-		}
-		list = []string{one}
+	list, err := b.strings(name, "permission names")
+	if err != nil {
+		return nil, err
 	}
 	if len(list) > len(access.All) {
 		return nil, fault.InvalidField(name, "must list at most %d permissions", len(access.All))
