@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
-	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -48,10 +47,6 @@ func openStore(ctx context.Context, data, dbURL string) (*store.Store, error) {
 
 // createAPIKey makes a key, stores its hash, and returns its id and the key.
 func createAPIKey(ctx context.Context, st *store.Store, name string) (string, string, error) {
-	key := secret.NewToken("berth_")
-	k := store.APIKey{ID: store.NewID(8), Name: name, KeyHash: secret.Hash(key), CreatedAt: time.Now()}
-	if err := st.CreateAPIKey(ctx, k); err != nil {
-		return "", "", err
-	}
-	return k.ID, key, nil
+	k, key, err := st.IssueAPIKey(ctx, name, time.Now())
+	return k.ID, key, err
 }

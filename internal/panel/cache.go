@@ -55,10 +55,14 @@ func (c *responseCache) serve(w http.ResponseWriter, key string, version func() 
 
 // keyCache remembers, briefly, which API key hashes are valid, so that a
 // busy client does not cost a database read per request. An entry lives
-// keyCacheTTL at most: a revoked key stops working within that time.
+// keyCacheTTL at most; a key revoked through this panel is forgotten at
+// once.
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[string]keyCacheEntry
+	// epoch counts forgets: a lookup that began before one must not
+	// cache what it read, which may be the key just revoked.
+	epoch uint64
 }
 
 type keyCacheEntry struct {
@@ -71,21 +75,41 @@ const (
 	keyCacheSize = 1024
 )
 
-func (c *keyCache) get(hash string, now time.Time) (string, bool) {
+// get returns the cached key id of hash, and the epoch to hand put after a
+// miss.
+func (c *keyCache) get(hash string, now time.Time) (id string, ok bool, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
 	if !ok || now.After(e.expires) {
-		return "", false
+		return "", false, c.epoch
 	}
-	return e.id, true
+	return e.id, true, c.epoch
 }
 
-func (c *keyCache) put(hash, id string, now time.Time) {
+// put caches hash as key id, unless a key was forgotten since the lookup
+// that read it began at epoch.
+func (c *keyCache) put(hash, id string, now time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if epoch != c.epoch {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= keyCacheSize {
 		c.entries = make(map[string]keyCacheEntry)
 	}
 	c.entries[hash] = keyCacheEntry{id: id, expires: now.Add(keyCacheTTL)}
+}
+
+// forget drops the key id from the cache, so that its next use is read
+// from the database.
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	for hash, e := range c.entries {
+		if e.id == id {
+			delete(c.entries, hash)
+		}
+	}
 }

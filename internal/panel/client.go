@@ -56,14 +56,20 @@ func (s *Server) getClientInstance(f front) handler {
 	}
 }
 
-// variableView is one variable of an instance with its template's rules,
+// instanceVariableView is one variable of an instance with its template's rules,
 // so that a form can check a value before sending it.
-type variableView struct {
+type instanceVariableView struct {
 	// Env is the environment variable's name, the key PUT takes.
 	Env      string `json:"env"`
 	Value    string `json:"value"`
 	Editable bool   `json:"editable"`
 	images.Variable
+}
+
+// variablesView is an instance's variables.
+type variablesView struct {
+	ID        string                 `json:"id"`
+	Variables []instanceVariableView `json:"variables"`
 }
 
 // instanceTemplate returns the template an instance was deployed from,
@@ -86,10 +92,10 @@ func (s *Server) instanceTemplate(r *http.Request, in store.Instance) (*images.T
 
 // viewVariables lists in's variables by name. Without a template, none is
 // editable: only an admin's deploy sets them.
-func viewVariables(t *images.Template, in store.Instance) []variableView {
-	out := []variableView{}
+func viewVariables(t *images.Template, in store.Instance) []instanceVariableView {
+	out := []instanceVariableView{}
 	for _, env := range sortedNames(in.Variables) {
-		v := variableView{Env: env, Value: in.Variables[env]}
+		v := instanceVariableView{Env: env, Value: in.Variables[env]}
 		if t != nil {
 			v.Variable = t.Variables[env]
 			v.Editable = v.Variable.Editable()
@@ -113,7 +119,7 @@ func (s *Server) getVariables(f front) handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": t.in.ID, "variables": viewVariables(tmpl, t.in)})
+		writeJSON(w, http.StatusOK, variablesView{ID: t.in.ID, Variables: viewVariables(tmpl, t.in)})
 		return nil
 	}
 }
@@ -159,7 +165,7 @@ func (s *Server) setVariables(f front) handler {
 		s.record(r, store.AuditEntry{Action: "instance.variables", InstanceID: in.ID, Target: in.ID,
 			Detail: strings.Join(sortedNames(given), " ")})
 		s.cfg.Kick()
-		writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "variables": viewVariables(tmpl, in)})
+		writeJSON(w, http.StatusOK, variablesView{ID: in.ID, Variables: viewVariables(tmpl, in)})
 		return nil
 	}
 }

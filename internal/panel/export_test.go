@@ -1,5 +1,15 @@
 package panel
 
-// Patterns returns every pattern the server registered, in order, for the
-// tests that walk the route table.
-func (s *Server) Patterns() []string { return s.patterns }
+import (
+	"net/http"
+	"slices"
+)
+
+// Patterns lists the patterns routes() registered, in order.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
+
+// PatternOf is the pattern that would serve r, or "" when none would.
+func (s *Server) PatternOf(r *http.Request) string {
+	_, pattern := s.mux.Handler(r)
+	return pattern
+}

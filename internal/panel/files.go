@@ -308,10 +308,7 @@ func (s *Server) diskUsage(f front) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		return s.runFileOp(w, r, f, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 			u, err := c.DiskUsage(ctx, id)
-			return struct {
-				ID string `json:"id"`
-				nodeapi.DiskUsage
-			}{id, u}, err
+			return diskView{ID: id, DiskUsage: u}, err
 		})
 	}
 }

@@ -101,7 +101,8 @@ func newFilesEnv(t *testing.T, diskMiB int, uploadCap int64) *filesEnv {
 	go func() { defer close(recDone); rec.Run(recCtx) }()
 	t.Cleanup(func() { stopRec(); <-recDone })
 
-	srv := httptest.NewServer(panel.New(panel.Config{Store: st, Kick: rec.Kick, MaxUploadBytes: uploadCap}).Handler())
+	server := panel.New(panel.Config{Store: st, Kick: rec.Kick, MaxUploadBytes: uploadCap})
+	srv := httptest.NewServer(validated(t, server, server.Handler()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 

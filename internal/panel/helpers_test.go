@@ -95,12 +95,13 @@ func (b *syncBuffer) String() string {
 }
 
 // testPanel is a panel on a real SQLite database in the test's own folder,
-// with one API key.
+// with one API key. Its every answer is checked against its OpenAPI
+// document.
 type testPanel struct {
 	t       testing.TB
 	st      *store.Store
 	server  *panel.Server
-	handler http.Handler
+	handler *contract
 	mode    panel.Mode
 	key     string
 	keyID   string
@@ -145,7 +146,7 @@ func newPanelOn(t testing.TB, st *store.Store, cfg panel.Config) *testPanel {
 	}
 	p.mode = cfg.Mode
 	p.server = panel.New(cfg)
-	p.handler = p.server.Handler()
+	p.handler = validated(t, p.server, p.server.Handler())
 	return p
 }
 

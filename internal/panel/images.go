@@ -63,6 +63,6 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(r, "image.delete", id)
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Image deleted"})
+	writeJSON(w, http.StatusOK, messageView{"Image deleted"})
 	return nil
 }

@@ -24,8 +24,8 @@ func (s *Server) installLog(f front) handler {
 		if err != nil {
 			return nodeFault(t.in, err)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"id": t.in.ID, "lines": log.Lines, "installing": log.Installing, "installed": log.Installed, "error": log.Error,
+		writeJSON(w, http.StatusOK, installLogView{
+			Error: log.Error, ID: t.in.ID, Installed: log.Installed, Installing: log.Installing, Lines: log.Lines,
 		})
 		return nil
 	}

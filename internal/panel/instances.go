@@ -103,7 +103,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.auditInstance(r, "instance.delete", id)
 	s.cfg.Kick()
-	writeJSON(w, s.cfg.Mode.status(instanceDeleted), map[string]string{"message": "The instance has been successfully deleted."})
+	writeJSON(w, s.cfg.Mode.status(instanceDeleted), messageView{"The instance has been successfully deleted."})
 	return nil
 }
 

@@ -35,14 +35,15 @@ func (s *Server) requireKey(next http.Handler) http.Handler {
 func (s *Server) authenticate(r *http.Request, key string) (string, error) {
 	hash := secret.Hash(key)
 	now := time.Now()
-	if id, ok := s.keys.get(hash, now); ok {
+	id, ok, epoch := s.keys.get(hash, now)
+	if ok {
 		return id, nil
 	}
 	k, err := s.store.APIKeyByHash(r.Context(), hash)
 	if err != nil {
 		return "", err
 	}
-	s.keys.put(hash, k.ID, now)
+	s.keys.put(hash, k.ID, now, epoch)
 	return k.ID, nil
 }
 

@@ -187,7 +187,7 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 		return seedLookup{err}
 	}
 	s.audit(r, "node.delete", id)
-	writeJSON(w, s.cfg.Mode.status(nodeDeleted), map[string]string{"message": "The node has been deleted."})
+	writeJSON(w, s.cfg.Mode.status(nodeDeleted), messageView{"The node has been deleted."})
 	return nil
 }
 

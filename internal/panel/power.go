@@ -130,7 +130,7 @@ func (s *Server) logs(f front) handler {
 		if err != nil {
 			return nodeFault(t.in, err)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": t.in.ID, "lines": lines})
+		writeJSON(w, http.StatusOK, logsView{ID: t.in.ID, Lines: lines})
 		return nil
 	}
 }

@@ -93,6 +93,22 @@ func TestSecretsNeverLeave(t *testing.T) {
 		record("GET /api/users without key", p.send("", "GET", "/api/users", nil))
 		record("GET /api/users with a wrong key", p.send(p.key+"x", "GET", "/api/users", nil))
 		record("GET /healthz", p.send("", "GET", "/healthz", nil))
+		record("GET /api/openapi.json", p.send("", "GET", "/api/openapi.json", nil))
+
+		// User and key management. The POST /api/keys answer is the only
+		// one allowed to carry its key; it is checked apart.
+		call("PATCH", "/api/users/"+user, map[string]any{"password": password + "-new", "email": "ann2@example.com"})
+		call("PATCH", "/api/users/"+user, map[string]any{"password": "short"})
+		call("GET", "/api/keys", nil)
+		issued := p.expect(201, "POST", "/api/keys", map[string]any{"name": "second"})
+		newKey, newKeyID := issued.object(t)["key"].(string), issued.object(t)["id"].(string)
+		if strings.Contains(string(issued.body), p.key) || strings.Contains(string(issued.body), secret.Hash(newKey)) {
+			t.Errorf("the POST /api/keys answer carries another secret: %s", issued.body)
+		}
+		call("GET", "/api/keys", nil)
+		call("DELETE", "/api/keys/"+newKeyID, nil)
+		call("DELETE", "/api/keys/"+p.keyID, nil)
+		call("DELETE", "/api/users/"+user, nil)
 
 		secrets := map[string]string{
 			"a password hash":          "$argon2id",
@@ -105,6 +121,9 @@ func TestSecretsNeverLeave(t *testing.T) {
 			"node 1's token":           token,
 			"a configure key's prefix": "berth_cfg_",
 			"a node token's prefix":    "berth_node_",
+			"the new password":         password + "-new",
+			"the issued API key":       newKey,
+			"the issued key's hash":    secret.Hash(newKey),
 		}
 		for _, a := range answers {
 			for name, s := range secrets {

@@ -61,9 +61,12 @@ type Server struct {
 	log   *slog.Logger
 	cfg   Config
 	mux   *http.ServeMux
-	// patterns lists every pattern routes registered, in order.
+	// patterns lists every pattern routes() registered, in order: the
+	// OpenAPI document must cover exactly these.
 	patterns []string
-	keys     keyCache
+	// openapi is the encoded OpenAPI document of the API, in this mode.
+	openapi []byte
+	keys    keyCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
 	// base ends with the server's shutdown: what outlives a request, the
@@ -104,27 +107,32 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux()}
 	s.base, s.shutdown = context.WithCancel(context.Background())
 	s.routes()
+	s.openapi = mustEncodeDocument(cfg.Mode)
 	return s
 }
 
-// routes lists every endpoint. Everything under /api needs an API key.
+// register serves pattern with h and records the pattern.
+func (s *Server) register(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+// routes lists every endpoint. Everything under /api needs an API key but
+// the OpenAPI document. Each pattern needs its entry in routeDocs.
 func (s *Server) routes() {
 	// Every route caps its request body, in size and in time: at maxBody
 	// and cfg.BodyTimeout, or, for the two that take files, at a larger
 	// cap of their own and for as long as the upload makes progress.
-	register := func(pattern string, h http.Handler) {
-		s.patterns = append(s.patterns, pattern)
-		s.mux.Handle(pattern, h)
-	}
 	route := func(pattern string, limit int64, h http.Handler) {
-		register(pattern, s.timeBody(false, limitBody(limit, h)))
+		s.register(pattern, s.timeBody(false, limitBody(limit, h)))
 	}
 	api := func(pattern string, h handler) { route(pattern, maxBody, s.requireKey(s.handle(h))) }
 	upload := func(pattern string, limit int64, h handler) {
-		register(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
+		s.register(pattern, s.timeBody(true, limitBody(limit, s.requireKey(s.handle(h)))))
 	}
 	route("GET /healthz", maxBody, s.handle(s.healthz))
 	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
+	route("GET /api/openapi.json", maxBody, s.handle(s.serveOpenAPI))
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
@@ -164,6 +172,13 @@ func (s *Server) routes() {
 	api("DELETE /api/nodes/delete", s.deleteNode)
 	api("POST /api/nodes/configure-key/{id}", s.renewConfigureKey)
 
+	// Admin management of users and API keys (acc-admin).
+	api("PATCH /api/users/{userId}", s.updateUser)
+	api("DELETE /api/users/{userId}", s.deleteUser)
+	api("GET /api/keys", s.listKeys)
+	api("POST /api/keys", s.createKey)
+	api("DELETE /api/keys/{id}", s.revokeKey)
+
 	// Activity and the client API (/api/client): a user's session or
 	// token, never an admin key. Every instance route is the admin API's
 	// handler behind the client front, which asks the authorizer for the
@@ -171,7 +186,7 @@ func (s *Server) routes() {
 	api("GET /api/audit", s.listAudit)
 	client := func(pattern string, h handler) { route(pattern, maxBody, s.requireUser(s.handle(h))) }
 	clientUpload := func(pattern string, limit int64, h handler) {
-		register(pattern, s.timeBody(true, limitBody(limit, s.requireUser(s.handle(h)))))
+		s.register(pattern, s.timeBody(true, limitBody(limit, s.requireUser(s.handle(h)))))
 	}
 	on := func(need access.Permission, change bool) front {
 		return s.clientFront(access.Action{Need: need, Change: change})
@@ -229,6 +244,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 		s.logError(r, "healthz", err)
 		return fault.New(fault.Unavailable, "database unavailable")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, healthView{Status: "ok"})
 	return nil
 }

@@ -1,10 +1,6 @@
 package panel
 
-import (
-	"net/http"
-
-	"github.com/berth-dev/berth/internal/nodeapi"
-)
+import "net/http"
 
 // stats answers a sample of an instance's resource use.
 func (s *Server) stats(f front) handler {
@@ -17,10 +13,7 @@ func (s *Server) stats(f front) handler {
 		if err != nil {
 			return nodeFault(t.in, err)
 		}
-		writeJSON(w, http.StatusOK, struct {
-			ID string `json:"id"`
-			nodeapi.Stats
-		}{t.in.ID, st})
+		writeJSON(w, http.StatusOK, statsView{ID: t.in.ID, Stats: st})
 		return nil
 	}
 }

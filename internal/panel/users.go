@@ -70,36 +70,18 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 func readNewUser(b body) (store.User, string, error) {
 	var u store.User
 	var err error
-	if u.Username, err = b.str("username", true, 64); err != nil {
+	if u.Username, err = readUsername(b); err != nil {
 		return u, "", err
 	}
-	// A name shown in lists and logs must read as what it is: U+202E and
-	// its kin reorder the text around them, and other format characters
-	// are invisible, so either can make one name pass for another.
-	if strings.IndexFunc(u.Username, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
-		return u, "", fault.InvalidField("username", "must not contain invisible or text-direction characters (Unicode format characters such as U+202E)")
-	}
-	if u.Email, err = b.str("email", true, 254); err != nil {
+	if u.Email, err = readEmail(b); err != nil {
 		return u, "", err
-	}
-	if at := strings.LastIndexByte(u.Email, '@'); at < 1 || at == len(u.Email)-1 || strings.ContainsAny(u.Email, " \t") {
-		return u, "", fault.InvalidField("email", "must be an email address")
 	}
 	if !b.present("password") {
 		return u, "", fault.InvalidField("password", "is required")
 	}
-	password, err := b.str("password", true, maxPassword)
+	password, err := readPassword(b)
 	if err != nil {
 		return u, "", err
-	}
-	// str trims, but a password is kept exactly as sent: a login has to
-	// match what the user chose, spaces included.
-	var exact string
-	if json.Unmarshal(b["password"], &exact) == nil {
-		password = exact
-	}
-	if len(password) < minPassword {
-		return u, "", fault.InvalidField("password", "must be at least %d characters", minPassword)
 	}
 	if u.ID, err = b.str("userId", false, 64); err != nil {
 		return u, "", err
@@ -113,6 +95,51 @@ func readNewUser(b body) (store.User, string, error) {
 		return u, "", err
 	}
 	return u, password, nil
+}
+
+// readUsername reads the required username field.
+func readUsername(b body) (string, error) {
+	name, err := b.str("username", true, 64)
+	if err != nil {
+		return "", err
+	}
+	// A name shown in lists and logs must read as what it is: U+202E and
+	// its kin reorder the text around them, and other format characters
+	// are invisible, so either can make one name pass for another.
+	if strings.IndexFunc(name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0 {
+		return "", fault.InvalidField("username", "must not contain invisible or text-direction characters (Unicode format characters such as U+202E)")
+	}
+	return name, nil
+}
+
+// readEmail reads the required email field.
+func readEmail(b body) (string, error) {
+	email, err := b.str("email", true, 254)
+	if err != nil {
+		return "", err
+	}
+	if at := strings.LastIndexByte(email, '@'); at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t") {
+		return "", fault.InvalidField("email", "must be an email address")
+	}
+	return email, nil
+}
+
+// readPassword reads the password field, which must be present.
+func readPassword(b body) (string, error) {
+	password, err := b.str("password", true, maxPassword)
+	if err != nil {
+		return "", err
+	}
+	// str trims, but a password is kept exactly as sent: a login has to
+	// match what the user chose, spaces included.
+	var exact string
+	if json.Unmarshal(b["password"], &exact) == nil {
+		password = exact
+	}
+	if len(password) < minPassword {
+		return "", fault.InvalidField("password", "must be at least %d characters", minPassword)
+	}
+	return password, nil
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -131,6 +158,95 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.audit(r, "user.create", u.ID)
 	writeJSON(w, http.StatusCreated, viewUser(u))
+	return nil
+}
+
+// readUserChange validates a PATCH /api/users/{userId} body: each field
+// given is held to create-user's rules, and at least one must be given.
+func readUserChange(b body) (store.UserChange, error) {
+	var ch store.UserChange
+	if b.present("username") {
+		name, err := readUsername(b)
+		if err != nil {
+			return ch, err
+		}
+		ch.Username = &name
+	}
+	if b.present("email") {
+		email, err := readEmail(b)
+		if err != nil {
+			return ch, err
+		}
+		ch.Email = &email
+	}
+	if b.present("admin") {
+		admin, err := b.boolean("admin")
+		if err != nil {
+			return ch, err
+		}
+		ch.Admin = &admin
+	}
+	if b.present("password") {
+		password, err := readPassword(b)
+		if err != nil {
+			return ch, err
+		}
+		// Hashed last, once every other field has passed: the hash is
+		// the costly part.
+		hash := secret.HashPassword(password)
+		ch.PasswordHash = &hash
+	}
+	if ch == (store.UserChange{}) {
+		return ch, fault.InvalidField("body", "must change at least one of username, email, password and admin")
+	}
+	return ch, nil
+}
+
+// pathUserID reads the {userId} of the path.
+func pathUserID(r *http.Request) (string, error) {
+	id := r.PathValue("userId")
+	if !userIDPattern.MatchString(id) {
+		return "", fault.InvalidField("userId", "may hold only letters, digits, '.', '_' and '-' (at most 64)")
+	}
+	return id, nil
+}
+
+// updateUser changes a user's username, email, password or admin flag:
+// PATCH /api/users/{userId}. A new password ends the user's sessions.
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUserID(r)
+	if err != nil {
+		return err
+	}
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	ch, err := readUserChange(b)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.UpdateUser(r.Context(), id, ch)
+	if err != nil {
+		return err
+	}
+	s.audit(r, "user.update", id)
+	writeJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// deleteUser removes a user who owns no instance: DELETE
+// /api/users/{userId}, 204; 409 while instances remain.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUserID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(r.Context(), id); err != nil {
+		return err
+	}
+	s.audit(r, "user.delete", id)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

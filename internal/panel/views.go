@@ -3,6 +3,7 @@ package panel
 import (
 	"time"
 
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/ports"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -104,6 +105,44 @@ func viewInstance(in store.Instance) instanceView {
 	}
 	v.ExitCode, v.OOMKilled = in.ExitCode, in.OOMKilled
 	return v
+}
+
+// messageView is the answer of a change with nothing else to say.
+type messageView struct {
+	Message string `json:"message"`
+}
+
+// healthView is the answer of GET /healthz.
+type healthView struct {
+	Status string `json:"status"`
+}
+
+// logsView is the last lines of an instance's console output.
+type logsView struct {
+	ID    string   `json:"id"`
+	Lines []string `json:"lines"`
+}
+
+// installLogView is the output of an instance's install; its fields are
+// in the order a map's keys would be, as the answer had them first.
+type installLogView struct {
+	Error      string   `json:"error"`
+	ID         string   `json:"id"`
+	Installed  bool     `json:"installed"`
+	Installing bool     `json:"installing"`
+	Lines      []string `json:"lines"`
+}
+
+// statsView is a sample of an instance's resource use.
+type statsView struct {
+	ID string `json:"id"`
+	nodeapi.Stats
+}
+
+// diskView is what an instance's data folder holds, and its limit.
+type diskView struct {
+	ID string `json:"id"`
+	nodeapi.DiskUsage
 }
 
 func viewInstances(list []store.Instance) []instanceView {

@@ -6,6 +6,9 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // APIKey is an admin API key's record. The key itself is never stored: only
@@ -15,6 +18,8 @@ type APIKey struct {
 	Name      string
 	KeyHash   string
 	CreatedAt time.Time
+	// RevokedAt is when the key was revoked; zero while it works.
+	RevokedAt time.Time
 }
 
 // CreateAPIKey stores a key by its hash.
@@ -52,4 +57,80 @@ func (s *Store) HasAPIKeys(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("count api keys: %w", err)
 	}
 	return n > 0, nil
+}
+
+// IssueAPIKey makes a new admin API key named name, stores its hash, and
+// returns its record and the key itself, which is never seen again.
+func (s *Store) IssueAPIKey(ctx context.Context, name string, now time.Time) (APIKey, string, error) {
+	key := secret.NewToken("berth_")
+	k := APIKey{ID: NewID(8), Name: name, KeyHash: secret.Hash(key), CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	if err := s.CreateAPIKey(ctx, k); err != nil {
+		return APIKey{}, "", err
+	}
+	return k, key, nil
+}
+
+// ListAPIKeys returns every key, revoked ones included, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+	return queryAll(ctx, s, "list api keys", func(row scanner) (APIKey, error) {
+		var k APIKey
+		var created int64
+		var revoked sql.NullInt64
+		err := row.Scan(&k.ID, &k.Name, &k.KeyHash, &created, &revoked)
+		k.CreatedAt, k.RevokedAt = fromMillis(created), fromMillis(revoked.Int64)
+		return k, err
+	}, `SELECT id, name, key_hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id`+s.bytewise)
+}
+
+// RevokeAPIKey revokes the key id at now: it stops authenticating. An
+// unknown id is NotExist; revoking a revoked key changes nothing. The last
+// working key is refused (Conflict), so that the panel is never left with
+// no way in. On PostgreSQL the live keys are locked first, so that two
+// revokes racing for the last two keys cannot both pass the count; SQLite's
+// immediate transactions are serialized already.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM api_keys WHERE revoked_at IS NULL`+lock))
+		if err != nil {
+			return err
+		}
+		live, found := 0, false
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			live++
+			found = found || k == id
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if !found {
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM api_keys WHERE id = ?`), id).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fault.New(fault.NotExist, "API key not found")
+			}
+			return nil
+		}
+		if live == 1 {
+			return fault.New(fault.Conflict, "this is the last working API key; create another before revoking it")
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`), millis(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke api key %s: %w", id, err)
+	}
+	return nil
 }

@@ -51,6 +51,12 @@ var storeSuite = []struct {
 	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
 	{"DeployAboveTheNodesCoresIsInvalid", testDeployAboveTheNodesCoresIsInvalid},
 	{"AddMissingTemplatesAddsEachBuiltinOnce", testAddMissingTemplatesAddsEachBuiltinOnce},
+	// Admin management of users and API keys (admin_test.go).
+	{"UpdateUserChangesOnlyWhatIsGiven", testUpdateUserChangesOnlyWhatIsGiven},
+	{"UpdateUserRejectsATakenNameOrUnknownUser", testUpdateUserRejectsATakenNameOrUnknownUser},
+	{"DeleteUserRefusesWhileInstancesRemain", testDeleteUserRefusesWhileInstancesRemain},
+	{"APIKeysListAndRevoke", testAPIKeysListAndRevoke},
+	{"ConcurrentRevokesLeaveOneKey", testConcurrentRevokesLeaveOneKey},
 
 	// Subusers and activity (subusers_test.go).
 	{"SubuserGrantsAreAddedChangedAndRemovedOnce", testSubuserGrants},
