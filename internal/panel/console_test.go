@@ -28,22 +28,7 @@ func newConsoleNode(t *testing.T) *consoleNode {
 	t.Helper()
 	n := &consoleNode{frames: make(chan nodeapi.ConsoleMessage, 16), powers: make(chan nodeapi.PowerRequest, 16)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/instances/{id}/console", func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for {
-			_, b, err := conn.Read(r.Context())
-			if err != nil {
-				return
-			}
-			var m nodeapi.ConsoleMessage
-			_ = json.Unmarshal(b, &m)
-			n.frames <- m
-		}
-	})
+	mux.HandleFunc("GET /v1/instances/{id}/console", stubConsole(n.frames))
 	mux.HandleFunc("POST /v1/instances/{id}/power", func(w http.ResponseWriter, r *http.Request) {
 		var req nodeapi.PowerRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)

@@ -41,7 +41,7 @@ func routeDocs(m Mode) []routeDoc {
 	binary := media{contentType: "*/*"}
 	anyObject := &schema{Type: "object", Description: "any JSON object"}
 
-	return []routeDoc{
+	return append([]routeDoc{
 		// Outside /api.
 		{pattern: "GET /healthz", summary: "Answer 200 once the panel is ready", auth: public,
 			answers: map[int]any{ok: healthView{}}, errors: []int{down}},
@@ -178,6 +178,88 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
 			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
+	}, clientRouteDocs(nodeErrors, tail, path, folder, binary)...)
+}
+
+// clientRouteDocs documents the activity log and the client API
+// (/api/client). An instance's routes answer 404 to a stranger, 403 for a
+// missing permission or a read-only token's change, 409 for a change to a
+// suspended instance; those that call the node answer as the admin API's.
+func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary media) []routeDoc {
+	const (
+		ok        = http.StatusOK
+		created   = http.StatusCreated
+		noContent = http.StatusNoContent
+	)
+	activityQuery := []queryParam{
+		{name: "action", doc: "an action, or a dotted prefix of actions (instance.power)"},
+		{name: "actor", doc: "a user id or a credential id"},
+		{name: "since", doc: "RFC 3339; entries at or after it"},
+		{name: "until", doc: "RFC 3339; entries before it"},
+		{name: "limit", integer: true, doc: "entries per page, 1 to 500 (default 50)"},
+		{name: "after", doc: "the next of the previous page"},
+	}
+	see := []int{http.StatusNotFound}
+	change := []int{http.StatusNotFound, http.StatusConflict}
+	const inst = "/api/client/instances/{id}"
+	fileErrors := nodeErrors
+	return []routeDoc{
+		{pattern: "GET /api/audit", summary: "Page through all activity, newest first", auth: admin,
+			query:   append([]queryParam{{name: "instance", doc: "an instance's id"}}, activityQuery...),
+			answers: map[int]any{ok: activityPage{}}},
+
+		{pattern: "GET /api/client/instances", summary: "The instances the user owns or is a subuser of, with its permissions", auth: user,
+			answers: map[int]any{ok: []clientInstanceView{}}},
+		{pattern: "GET " + inst, summary: "One of the user's instances, with its permissions", auth: user,
+			answers: map[int]any{ok: clientInstanceView{}}, errors: see},
+		{pattern: "POST " + inst + "/power", summary: "Start, stop, restart or kill (power)", auth: user,
+			body: powerBody{}, answers: map[int]any{ok: instanceView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/logs", summary: "The last lines of the console output (console.read)", auth: user,
+			query: []queryParam{tail}, answers: map[int]any{ok: logsView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/stats", summary: "A sample of the resource use (console.read)", auth: user,
+			answers: map[int]any{ok: statsView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/console", summary: "The console WebSocket (console.read; commands take console.write, power actions power)", auth: user,
+			answers: map[int]any{http.StatusSwitchingProtocols: nil}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/install-log", summary: "The output of the install (console.read)", auth: user,
+			query: []queryParam{tail}, answers: map[int]any{ok: installLogView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/files", summary: "List a folder (files.read)", auth: user,
+			query: []queryParam{folder}, answers: map[int]any{ok: nodeapi.FileList{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/files/content", summary: "Read a file of up to 10 MiB (files.read)", auth: user,
+			query: []queryParam{path}, answers: map[int]any{ok: binary}, errors: fileErrors},
+		{pattern: "PUT " + inst + "/files/content", summary: "Replace a file with the body (files.write)", auth: user,
+			query: []queryParam{path}, body: media{contentType: "application/octet-stream", schema: &schema{Type: "string", Format: "binary"}},
+			answers: map[int]any{ok: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/files/download", summary: "Download a file of any size; ranges are honoured (files.read)", auth: user,
+			query: []queryParam{path}, answers: map[int]any{ok: binary, http.StatusPartialContent: binary,
+				http.StatusRequestedRangeNotSatisfiable: binary}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/upload", summary: "Upload files into a folder (files.write)", auth: user,
+			query: []queryParam{folder}, body: media{contentType: "multipart/form-data", schema: &schema{Type: "object",
+				Description: "each file part is stored under its file name"}},
+			answers: map[int]any{created: nodeapi.UploadResult{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/mkdir", summary: "Create a folder (files.write)", auth: user,
+			body: nodeapi.PathRequest{}, answers: map[int]any{created: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/rename", summary: "Move or rename a file or folder (files.write)", auth: user,
+			body: nodeapi.RenameRequest{}, answers: map[int]any{ok: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/delete", summary: "Delete files and folders (files.write)", auth: user,
+			body: nodeapi.DeleteRequest{}, answers: map[int]any{ok: nodeapi.DeleteResult{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/compress", summary: "Archive files into a new .tar.gz (files.write)", auth: user,
+			body: nodeapi.CompressRequest{}, answers: map[int]any{created: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/extract", summary: "Unpack an archive (files.write)", auth: user,
+			body: extractBody{}, answers: map[int]any{ok: nodeapi.ExtractResult{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/variables", summary: "The variables, with the template's rules (settings)", auth: user,
+			answers: map[int]any{ok: variablesView{}}, errors: see},
+		{pattern: "PUT " + inst + "/variables", summary: "Change editable variables under the template's rules (settings)", auth: user,
+			body: variablesBody{}, answers: map[int]any{ok: variablesView{}}, errors: change},
+		{pattern: "GET " + inst + "/subusers", summary: "The subusers (subusers)", auth: user,
+			answers: map[int]any{ok: []subuserView{}}, errors: see},
+		{pattern: "POST " + inst + "/subusers", summary: "Grant a user permissions; no more than the granter holds (subusers)", auth: user,
+			body: subuserBody{}, answers: map[int]any{created: subuserView{}}, errors: change},
+		{pattern: "PUT " + inst + "/subusers/{userId}", summary: "Replace a subuser's permissions (subusers)", auth: user,
+			body: permissionsBody{}, answers: map[int]any{ok: subuserView{}}, errors: change},
+		{pattern: "DELETE " + inst + "/subusers/{userId}", summary: "Take a subuser's every permission (subusers)", auth: user,
+			answers: map[int]any{noContent: nil}, errors: change},
+		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first", auth: user,
+			query: activityQuery, answers: map[int]any{ok: activityPage{}}, errors: see},
 	}
 }
 
@@ -250,6 +332,16 @@ type (
 	sshKeyBody struct {
 		Name      string `json:"name,omitempty" doc:"the key's comment when absent"`
 		PublicKey string `json:"publicKey" doc:"one authorized_keys line without options: ed25519, ECDSA, or RSA of 2048 bits or more"`
+	}
+	variablesBody struct {
+		Variables map[string]string `json:"variables" doc:"the editable variables to change, by name; the rest keep their values"`
+	}
+	subuserBody struct {
+		User        string   `json:"user" doc:"a username or email"`
+		Permissions []string `json:"permissions"`
+	}
+	permissionsBody struct {
+		Permissions []string `json:"permissions"`
 	}
 	powerBody struct {
 		Action string `json:"action" doc:"start, stop, restart or kill"`
