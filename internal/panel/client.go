@@ -13,8 +13,9 @@ import (
 )
 
 // The client API's own endpoints: a user's instances and their variables
-// (subusers and activity have files of their own). The endpoints it shares with the admin API (power, logs,
-// files, ...) are those handlers behind the client front (fronts.go).
+// (subusers and activity have files of their own). The endpoints it
+// shares with the admin API (power, logs, files, ...) are those handlers
+// behind the client's instance front (fronts.go).
 
 // clientInstanceView is an instance as a user sees it: the admin API's
 // shape and what the user may do to it.
@@ -31,7 +32,7 @@ func viewClientInstance(p access.Principal, sh store.Shared) clientInstanceView 
 // of, each with its permissions. An admin user sees its own here too; all
 // of them are on the admin API.
 func (s *Server) listClientInstances(w http.ResponseWriter, r *http.Request) error {
-	p := userPrincipal(r)
+	p := callerOf(r)
 	list, err := s.store.InstancesOfUser(r.Context(), p.UserID)
 	if err != nil {
 		return err

@@ -10,10 +10,12 @@ import (
 )
 
 // An instance endpoint (power, logs, stats, console, install log, files)
-// has one implementation and two fronts: the admin API's, where the key
-// may do anything to any instance, and the client API's, where the
-// authorizer decides what the signed-in user may do. A handler asks its
-// front for the instance once it has checked the request itself.
+// has one implementation and two instance fronts: the admin API's, where
+// an admin may do anything to any instance, and the client API's, where
+// the authorizer decides what the signed-in user may do. A handler asks
+// its instance front for the instance once it has checked the request
+// itself. (Who may call a route at all is the authentication front of
+// auth.go, applied before the handler runs.)
 
 // target is the instance an endpoint acts on, as its front resolved it.
 type target struct {
@@ -25,21 +27,23 @@ type target struct {
 	may func(ctx context.Context, act access.Action) error
 }
 
-// front resolves the instance named by a request's path, or refuses it.
+// instanceFront resolves the instance named by a request's path, or
+// refuses it.
 type instanceFront func(r *http.Request) (target, error)
 
-// adminFront is the admin API's front: the instance by its id alone.
+// adminInstance is the admin API's instance front: the instance by its id
+// alone.
 func (s *Server) adminInstance(r *http.Request) (target, error) {
 	in, err := s.pathInstance(r)
 	return target{in: in, held: access.All, may: func(context.Context, access.Action) error { return nil }}, err
 }
 
-// clientFront is the client API's front for a route that takes act: the
-// caller must be allowed it on the instance, as must every further action
-// asked on the same request.
+// clientInstance is the client API's instance front for a route that
+// takes act: the caller must be allowed it on the instance, as must every
+// further action asked on the same request.
 func (s *Server) clientInstance(act access.Action) instanceFront {
 	return func(r *http.Request) (target, error) {
-		p := userPrincipal(r)
+		p := callerOf(r)
 		id, err := pathID(r)
 		if err != nil {
 			return target{}, err
@@ -73,24 +77,4 @@ func (s *Server) authorizedInstance(ctx context.Context, p access.Principal, id 
 // accessInstance is what the authorizer needs to know of sh.
 func accessInstance(sh store.Shared) access.Instance {
 	return access.Instance{ID: sh.ID, OwnerID: sh.UserID, Suspended: sh.Suspended, Granted: sh.Granted}
-}
-
-// requireUser lets through a request whose principal is a user, by a
-// session or a personal access token. An admin API key is not a user's
-// credential: it gets 401, as does no credential.
-func (s *Server) requireUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, ok := access.FromContext(r.Context()); !ok || p.UserID == "" {
-			writeErrorMessage(w, http.StatusUnauthorized,
-				"a user's session or personal access token is required (an admin API key is not one)")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// userPrincipal is the principal of a request requireUser let through.
-func userPrincipal(r *http.Request) access.Principal {
-	p, _ := access.FromContext(r.Context())
-	return p
 }
