@@ -17,41 +17,21 @@ import (
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/panel"
+	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// testPrincipalHeader names, in tests alone, a principal the test set up:
-// the stand-in for a user's session or token on /api/client until those
-// exist on this branch. The panel never reads it; withPrincipals does.
-const testPrincipalHeader = "X-Test-Principal"
-
-// withPrincipals serves h with the principal a request names in
-// testPrincipalHeader placed in its context, as the panel's own
-// authentication of sessions and tokens will.
-func withPrincipals(t testing.TB, h http.Handler, principals map[string]access.Principal) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if name := r.Header.Get(testPrincipalHeader); name != "" {
-			p, ok := principals[name]
-			if !ok {
-				t.Errorf("the test names an unknown principal %q", name)
-				w.WriteHeader(http.StatusTeapot)
-				return
-			}
-			r = r.WithContext(access.WithPrincipal(r.Context(), p))
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// clientPanel is a panel served over HTTP with test principals, a stub
-// node, and users made straight in the store (no password hashing: they
-// never sign in here).
+// clientPanel is a panel served over HTTP with a stub node, and users
+// made straight in the store with userPassword. Requests name a caller
+// registered by sessionFor or tokenFor, and carry that caller's real
+// credential: a session cookie or a personal access token.
 type clientPanel struct {
 	*testPanel
-	url        string
-	principals map[string]access.Principal
-	node       *anyNode
-	nodeID     string
+	url string
+	// callers maps a caller's name to its credential.
+	callers map[string]cred
+	node    *anyNode
+	nodeID  string
 }
 
 func newClientPanel(t *testing.T) *clientPanel {
@@ -61,8 +41,8 @@ func newClientPanel(t *testing.T) *clientPanel {
 
 func newClientPanelOn(t *testing.T, p *testPanel) *clientPanel {
 	t.Helper()
-	c := &clientPanel{testPanel: p, principals: map[string]access.Principal{}}
-	srv := httptest.NewServer(withPrincipals(t, p.handler, c.principals))
+	c := &clientPanel{testPanel: p, callers: map[string]cred{}}
+	srv := httptest.NewServer(p.handler)
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
 	c.node = newAnyNode(t)
@@ -70,26 +50,68 @@ func newClientPanelOn(t *testing.T, p *testPanel) *clientPanel {
 	return c
 }
 
-// user stores a user named name and returns its id.
+// userPasswordHash is userPassword hashed once, for the users the client
+// tests store directly: one argon2id hash, not one per user.
+var userPasswordHash = sync.OnceValue(func() string { return secret.HashPassword(userPassword) })
+
+// user stores a user named name, with userPassword, and returns its id.
 func (c *clientPanel) user(name string, admin bool) string {
 	c.t.Helper()
 	id := store.NewID(8)
 	if err := c.st.CreateUser(context.Background(), store.User{ID: id, Username: name, Email: name + "@example.com",
-		PasswordHash: "$argon2id$unused", Admin: admin, CreatedAt: time.Now()}); err != nil {
+		PasswordHash: userPasswordHash(), Admin: admin, CreatedAt: time.Now()}); err != nil {
 		c.t.Fatalf("create user %s: %v", name, err)
 	}
 	return id
 }
 
-// as registers a principal under name, for requests to send as it.
-func (c *clientPanel) as(name string, p access.Principal) string {
-	c.principals[name] = p
-	return name
+// sessionFor signs username in (POST /auth/login) and registers the session
+// as caller as; it returns as.
+func (c *clientPanel) sessionFor(as, username string) string {
+	c.t.Helper()
+	r := c.do(clientRequest{method: "POST", path: "/auth/login", body: map[string]any{"username": username, "password": userPassword}})
+	if r.code != 200 {
+		c.t.Fatalf("sign in as %s: %d %s", username, r.code, r.body)
+	}
+	c.callers[as] = cred{cookie: sessionOf(c.t, r).Value}
+	return as
 }
 
-// session is a signed-in session of user.
-func session(userID string) access.Principal {
-	return access.Principal{Kind: access.Session, CredentialID: "s-" + userID, UserID: userID}
+// tokenFor signs username in, creates a personal access token
+// (POST /api/client/account/tokens), read-only or not, and registers it as
+// caller as; it returns as.
+func (c *clientPanel) tokenFor(as, username string, readOnly bool) string {
+	c.t.Helper()
+	session := c.sessionFor(as+" (signing in)", username)
+	m := c.expectAs(201, session, "POST", "/api/client/account/tokens", map[string]any{"name": as, "readOnly": readOnly}).object(c.t)
+	token, _ := m["token"].(string)
+	if token == "" {
+		c.t.Fatalf("token answer without a token: %v", m)
+	}
+	c.callers[as] = cred{token: token}
+	return as
+}
+
+// credentialID is the id of caller as's session or token, as the
+// activity log records it.
+func (c *clientPanel) credentialID(as string) string {
+	c.t.Helper()
+	cr := c.callers[as]
+	if cr.cookie != "" {
+		for _, se := range c.expectAs(200, as, "GET", "/api/client/account/sessions", nil).array(c.t) {
+			if se["current"] == true {
+				return se["id"].(string)
+			}
+		}
+		c.t.Fatalf("%s's session is not listed", as)
+	}
+	for _, tok := range c.expectAs(200, as, "GET", "/api/client/account/tokens", nil).array(c.t) {
+		if tok["name"] == as {
+			return tok["id"].(string)
+		}
+	}
+	c.t.Fatalf("%s's token is not listed", as)
+	return ""
 }
 
 // variablesTemplate has an editable string, an editable bounded int and a
@@ -143,7 +165,7 @@ func (c *clientPanel) grant(instance, user string, perms ...access.Permission) {
 // clientRequest is one request to the panel over HTTP.
 type clientRequest struct {
 	method, path string
-	// as names the principal, "" none; key sends an admin API key.
+	// as names the caller, "" none; key sends an admin API key.
 	as  string
 	key string
 	// body is sent as JSON unless contentType says otherwise.
@@ -165,12 +187,7 @@ func (c *clientPanel) do(req clientRequest) response {
 	if ct != "" {
 		hr.Header.Set("Content-Type", ct)
 	}
-	if req.as != "" {
-		hr.Header.Set(testPrincipalHeader, req.as)
-	}
-	if req.key != "" {
-		hr.Header.Set("x-api-key", req.key)
-	}
+	c.authorize(hr.Header, req.as, req.key)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", req.method, req.path, err)
@@ -183,7 +200,28 @@ func (c *clientPanel) do(req clientRequest) response {
 	return response{code: resp.StatusCode, header: resp.Header, body: body}
 }
 
-// expectAs sends a request as a principal and fails unless it gets code.
+// authorize puts caller as's credential in h, and key as the admin API
+// key; "" is none.
+func (c *clientPanel) authorize(h http.Header, as, key string) {
+	c.t.Helper()
+	if as != "" {
+		cr, ok := c.callers[as]
+		if !ok {
+			c.t.Fatalf("the test names an unknown caller %q", as)
+		}
+		switch {
+		case cr.cookie != "":
+			h.Add("Cookie", (&http.Cookie{Name: "berth_session", Value: cr.cookie}).String())
+		case cr.token != "":
+			h.Set("Authorization", "Bearer "+cr.token)
+		}
+	}
+	if key != "" {
+		h.Set("x-api-key", key)
+	}
+}
+
+// expectAs sends a request as a caller and fails unless it gets code.
 func (c *clientPanel) expectAs(code int, as, method, path string, body any) response {
 	c.t.Helper()
 	r := c.do(clientRequest{method: method, path: path, as: as, body: body})
@@ -193,19 +231,14 @@ func (c *clientPanel) expectAs(code int, as, method, path string, body any) resp
 	return r
 }
 
-// dialConsoleAs opens an instance's client console as a principal; it
+// dialConsoleAs opens an instance's client console as a caller; it
 // returns the handshake's status when the panel refuses it.
 func (c *clientPanel) dialConsoleAs(as, key, id string) (*websocket.Conn, int) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), failBound)
 	defer cancel()
 	h := http.Header{}
-	if as != "" {
-		h.Set(testPrincipalHeader, as)
-	}
-	if key != "" {
-		h.Set("x-api-key", key)
-	}
+	c.authorize(h, as, key)
 	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.url, "http")+"/api/client/instances/"+id+"/console",
 		&websocket.DialOptions{HTTPHeader: h})
 	if err != nil {

@@ -57,34 +57,37 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 	}
 }
 
-// TestClientAuthorizationMatrix tries every /api/client route as every kind
-// of caller: no credential and an admin key get 401, a stranger 404, a
-// subuser without the route's permission 403, a read-only token 403 for a
-// change, the owner of a suspended instance 409 for a change; the owner,
-// an admin user and a subuser holding exactly the permission succeed. A
-// route registered without an entry here fails the test.
+// TestClientAuthorizationMatrix tries every /api/client/instances route as
+// every kind of caller, each with a real credential: no credential and an
+// admin key get 401, a stranger 404, a subuser without the route's
+// permission 403, a read-only token 403 for a change, the owner of a
+// suspended instance 409 for a change; the owner, an admin user's session
+// and a subuser holding exactly the permission succeed. A route registered
+// without an entry here fails the test. The account routes are the
+// user's own, not an instance's: TestClientAccountRoutesTakeAUsersCredential.
 func TestClientAuthorizationMatrix(t *testing.T) {
 	c := newClientPanel(t)
-	owner, admin, stranger := c.user("owner", false), c.user("root", true), c.user("stranger", false)
-	holder, lacker, target := c.user("holder", false), c.user("lacker", false), c.user("target", false)
+	owner, holder, lacker, target := c.user("owner", false), c.user("holder", false), c.user("lacker", false), c.user("target", false)
+	c.user("root", true)
+	c.user("stranger", false)
 	id := c.readyInstanceOf(owner, "25565")
 	suspended := c.readyInstanceOf(owner, "25566")
 	c.expect(200, "POST", "/api/instances/suspend/"+suspended, nil)
 
 	as := map[string]string{
-		"owner":    c.as("owner", session(owner)),
-		"admin":    c.as("admin", access.Principal{Kind: access.Session, CredentialID: "s-root", UserID: admin, Admin: true}),
-		"stranger": c.as("stranger", session(stranger)),
-		"holder":   c.as("holder", session(holder)),
-		"lacker":   c.as("lacker", access.Principal{Kind: access.Token, CredentialID: "t-lacker", UserID: lacker}),
-		"readonly": c.as("readonly", access.Principal{Kind: access.Token, CredentialID: "t-owner", UserID: owner, ReadOnly: true}),
+		"owner":    c.sessionFor("owner", "owner"),
+		"admin":    c.sessionFor("admin", "root"),
+		"stranger": c.sessionFor("stranger", "stranger"),
+		"holder":   c.sessionFor("holder", "holder"),
+		"lacker":   c.tokenFor("lacker", "lacker", false),
+		"readonly": c.tokenFor("readonly", "owner", true),
 	}
 
 	matrix := clientMatrix(t)
 	outer := c.t
 	var seen []string
 	for _, pattern := range c.server.Patterns() {
-		if !strings.Contains(pattern, " /api/client/") {
+		if !strings.Contains(pattern, " /api/client/instances") {
 			continue
 		}
 		seen = append(seen, pattern)
@@ -167,6 +170,40 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 	}
 }
 
+// TestClientAccountRoutesTakeAUsersCredential walks every /api/client
+// route that is not an instance's (the account's, and the list of
+// instances): none answers a caller without a credential, or with an
+// admin API key, but 401 naming what it takes; and a path under
+// /api/client that no route serves answers the same, never the admin
+// API's "API key is required".
+func TestClientAccountRoutesTakeAUsersCredential(t *testing.T) {
+	c := newClientPanel(t)
+	var walked int
+	patterns := c.server.Patterns()
+	for _, pattern := range append(slices.Clone(patterns), "GET /api/client/nothing", "DELETE /api/client/account") {
+		method, path, _ := strings.Cut(pattern, " ")
+		if !strings.HasPrefix(path, "/api/client/") || strings.HasPrefix(path, "/api/client/instances/") {
+			continue
+		}
+		walked++
+		path = strings.ReplaceAll(path, "{id}", "x")
+		for _, tc := range []struct {
+			who, key, msg string
+		}{
+			{"no credential", "", "sign in"},
+			{"the admin key", c.key, "API key is not a user credential"},
+		} {
+			r := c.do(clientRequest{method: method, path: path, key: tc.key})
+			if r.code != 401 || !strings.Contains(r.errorMessage(t), tc.msg) {
+				t.Errorf("%s %s with %s: %d %s, want 401 naming %q", method, path, tc.who, r.code, r.body, tc.msg)
+			}
+		}
+	}
+	if walked < 17 {
+		t.Errorf("walked %d routes; want the 14 account routes, the instance list and the 2 unknown paths", walked)
+	}
+}
+
 // TestClientAnswersCarryNoSecrets calls every /api/client route and the
 // admin's activity log and checks that no answer, nor the request log,
 // carries a password hash, the API key or the node's token.
@@ -175,7 +212,7 @@ func TestClientAnswersCarryNoSecrets(t *testing.T) {
 	owner := c.user("owner", false)
 	target := c.user("target", false)
 	id := c.readyInstanceOf(owner, "25565")
-	c.as("owner", session(owner))
+	c.sessionFor("owner", "owner")
 	node, err := c.st.NodeByID(t.Context(), c.nodeID)
 	if err != nil {
 		t.Fatal(err)
