@@ -61,6 +61,12 @@ func (s *Server) auditInstance(r *http.Request, action, instanceID string) {
 	s.record(r, store.AuditEntry{Action: action, InstanceID: instanceID, Target: instanceID})
 }
 
+// asCaller is r acting as p, for the routes that find their actor
+// themselves (sign-in and sign-out take no credential beforehand).
+func asCaller(r *http.Request, p access.Principal) *http.Request {
+	return r.WithContext(access.WithPrincipal(r.Context(), p))
+}
+
 // record completes e with who made the change, from where and when, from
 // the request's principal, and appends it to the activity log. A failure
 // to write it is logged, not answered: the change itself has already been

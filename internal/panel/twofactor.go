@@ -55,6 +55,7 @@ func (s *Server) setupTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.StartTwoFactor(r.Context(), u.ID, key, s.now()); err != nil {
 		return err
 	}
+	s.audit(r, "account.2fa.setup", u.ID)
 	// The one answer that carries this secret: no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, twoFactorSetupView{Secret: key, OTPAuthURL: totp.URL(totpIssuer, u.Username, key)})
