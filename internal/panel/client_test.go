@@ -417,3 +417,23 @@ func readConsoleError(t *testing.T, conn *websocket.Conn) string {
 		}
 	}
 }
+
+// TestDeletingASubuserEndsItsAccessAndKeepsTheInstance: DELETE
+// /api/users/{userId} of a subuser that is signed in answers 204 (only
+// owning instances blocks it); its grant and its session go with it, and
+// the instance stays, its owner's.
+func TestDeletingASubuserEndsItsAccessAndKeepsTheInstance(t *testing.T) {
+	c := newClientPanel(t)
+	owner, friend := c.user("owner", false), c.user("friend", false)
+	id := c.readyInstanceOf(owner, "25565")
+	c.grant(id, friend, access.ConsoleRead)
+	c.sessionFor("friend", "friend")
+	c.sessionFor("owner", "owner")
+	c.expectAs(200, "friend", "GET", "/api/client/instances/"+id, nil)
+	c.expect(409, "DELETE", "/api/users/"+owner, nil)
+	c.expect(204, "DELETE", "/api/users/"+friend, nil)
+	c.expectAs(401, "friend", "GET", "/api/client/instances/"+id, nil)
+	if subs := c.expectAs(200, "owner", "GET", "/api/client/instances/"+id+"/subusers", nil).array(t); len(subs) != 0 {
+		t.Errorf("subusers after the friend's delete = %v", subs)
+	}
+}

@@ -62,6 +62,7 @@ var storeSuite = []struct {
 	{"SubuserGrantsAreAddedChangedAndRemovedOnce", testSubuserGrants},
 	{"SubuserOfAMissingInstanceOrUserIsNotFound", testSubuserMissingRefs},
 	{"SubusersGoWithTheirInstanceOrUser", testSubusersCascade},
+	{"DeleteUserOfASubuserDropsItsGrantsKeepsItsActivity", testDeleteUserOfASubuser},
 	{"InstancesOfUserListsOwnedAndSharedWithTheGrant", testInstancesOfUser},
 	{"AuditPageFiltersAndPagesNewestFirst", testAuditPage},
 	{"AuditActionFilterTakesWildcardsLiterally", testAuditActionLiteral},

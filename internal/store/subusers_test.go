@@ -110,6 +110,37 @@ func testSubusersCascade(t *testing.T, db database) {
 	}
 }
 
+// testDeleteUserOfASubuser: DeleteUser refuses only while the user owns
+// instances; a subuser goes with its grants, and what it did stays in the
+// activity log.
+func testDeleteUserOfASubuser(t *testing.T, db database) {
+	st := db(t)
+	sharedSetup(t, st)
+	grant(t, st, "i1", "friend", access.Power)
+	if err := st.RecordAudit(ctx, store.AuditEntry{ActorKind: "session", CredentialID: "s1", UserID: "friend",
+		Action: "instance.power.stop", InstanceID: "i1", Target: "i1", IP: "192.0.2.1", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteUser(ctx, "friend"); err != nil {
+		t.Fatalf("delete a subuser: %v", err)
+	}
+	if subs, err := st.Subusers(ctx, "i1"); err != nil || len(subs) != 0 {
+		t.Errorf("i1's subusers after friend's delete = %+v, %v; want none", subs, err)
+	}
+	page, err := st.AuditPage(ctx, store.AuditFilter{InstanceID: "i1", Limit: 10})
+	if err != nil || len(page) != 1 || page[0].UserID != "friend" || page[0].Username != "" {
+		t.Errorf("i1's activity after friend's delete = %+v, %v; want the entry, with no username", page, err)
+	}
+	expectFault(t, "owner of an instance with a subuser", st.DeleteUser(ctx, "owner"), fault.Conflict, "")
+	grant(t, st, "i1", "other", access.FilesRead)
+	if err := st.DeleteInstance(ctx, "i1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteUser(ctx, "owner"); err != nil {
+		t.Errorf("delete the owner once its instance went: %v", err)
+	}
+}
+
 func testInstancesOfUser(t *testing.T, db database) {
 	st := db(t)
 	sharedSetup(t, st)
