@@ -69,6 +69,20 @@ const (
 	Token                    // a personal access token (Bearer berth_pat_...)
 )
 
+// String names the kind as the activity log records it: "key", "session"
+// or "token".
+func (k Kind) String() string {
+	switch k {
+	case AdminKey:
+		return "key"
+	case Session:
+		return "session"
+	case Token:
+		return "token"
+	}
+	return "unknown"
+}
+
 // Principal is who is asking: the credential's kind and, for sessions and
 // tokens, the user behind it.
 type Principal struct {
@@ -112,23 +126,33 @@ func Held(p Principal, in Instance) []Permission {
 
 // Action is something a principal wants to do to an instance.
 type Action struct {
-	// Need is the permission the action takes.
+	// Need is the permission the action takes; empty for what anyone with
+	// business on the instance may do (see View).
 	Need Permission
 	// Change is set when the action changes anything: read-only tokens and
 	// suspended instances refuse it.
 	Change bool
 }
 
+// ErrNotFound is the answer about an instance the principal has no
+// business with, word for word the answer about one that does not exist:
+// callers that find no instance at all give it too.
+var ErrNotFound error = &fault.Error{Kind: fault.NotExist, Msg: "instance not found"}
+
+// View is seeing an instance at all: its summary and its activity. Any
+// permission on it, or none but a subuser's place, is enough.
+var View = Action{}
+
 // Authorize decides whether p may do act to in, and answers why not.
 func Authorize(p Principal, in Instance, act Action) error {
 	held := Held(p, in)
 	if held == nil {
-		return fault.New(fault.NotExist, "instance not found")
+		return ErrNotFound
 	}
 	if act.Change && p.ReadOnly {
 		return fault.New(fault.Permission, "this token is read-only")
 	}
-	if !slices.Contains(held, act.Need) {
+	if act.Need != "" && !slices.Contains(held, act.Need) {
 		return fault.New(fault.Permission, "missing permission %q on this instance", act.Need)
 	}
 	if act.Change && in.Suspended {

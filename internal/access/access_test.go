@@ -42,6 +42,8 @@ func TestAuthorizeDecidesForEveryKindOfPrincipal(t *testing.T) {
 		{"suspended reads", owner, suspended, read, fault.Other},
 		{"suspended refuses changes", owner, suspended, power, fault.Conflict},
 		{"suspended refuses admins' changes too", admin, suspended, power, fault.Conflict},
+		{"subuser with no grant views", sub, Instance{ID: "i1", OwnerID: "owner", Granted: []Permission{}}, View, fault.Other},
+		{"stranger may not view", stranger, in, View, fault.NotExist},
 	} {
 		err := Authorize(tc.p, tc.in, tc.act)
 		if got := fault.KindOf(err); (err == nil) != (tc.want == fault.Other) || (err != nil && got != tc.want) {
@@ -98,5 +100,13 @@ func TestPrincipalTravelsInTheContext(t *testing.T) {
 	p := Principal{Kind: Token, UserID: "u"}
 	if got, ok := FromContext(WithPrincipal(context.Background(), p)); !ok || got != p {
 		t.Fatalf("FromContext = %+v, %v", got, ok)
+	}
+}
+
+func TestKindNamesWhatTheActivityLogRecords(t *testing.T) {
+	for k, want := range map[Kind]string{AdminKey: "key", Session: "session", Token: "token", 0: "unknown"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
+		}
 	}
 }

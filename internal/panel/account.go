@@ -142,10 +142,11 @@ func (s *Server) deleteOtherSessions(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	if err := s.store.DeleteSession(r.Context(), callerOf(r).UserID, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	if err := s.store.DeleteSession(r.Context(), callerOf(r).UserID, id); err != nil {
 		return err
 	}
-	s.audit(r, "account.session.delete", callerOf(r).UserID)
+	s.audit(r, "account.session.delete", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +40,9 @@ func TestPasswordChangeEndsTheOtherSessions(t *testing.T) {
 	}
 	p.expectAs(200, there, "GET", "/api/client/account", nil)
 	p.expectAs(204, here, "POST", "/api/client/account/password", map[string]any{"current": userPassword, "new": "a new password"})
+	if e := p.lastAudit(); e.Action != "account.password" || e.Target != id {
+		t.Errorf("newest audit entry = %+v, want the password change", e)
+	}
 	p.expectAs(200, here, "GET", "/api/client/account", nil)
 	p.expectAs(401, there, "GET", "/api/client/account", nil)
 	if n := signedInSessions(t, p.st, id); n != 1 {
@@ -49,9 +53,6 @@ func TestPasswordChangeEndsTheOtherSessions(t *testing.T) {
 		t.Errorf("the old password: %d %s", r.code, r.body)
 	}
 	p.expectAs(200, cred{}, "POST", "/auth/login", map[string]any{"username": "ann", "password": "a new password"})
-	if e := p.lastAudit(); e.Action != "account.password" || e.Target != id {
-		t.Errorf("newest audit entry = %+v, want the password change", e)
-	}
 }
 
 func TestSessionsAreListedAndEndedOneOrAllOthers(t *testing.T) {
@@ -146,5 +147,76 @@ func TestSSHKeysAreCheckedListedAndDeleted(t *testing.T) {
 	p.expectAs(204, s, "DELETE", "/api/client/account/ssh-keys/"+id, nil)
 	if list := p.expectAs(200, s, "GET", "/api/client/account/ssh-keys", nil).array(t); len(list) != 0 {
 		t.Errorf("keys after delete = %v", list)
+	}
+}
+
+// TestAccountChangesAreRecordedWithTheirActor makes every change an account
+// route can make, with a session and with a token, and reads the activity
+// log: each change is there, with the user and the very credential that
+// made it; a sign-in is the new session's act, a sign-out the ended one's.
+func TestAccountChangesAreRecordedWithTheirActor(t *testing.T) {
+	p, clock := newClockPanel(t, panel.Config{})
+	ann := p.addUser("ann", false)
+	here := cred{cookie: p.signIn("ann", "")}
+	there := cred{cookie: p.signIn("ann", "")}
+	current := func(c cred) string {
+		for _, se := range p.expectAs(200, c, "GET", "/api/client/account/sessions", nil).array(t) {
+			if se["current"] == true {
+				return se["id"].(string)
+			}
+		}
+		t.Fatal("no current session listed")
+		return ""
+	}
+	hereID, thereID := current(here), current(there)
+	made := p.expectAs(201, here, "POST", "/api/client/account/tokens", map[string]any{"name": "cli"}).object(t)
+	tokenID, tok := made["id"].(string), cred{token: made["token"].(string)}
+	line, _ := authorizedKey(t, "ann@laptop")
+	keyID := p.expectAs(201, tok, "POST", "/api/client/account/ssh-keys", map[string]any{"publicKey": line}).object(t)["id"].(string)
+	p.expectAs(204, tok, "DELETE", "/api/client/account/ssh-keys/"+keyID, nil)
+	p.expectAs(204, here, "POST", "/api/client/account/password", map[string]any{"current": userPassword, "new": "a new password"})
+	// The password change ended the other session; a new one begins.
+	there = cred{cookie: sessionOf(t, p.expectAs(200, cred{}, "POST", "/auth/login",
+		map[string]any{"username": "ann", "password": "a new password"})).Value}
+	againID := current(there)
+	_, codes := p.enableTwoFactor(clock, here.cookie)
+	p.expectAs(204, here, "POST", "/api/client/account/2fa/disable", map[string]any{"password": "a new password", "code": codes[0]})
+	p.expectAs(204, here, "DELETE", "/api/client/account/sessions/"+againID, nil)
+	p.expectAs(204, here, "DELETE", "/api/client/account/sessions", nil)
+	p.expectAs(204, tok, "DELETE", "/api/client/account/tokens/"+tokenID, nil)
+	p.expectAs(204, here, "POST", "/auth/logout", nil)
+
+	list, err := p.st.AuditLog(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range slices.Backward(list) {
+		if e.Action == "user.create" {
+			continue
+		}
+		got = append(got, e.ActorKind+" "+e.CredentialID+" "+e.UserID+" "+e.Action+" "+e.Target)
+	}
+	session := func(id, action, target string) string {
+		return "session " + id + " " + ann + " " + action + " " + target
+	}
+	want := []string{
+		session(hereID, "account.login", ann),
+		session(thereID, "account.login", ann),
+		session(hereID, "account.token.create", tokenID),
+		"token " + tokenID + " " + ann + " account.ssh-key.add " + keyID,
+		"token " + tokenID + " " + ann + " account.ssh-key.delete " + keyID,
+		session(hereID, "account.password", ann),
+		session(againID, "account.login", ann),
+		session(hereID, "account.2fa.setup", ann),
+		session(hereID, "account.2fa.enable", ann),
+		session(hereID, "account.2fa.disable", ann),
+		session(hereID, "account.session.delete", againID),
+		session(hereID, "account.sessions.delete", ann),
+		"token " + tokenID + " " + ann + " account.token.delete " + tokenID,
+		session(hereID, "account.logout", ann),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("activity:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -118,12 +118,22 @@ type benchRequest struct {
 	method, path, body string
 }
 
+// do sends the request with the credential key: an admin API key, a
+// personal access token (berth_pat_...), or a session cookie's value
+// (after "session=").
 func (q benchRequest) do(c *http.Client, base, key string) (*http.Response, error) {
 	req, err := http.NewRequest(q.method, base+q.path, strings.NewReader(q.body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("x-api-key", key)
+	switch {
+	case strings.HasPrefix(key, tokenPrefix):
+		req.Header.Set("Authorization", "Bearer "+key)
+	case strings.HasPrefix(key, "session="):
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: strings.TrimPrefix(key, "session=")})
+	default:
+		req.Header.Set("x-api-key", key)
+	}
 	if q.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

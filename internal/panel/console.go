@@ -10,9 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -38,35 +40,45 @@ const (
 	consoleProxyWriteTimeout = 30 * time.Second
 )
 
-// console serves the console WebSocket of an instance.
-func (s *Server) console(w http.ResponseWriter, r *http.Request) error {
-	if !sameOrigin(r) {
-		// A page of another site would ride on the browser's credentials
-		// (cross-site WebSocket hijacking).
-		return fault.New(fault.Permission, "cross-origin console connections are refused")
-	}
-	in, c, err := s.instanceAndNode(r)
-	if err != nil {
-		return err
-	}
-	node, err := c.DialConsole(r.Context(), in.ID)
-	if err != nil {
-		return nodeFault(in, err)
-	}
-	defer node.CloseNow()
-	node.SetReadLimit(consoleFrameLimit)
-	// The origin was checked above; Accept checks it again the same way.
-	client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		// Accept has answered the client itself.
-		_ = node.Close(websocket.StatusNormalClosure, "")
+// console serves the console WebSocket of an instance. What the client
+// sends is checked frame by frame against what its front allows: a
+// command takes console.write, a power action power.
+func (s *Server) console(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !sameOrigin(r) {
+			// A page of another site would ride on the browser's
+			// credentials (cross-site WebSocket hijacking).
+			return fault.New(fault.Permission, "cross-origin console connections are refused")
+		}
+		t, c, err := s.instanceAndNode(r, f)
+		if err != nil {
+			return err
+		}
+		node, err := c.DialConsole(r.Context(), t.in.ID)
+		if err != nil {
+			return nodeFault(t.in, err)
+		}
+		defer node.CloseNow()
+		node.SetReadLimit(consoleFrameLimit)
+		// The origin was checked above; Accept checks it again the same way.
+		client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			// Accept has answered the client itself.
+			_ = node.Close(websocket.StatusNormalClosure, "")
+			return nil
+		}
+		defer client.CloseNow()
+		client.SetReadLimit(consoleFrameLimit)
+		s.proxyConsole(r, t, client, node)
 		return nil
 	}
-	defer client.CloseNow()
-	client.SetReadLimit(consoleFrameLimit)
-	s.proxyConsole(r, in, client, node)
-	return nil
 }
+
+// Actions asked for on the console, beyond reading it.
+var (
+	consoleCommand     = access.Action{Need: access.ConsoleWrite, Change: true}
+	consolePowerAction = access.Action{Need: access.Power, Change: true}
+)
 
 // sameOrigin reports whether r comes from a page of the panel's own origin,
 // or from no page at all (scripts and tools send no Origin).
@@ -81,7 +93,8 @@ func sameOrigin(r *http.Request) bool {
 
 // proxyConsole relays frames between client and node until either ends;
 // the end of one is passed to the other as a close frame.
-func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *websocket.Conn) {
+func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket.Conn) {
+	in := t.in
 	// Reads end after the close handshakes: coder/websocket closes a
 	// connection outright when a read's context ends. So the panel's
 	// shutdown ends the console by closing the client's side, with a close
@@ -145,6 +158,10 @@ func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *
 		}
 		switch m.Event {
 		case nodeapi.EventCommand:
+			if err := t.may(readCtx, consoleCommand); err != nil {
+				reply(s.refusal(r, err))
+				continue
+			}
 			// The node refuses commands to a suspended instance once the
 			// suspension reaches it; the database knows first.
 			if cur, err := s.store.InstanceByID(readCtx, in.ID); err == nil && cur.Suspended {
@@ -158,11 +175,18 @@ func (s *Server) proxyConsole(r *http.Request, in store.Instance, client, node *
 				power(nodeapi.ActionStop)
 				continue
 			}
-			_ = send(node, frame)
+			if send(node, frame) == nil {
+				s.record(r, store.AuditEntry{Action: "instance.console.command", InstanceID: in.ID, Target: in.ID,
+					Detail: shorten(m.Text(), maxRecordedCommand)})
+			}
 		case nodeapi.EventPower:
 			action := m.Text()
 			if !isPowerAction(action) {
 				reply(fmt.Sprintf("unknown power action %q: send start, stop, restart or kill", action))
+				continue
+			}
+			if err := t.may(readCtx, consolePowerAction); err != nil {
+				reply(action + ": " + s.refusal(r, err))
 				continue
 			}
 			power(action)
@@ -198,12 +222,32 @@ func (s *Server) consolePower(ctx context.Context, r *http.Request, id, action s
 	if err == nil || ctx.Err() != nil {
 		return ""
 	}
-	msg := fault.Message(err)
-	if msg == "" {
-		s.logError(r, "console power "+action, err)
-		msg = "internal error (request " + requestID(r) + ")"
+	return action + ": " + s.refusal(r, err)
+}
+
+// refusal is what the console tells its client of err: its message, or,
+// for an unexpected error, which is logged, the request's id.
+func (s *Server) refusal(r *http.Request, err error) string {
+	if msg := fault.Message(err); msg != "" {
+		return msg
 	}
-	return action + ": " + msg
+	s.logError(r, "console", err)
+	return "internal error (request " + requestID(r) + ")"
+}
+
+// maxRecordedCommand bounds the text of a console command the activity log
+// keeps.
+const maxRecordedCommand = 200
+
+// shorten cuts s to at most n bytes, on a character boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // consoleError is an error event.

@@ -164,6 +164,23 @@ func (b body) boolean(name string) (bool, error) {
 	return false, fault.InvalidField(name, "must be true or false")
 }
 
+// strings reads a required list of strings: a JSON array, or a single
+// string (all a form body can send). what names the items in the error.
+func (b body) strings(name, what string) ([]string, error) {
+	if !b.present(name) {
+		return nil, fault.InvalidField(name, "is required")
+	}
+	var list []string
+	if json.Unmarshal(b[name], &list) != nil {
+		var one string
+		if json.Unmarshal(b[name], &one) != nil {
+			return nil, fault.InvalidField(name, "must be an array of %s", what)
+		}
+		list = []string{one}
+	}
+	return list, nil
+}
+
 // maxVariables bounds a deploy's variables.
 const (
 	maxVariables     = 128

@@ -173,7 +173,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.audit(r, "instance.deploy", in.ID)
+	s.auditInstance(r, "instance.deploy", in.ID)
 	s.cfg.Kick()
 	writeJSON(w, http.StatusCreated, deployed{
 		Message:  "Container creation initiated. State will be updated asynchronously.",

@@ -87,19 +87,11 @@ func (b body) filePath(name string, required bool) (string, error) {
 	return p, nil
 }
 
-// filePaths reads a list of paths: a JSON array of strings, or a single
-// string (all a form body can send).
+// filePaths reads a list of paths.
 func (b body) filePaths(name string) ([]string, error) {
-	if !b.present(name) {
-		return nil, fault.InvalidField(name, "is required")
-	}
-	var list []string
-	if json.Unmarshal(b[name], &list) != nil {
-		var one string
-		if json.Unmarshal(b[name], &one) != nil {
-			return nil, fault.InvalidField(name, "must be an array of paths")
-		}
-		list = []string{one}
+	list, err := b.strings(name, "paths")
+	if err != nil {
+		return nil, err
 	}
 	if len(list) == 0 || len(list) > maxPathsPerRequest {
 		return nil, fault.InvalidField(name, "must hold 1 to %d paths", maxPathsPerRequest)
@@ -115,136 +107,142 @@ func (b body) filePaths(name string) ([]string, error) {
 // fileOp is one call to the instance's node, returning what to answer.
 type fileOp func(ctx context.Context, c *nodeapi.Client, id string) (any, error)
 
-// runFileOp runs op against the instance's node and answers its result
-// with status. A change is audited as "instance.files.<action>"; an empty
-// action is a read.
-func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, action string, status int, op fileOp) error {
-	in, c, err := s.instanceAndNode(r)
+// runFileOp resolves the instance through f, runs op against its node and
+// answers op's result with status. A change is audited as
+// "instance.files.<action>"; an empty action is a read.
+func (s *Server) runFileOp(w http.ResponseWriter, r *http.Request, f instanceFront, action string, status int, op fileOp) error {
+	t, c, err := s.instanceAndNode(r, f)
 	if err != nil {
 		return err
 	}
-	res, err := op(r.Context(), c, in.ID)
+	res, err := op(r.Context(), c, t.in.ID)
 	if err != nil {
-		return fileFault(in, err)
+		return fileFault(t.in, err)
 	}
 	if action != "" {
-		s.audit(r, "instance.files."+action, in.ID)
+		s.auditInstance(r, "instance.files."+action, t.in.ID)
 	}
 	writeJSON(w, status, res)
 	return nil
 }
 
-// runBodyFileOp is runFileOp for the calls that take a JSON or form body:
-// parse reads it into the op, or refuses it before any node is called.
-func (s *Server) runBodyFileOp(w http.ResponseWriter, r *http.Request, action string, status int, parse func(b body) (fileOp, error)) error {
-	b, err := decodeBody(r)
-	if err != nil {
-		return err
+// bodyFileOp is a file call that takes a JSON or form body: parse reads it
+// into the op, or refuses it before any instance is resolved.
+func (s *Server) bodyFileOp(f instanceFront, action string, status int, parse func(b body) (fileOp, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		b, err := decodeBody(r)
+		if err != nil {
+			return err
+		}
+		op, err := parse(b)
+		if err != nil {
+			return fileFault(store.Instance{}, err)
+		}
+		return s.runFileOp(w, r, f, action, status, op)
 	}
-	op, err := parse(b)
-	if err != nil {
-		return fileFault(store.Instance{}, err)
-	}
-	return s.runFileOp(w, r, action, status, op)
 }
 
 // listFiles answers the content of a folder: GET ?path=.
-func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
-	p, err := queryFilePath(r, false)
-	if err != nil {
-		return fileFault(store.Instance{}, err)
+func (s *Server) listFiles(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := queryFilePath(r, false)
+		if err != nil {
+			return fileFault(store.Instance{}, err)
+		}
+		return s.runFileOp(w, r, f, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.ListFiles(ctx, id, p)
+		})
 	}
-	return s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
-		return c.ListFiles(ctx, id, p)
-	})
 }
 
 // readFileContent streams a file of at most nodeapi.MaxFileContentBytes.
-func (s *Server) readFileContent(w http.ResponseWriter, r *http.Request) error {
-	return s.streamFile(w, r, false)
-}
+func (s *Server) readFileContent(f instanceFront) handler { return s.streamFile(f, false) }
 
 // downloadFile streams a file of any size, ranges included.
-func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
-	return s.streamFile(w, r, true)
-}
+func (s *Server) downloadFile(f instanceFront) handler { return s.streamFile(f, true) }
 
 // streamedHeaders are the node's answer headers a file stream relays.
 var streamedHeaders = []string{"Content-Type", "Content-Length", "Content-Disposition", "Content-Range",
 	"Accept-Ranges", "Last-Modified", "X-Content-Type-Options", "Content-Security-Policy"}
 
-func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, download bool) error {
-	p, err := queryFilePath(r, true)
-	if err != nil {
-		return fileFault(store.Instance{}, err)
-	}
-	in, c, err := s.instanceAndNode(r)
-	if err != nil {
-		return err
-	}
-	var stream *nodeapi.FileStream
-	if download {
-		h := http.Header{}
-		for _, k := range []string{"Range", "If-Range"} {
-			if v := r.Header.Get(k); v != "" {
-				h.Set(k, v)
+func (s *Server) streamFile(f instanceFront, download bool) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := queryFilePath(r, true)
+		if err != nil {
+			return fileFault(store.Instance{}, err)
+		}
+		t, c, err := s.instanceAndNode(r, f)
+		if err != nil {
+			return err
+		}
+		var stream *nodeapi.FileStream
+		if download {
+			h := http.Header{}
+			for _, k := range []string{"Range", "If-Range"} {
+				if v := r.Header.Get(k); v != "" {
+					h.Set(k, v)
+				}
+			}
+			stream, err = c.DownloadFile(r.Context(), t.in.ID, p, h)
+		} else {
+			stream, err = c.FileContent(r.Context(), t.in.ID, p)
+		}
+		if err != nil {
+			return fileFault(t.in, err)
+		}
+		defer stream.Close()
+		for _, k := range streamedHeaders {
+			if v := stream.Header.Get(k); v != "" {
+				w.Header().Set(k, v)
 			}
 		}
-		stream, err = c.DownloadFile(r.Context(), in.ID, p, h)
-	} else {
-		stream, err = c.FileContent(r.Context(), in.ID, p)
+		w.WriteHeader(stream.Status)
+		// A failure now can only cut the answer short; the client sees a
+		// body shorter than its Content-Length.
+		_, _ = io.Copy(w, stream.Body)
+		return nil
 	}
-	if err != nil {
-		return fileFault(in, err)
-	}
-	defer stream.Close()
-	for _, k := range streamedHeaders {
-		if v := stream.Header.Get(k); v != "" {
-			w.Header().Set(k, v)
-		}
-	}
-	w.WriteHeader(stream.Status)
-	// A failure now can only cut the answer short; the client sees a
-	// body shorter than its Content-Length.
-	_, _ = io.Copy(w, stream.Body)
-	return nil
 }
 
 // writeFileContent replaces a file with the request body: PUT ?path=.
-func (s *Server) writeFileContent(w http.ResponseWriter, r *http.Request) error {
-	p, err := queryFilePath(r, true)
-	if err == nil && r.ContentLength > nodeapi.MaxFileContentBytes {
-		err = &http.MaxBytesError{Limit: nodeapi.MaxFileContentBytes}
+func (s *Server) writeFileContent(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := queryFilePath(r, true)
+		if err == nil && r.ContentLength > nodeapi.MaxFileContentBytes {
+			err = &http.MaxBytesError{Limit: nodeapi.MaxFileContentBytes}
+		}
+		if err != nil {
+			return fileFault(store.Instance{}, err)
+		}
+		return s.runFileOp(w, r, f, "write", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.WriteFileContent(ctx, id, p, r.Body, r.ContentLength)
+		})
 	}
-	if err != nil {
-		return fileFault(store.Instance{}, err)
-	}
-	return s.runFileOp(w, r, "write", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
-		return c.WriteFileContent(ctx, id, p, r.Body, r.ContentLength)
-	})
 }
 
 // uploadFiles relays a multipart upload to the node as it arrives.
-func (s *Server) uploadFiles(w http.ResponseWriter, r *http.Request) error {
-	p, err := queryFilePath(r, false)
-	ct := r.Header.Get("Content-Type")
-	if mt, _, perr := mime.ParseMediaType(ct); err == nil && (perr != nil || mt != "multipart/form-data") {
-		err = fault.InvalidField("body", "must be multipart/form-data")
+func (s *Server) uploadFiles(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := queryFilePath(r, false)
+		ct := r.Header.Get("Content-Type")
+		if mt, _, perr := mime.ParseMediaType(ct); err == nil && (perr != nil || mt != "multipart/form-data") {
+			err = fault.InvalidField("body", "must be multipart/form-data")
+		}
+		if err == nil && r.ContentLength > s.cfg.MaxUploadBytes {
+			err = &http.MaxBytesError{Limit: s.cfg.MaxUploadBytes}
+		}
+		if err != nil {
+			return fileFault(store.Instance{}, err)
+		}
+		return s.runFileOp(w, r, f, "upload", http.StatusCreated, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			return c.UploadFiles(ctx, id, p, ct, r.Body, r.ContentLength)
+		})
 	}
-	if err == nil && r.ContentLength > s.cfg.MaxUploadBytes {
-		err = &http.MaxBytesError{Limit: s.cfg.MaxUploadBytes}
-	}
-	if err != nil {
-		return fileFault(store.Instance{}, err)
-	}
-	return s.runFileOp(w, r, "upload", http.StatusCreated, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
-		return c.UploadFiles(ctx, id, p, ct, r.Body, r.ContentLength)
-	})
 }
 
 // makeDir creates a folder: POST {path}.
-func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) error {
-	return s.runBodyFileOp(w, r, "mkdir", http.StatusCreated, func(b body) (fileOp, error) {
+func (s *Server) makeDir(f instanceFront) handler {
+	return s.bodyFileOp(f, "mkdir", http.StatusCreated, func(b body) (fileOp, error) {
 		p, err := b.filePath("path", true)
 		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 			return c.MakeDir(ctx, id, p)
@@ -253,8 +251,8 @@ func (s *Server) makeDir(w http.ResponseWriter, r *http.Request) error {
 }
 
 // renameFile moves a file or folder: POST {from, to}.
-func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) error {
-	return s.runBodyFileOp(w, r, "rename", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) renameFile(f instanceFront) handler {
+	return s.bodyFileOp(f, "rename", http.StatusOK, func(b body) (fileOp, error) {
 		var req nodeapi.RenameRequest
 		var err error
 		if req.From, err = b.filePath("from", true); err == nil {
@@ -267,8 +265,8 @@ func (s *Server) renameFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteFiles removes files and folders: POST {paths}.
-func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) error {
-	return s.runBodyFileOp(w, r, "delete", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) deleteFiles(f instanceFront) handler {
+	return s.bodyFileOp(f, "delete", http.StatusOK, func(b body) (fileOp, error) {
 		paths, err := b.filePaths("paths")
 		return func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
 			return c.DeleteFiles(ctx, id, paths)
@@ -277,8 +275,8 @@ func (s *Server) deleteFiles(w http.ResponseWriter, r *http.Request) error {
 }
 
 // compressFiles archives paths into a new .tar.gz: POST {paths, destination}.
-func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) error {
-	return s.runBodyFileOp(w, r, "compress", http.StatusCreated, func(b body) (fileOp, error) {
+func (s *Server) compressFiles(f instanceFront) handler {
+	return s.bodyFileOp(f, "compress", http.StatusCreated, func(b body) (fileOp, error) {
 		var req nodeapi.CompressRequest
 		var err error
 		if req.Paths, err = b.filePaths("paths"); err == nil {
@@ -292,8 +290,8 @@ func (s *Server) compressFiles(w http.ResponseWriter, r *http.Request) error {
 
 // extractFile unpacks an archive: POST {path, destination}; the
 // destination defaults to the instance's folder.
-func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) error {
-	return s.runBodyFileOp(w, r, "extract", http.StatusOK, func(b body) (fileOp, error) {
+func (s *Server) extractFile(f instanceFront) handler {
+	return s.bodyFileOp(f, "extract", http.StatusOK, func(b body) (fileOp, error) {
 		var req nodeapi.ExtractRequest
 		var err error
 		if req.Path, err = b.filePath("path", true); err == nil {
@@ -306,9 +304,11 @@ func (s *Server) extractFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 // diskUsage answers what an instance's data folder holds and its limit.
-func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) error {
-	return s.runFileOp(w, r, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
-		u, err := c.DiskUsage(ctx, id)
-		return diskView{ID: id, DiskUsage: u}, err
-	})
+func (s *Server) diskUsage(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.runFileOp(w, r, f, "", http.StatusOK, func(ctx context.Context, c *nodeapi.Client, id string) (any, error) {
+			u, err := c.DiskUsage(ctx, id)
+			return diskView{ID: id, DiskUsage: u}, err
+		})
+	}
 }

@@ -380,7 +380,7 @@ func (p *testPanel) lastAudit() store.AuditEntry {
 func (p *testPanel) expectAudit(action, target string) {
 	p.t.Helper()
 	e := p.lastAudit()
-	if e.Action != action || e.Target != target || e.KeyID != p.keyID {
+	if e.Action != action || e.Target != target || e.CredentialID != p.keyID {
 		p.t.Errorf("newest audit entry = %+v, want action %q target %q key %q", e, action, target, p.keyID)
 	}
 }

@@ -16,10 +16,13 @@ const maxID = 64
 // pathID reads the {id} of the path, held to the rules of a body's id: the
 // path is unescaped, so it could carry a NUL or invalid UTF-8, which
 // PostgreSQL refuses as an argument with an error that would answer 500.
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
+func pathID(r *http.Request) (string, error) { return pathValue(r, "id") }
+
+// pathValue reads the path's wildcard name, held to pathID's rules.
+func pathValue(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
 	if len(id) > maxID || !utf8.ValidString(id) || strings.IndexFunc(id, unicode.IsControl) >= 0 {
-		return "", fault.InvalidField("id", "must be at most %d bytes of printable text", maxID)
+		return "", fault.InvalidField(name, "must be at most %d bytes of printable text", maxID)
 	}
 	return id, nil
 }
@@ -84,7 +87,7 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended 
 	if suspended {
 		action = "instance.suspend"
 	}
-	s.audit(r, action, id)
+	s.auditInstance(r, action, id)
 	s.cfg.Kick()
 	writeJSON(w, http.StatusOK, viewInstance(in))
 	return nil
@@ -98,7 +101,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
 		return seedLookup{err}
 	}
-	s.audit(r, "instance.delete", id)
+	s.auditInstance(r, "instance.delete", id)
 	s.cfg.Kick()
 	writeJSON(w, s.cfg.Mode.status(instanceDeleted), messageView{"The instance has been successfully deleted."})
 	return nil

@@ -5,15 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 func requestID(r *http.Request) string { return httplog.RequestID(r.Context()) }
-
-// keyID is the id of the API key that authenticated r, or "".
-func keyID(r *http.Request) string { return httplog.Value(r.Context(), logKeyID) }
 
 // logKeyID names the API key's id on a request's log line.
 const logKeyID = "key_id"
@@ -53,13 +51,31 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// audit records a mutating call. A failure to write the audit entry is
-// logged, not answered: the change itself has already been made.
+// audit records a change that is not an instance's.
 func (s *Server) audit(r *http.Request, action, target string) {
-	err := s.store.RecordAudit(r.Context(), store.AuditEntry{
-		KeyID: keyID(r), Action: action, Target: target, IP: clientIP(r), At: time.Now(),
-	})
-	if err != nil {
+	s.record(r, store.AuditEntry{Action: action, Target: target})
+}
+
+// auditInstance records a change of an instance, whose id is the target.
+func (s *Server) auditInstance(r *http.Request, action, instanceID string) {
+	s.record(r, store.AuditEntry{Action: action, InstanceID: instanceID, Target: instanceID})
+}
+
+// asCaller is r acting as p, for the routes that find their actor
+// themselves (sign-in and sign-out take no credential beforehand).
+func asCaller(r *http.Request, p access.Principal) *http.Request {
+	return r.WithContext(access.WithPrincipal(r.Context(), p))
+}
+
+// record completes e with who made the change, from where and when, from
+// the request's principal, and appends it to the activity log. A failure
+// to write it is logged, not answered: the change itself has already been
+// made.
+func (s *Server) record(r *http.Request, e store.AuditEntry) {
+	p, _ := access.FromContext(r.Context())
+	e.ActorKind, e.CredentialID, e.UserID = p.Kind.String(), p.CredentialID, p.UserID
+	e.IP, e.At = clientIP(r), time.Now()
+	if err := s.store.RecordAudit(r.Context(), e); err != nil {
 		s.logError(r, "audit", err)
 	}
 }

@@ -18,30 +18,32 @@ const powerTimeout = 2 * time.Minute
 
 // power runs start, stop, restart or kill, and answers the instance with
 // the status the node reports once the action is done.
-func (s *Server) power(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody(r)
-	if err != nil {
-		return err
+func (s *Server) power(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		b, err := decodeBody(r)
+		if err != nil {
+			return err
+		}
+		action, err := b.str("action", true, 16)
+		if err != nil {
+			return err
+		}
+		if !isPowerAction(action) {
+			return fault.InvalidField("action", "must be start, stop, restart or kill")
+		}
+		t, err := f(r)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
+		defer cancel()
+		in, err := s.applyPower(ctx, r, t.in, action)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, viewInstance(in))
+		return nil
 	}
-	action, err := b.str("action", true, 16)
-	if err != nil {
-		return err
-	}
-	if !isPowerAction(action) {
-		return fault.InvalidField("action", "must be start, stop, restart or kill")
-	}
-	in, err := s.pathInstance(r)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), powerTimeout)
-	defer cancel()
-	in, err = s.applyPower(ctx, r, in, action)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewInstance(in))
-	return nil
 }
 
 // isPowerAction reports whether action is one of the four power words.
@@ -75,7 +77,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 	if err != nil {
 		return in, err
 	}
-	s.audit(r, "instance.power."+action, in.ID)
+	s.auditInstance(r, "instance.power."+action, in.ID)
 	c, err := s.nodeClient(ctx, in)
 	if err != nil {
 		return in, err
@@ -114,32 +116,34 @@ func (s *Server) pushSpec(ctx context.Context, c *nodeapi.Client, in store.Insta
 }
 
 // logs answers the last lines of an instance's console output.
-func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
-	tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
-	if err != nil {
-		return err
+func (s *Server) logs(f instanceFront) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tail, err := nodeapi.ParseTail(r.URL.Query(), nodeapi.DefaultLogTail)
+		if err != nil {
+			return err
+		}
+		t, c, err := s.instanceAndNode(r, f)
+		if err != nil {
+			return err
+		}
+		lines, err := c.Logs(r.Context(), t.in.ID, tail)
+		if err != nil {
+			return nodeFault(t.in, err)
+		}
+		writeJSON(w, http.StatusOK, logsView{ID: t.in.ID, Lines: lines})
+		return nil
 	}
-	in, c, err := s.instanceAndNode(r)
-	if err != nil {
-		return err
-	}
-	lines, err := c.Logs(r.Context(), in.ID, tail)
-	if err != nil {
-		return nodeFault(in, err)
-	}
-	writeJSON(w, http.StatusOK, logsView{ID: in.ID, Lines: lines})
-	return nil
 }
 
-// instanceAndNode loads the instance named by the path and a client for
-// its node.
-func (s *Server) instanceAndNode(r *http.Request) (store.Instance, *nodeapi.Client, error) {
-	in, err := s.pathInstance(r)
+// instanceAndNode resolves the request's instance through f and returns
+// it with a client for its node.
+func (s *Server) instanceAndNode(r *http.Request, f instanceFront) (target, *nodeapi.Client, error) {
+	t, err := f(r)
 	if err != nil {
-		return in, nil, err
+		return t, nil, err
 	}
-	c, err := s.nodeClient(r.Context(), in)
-	return in, c, err
+	c, err := s.nodeClient(r.Context(), t.in)
+	return t, c, err
 }
 
 // nodeClient returns a client for the instance's node, or an Unavailable

@@ -2,6 +2,7 @@ package panel
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -23,6 +24,9 @@ func routeDocs(m Mode) []routeDoc {
 		tooLarge  = http.StatusRequestEntityTooLarge
 		forbidden = http.StatusForbidden
 		down      = http.StatusServiceUnavailable
+		tooMany   = http.StatusTooManyRequests
+
+		unauthorized = http.StatusUnauthorized
 	)
 	missing := m.status(seedNotFound)
 	// nodeErrors are the answers of a route that calls the instance's
@@ -37,7 +41,7 @@ func routeDocs(m Mode) []routeDoc {
 	binary := media{contentType: "*/*"}
 	anyObject := &schema{Type: "object", Description: "any JSON object"}
 
-	return []routeDoc{
+	return append([]routeDoc{
 		// Outside /api.
 		{pattern: "GET /healthz", summary: "Answer 200 once the panel is ready", auth: public,
 			answers: map[int]any{ok: healthView{}}, errors: []int{down}},
@@ -135,6 +139,127 @@ func routeDocs(m Mode) []routeDoc {
 			body: keyNameBody{}, answers: map[int]any{created: createdKey{}}},
 		{pattern: "DELETE /api/keys/{id}", summary: "Revoke an API key at once; the last working key cannot be revoked", auth: admin,
 			answers: map[int]any{noContent: nil}, errors: []int{notFound, conflict}},
+
+		// Accounts (DESIGN §8): sign-in, the user's own account, two-factor,
+		// sessions, personal access tokens, SSH keys; an admin's reset of a
+		// user's two-factor. A wrong password typed again to confirm a change
+		// is a 403, and counts toward sign-in throttling (429).
+		{pattern: "POST /auth/login", summary: "Sign in with a username or email, a password and, with two-factor on, a code; sets the session cookie", auth: public,
+			body: loginBody{}, answers: map[int]any{ok: signedInView{}, unauthorized: signInRefusal{}}, errors: []int{forbidden, tooMany}},
+		{pattern: "POST /auth/logout", summary: "End the cookie's session, if any, and clear the cookie", auth: public,
+			answers: map[int]any{noContent: nil}, errors: []int{forbidden}},
+		{pattern: "GET /api/client/account", summary: "The signed-in user", auth: user,
+			answers: map[int]any{ok: accountView{}}},
+		{pattern: "POST /api/client/account/password", summary: "Change the password; the user's other sessions end", auth: user,
+			body: passwordChangeBody{}, answers: map[int]any{noContent: nil}, errors: []int{tooMany}},
+		{pattern: "POST /api/client/account/2fa/setup", summary: "Start setting up two-factor: a new secret, shown once, not in force until enabled", auth: user,
+			answers: map[int]any{ok: twoFactorSetupView{}}, errors: []int{conflict}},
+		{pattern: "POST /api/client/account/2fa/enable", summary: "Turn two-factor on with a first code; the recovery codes are shown once", auth: user,
+			body: codeBody{}, answers: map[int]any{ok: recoveryCodesView{}}, errors: []int{conflict}},
+		{pattern: "POST /api/client/account/2fa/disable", summary: "Turn two-factor off with the password and a code or a recovery code", auth: user,
+			body: twoFactorOffBody{}, answers: map[int]any{noContent: nil}, errors: []int{conflict, tooMany}},
+		{pattern: "GET /api/client/account/sessions", summary: "The user's live sessions, never their cookies", auth: user,
+			answers: map[int]any{ok: []sessionView{}}},
+		{pattern: "DELETE /api/client/account/sessions", summary: "End every session of the user but the one asking", auth: user,
+			answers: map[int]any{noContent: nil}},
+		{pattern: "DELETE /api/client/account/sessions/{id}", summary: "End one of the user's sessions", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "GET /api/client/account/tokens", summary: "The user's personal access tokens, never the tokens themselves", auth: user,
+			answers: map[int]any{ok: []tokenView{}}},
+		{pattern: "POST /api/client/account/tokens", summary: "Create a personal access token; the token is shown once", auth: user,
+			body: tokenBody{}, answers: map[int]any{created: newTokenView{}}},
+		{pattern: "DELETE /api/client/account/tokens/{id}", summary: "Delete one of the user's tokens; it stops working at once", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "GET /api/client/account/ssh-keys", summary: "The user's SSH public keys, for SFTP", auth: user,
+			answers: map[int]any{ok: []sshKeyView{}}},
+		{pattern: "POST /api/client/account/ssh-keys", summary: "Add an SSH public key", auth: user,
+			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}},
+		{pattern: "DELETE /api/client/account/ssh-keys/{id}", summary: "Delete one of the user's SSH keys", auth: user,
+			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
+		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
+			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
+	}, clientRouteDocs(nodeErrors, tail, path, folder, binary)...)
+}
+
+// clientRouteDocs documents the activity log and the client API
+// (/api/client). An instance's routes answer 404 to a stranger, 403 for a
+// missing permission or a read-only token's change, 409 for a change to a
+// suspended instance; those that call the node answer as the admin API's.
+func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary media) []routeDoc {
+	const (
+		ok        = http.StatusOK
+		created   = http.StatusCreated
+		noContent = http.StatusNoContent
+	)
+	activityQuery := []queryParam{
+		{name: "action", doc: "an action, or a dotted prefix of actions (instance.power)"},
+		{name: "actor", doc: "a user id or a credential id"},
+		{name: "since", doc: "RFC 3339; entries at or after it"},
+		{name: "until", doc: "RFC 3339; entries before it"},
+		{name: "limit", integer: true, doc: "entries per page, 1 to 500 (default 50)"},
+		{name: "after", doc: "the next of the previous page"},
+	}
+	see := []int{http.StatusNotFound}
+	change := []int{http.StatusNotFound, http.StatusConflict}
+	const inst = "/api/client/instances/{id}"
+	fileErrors := nodeErrors
+	return []routeDoc{
+		{pattern: "GET /api/audit", summary: "Page through all activity, newest first", auth: admin,
+			query:   append([]queryParam{{name: "instance", doc: "an instance's id"}}, activityQuery...),
+			answers: map[int]any{ok: activityPage{}}},
+
+		{pattern: "GET /api/client/instances", summary: "The instances the user owns or is a subuser of, with its permissions", auth: user,
+			answers: map[int]any{ok: []clientInstanceView{}}},
+		{pattern: "GET " + inst, summary: "One of the user's instances, with its permissions", auth: user,
+			answers: map[int]any{ok: clientInstanceView{}}, errors: see},
+		{pattern: "POST " + inst + "/power", summary: "Start, stop, restart or kill (power)", auth: user,
+			body: powerBody{}, answers: map[int]any{ok: instanceView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/logs", summary: "The last lines of the console output (console.read)", auth: user,
+			query: []queryParam{tail}, answers: map[int]any{ok: logsView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/stats", summary: "A sample of the resource use (console.read)", auth: user,
+			answers: map[int]any{ok: statsView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/console", summary: "The console WebSocket (console.read; commands take console.write, power actions power)", auth: user,
+			answers: map[int]any{http.StatusSwitchingProtocols: nil}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/install-log", summary: "The output of the install (console.read)", auth: user,
+			query: []queryParam{tail}, answers: map[int]any{ok: installLogView{}}, errors: nodeErrors},
+		{pattern: "GET " + inst + "/files", summary: "List a folder (files.read)", auth: user,
+			query: []queryParam{folder}, answers: map[int]any{ok: nodeapi.FileList{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/files/content", summary: "Read a file of up to 10 MiB (files.read)", auth: user,
+			query: []queryParam{path}, answers: map[int]any{ok: binary}, errors: fileErrors},
+		{pattern: "PUT " + inst + "/files/content", summary: "Replace a file with the body (files.write)", auth: user,
+			query: []queryParam{path}, body: media{contentType: "application/octet-stream", schema: &schema{Type: "string", Format: "binary"}},
+			answers: map[int]any{ok: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/files/download", summary: "Download a file of any size; ranges are honoured (files.read)", auth: user,
+			query: []queryParam{path}, answers: map[int]any{ok: binary, http.StatusPartialContent: binary,
+				http.StatusRequestedRangeNotSatisfiable: binary}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/upload", summary: "Upload files into a folder (files.write)", auth: user,
+			query: []queryParam{folder}, body: media{contentType: "multipart/form-data", schema: &schema{Type: "object",
+				Description: "each file part is stored under its file name"}},
+			answers: map[int]any{created: nodeapi.UploadResult{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/mkdir", summary: "Create a folder (files.write)", auth: user,
+			body: nodeapi.PathRequest{}, answers: map[int]any{created: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/rename", summary: "Move or rename a file or folder (files.write)", auth: user,
+			body: nodeapi.RenameRequest{}, answers: map[int]any{ok: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/delete", summary: "Delete files and folders (files.write)", auth: user,
+			body: nodeapi.DeleteRequest{}, answers: map[int]any{ok: nodeapi.DeleteResult{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/compress", summary: "Archive files into a new .tar.gz (files.write)", auth: user,
+			body: nodeapi.CompressRequest{}, answers: map[int]any{created: nodeapi.FileEntry{}}, errors: fileErrors},
+		{pattern: "POST " + inst + "/files/extract", summary: "Unpack an archive (files.write)", auth: user,
+			body: extractBody{}, answers: map[int]any{ok: nodeapi.ExtractResult{}}, errors: fileErrors},
+		{pattern: "GET " + inst + "/variables", summary: "The variables, with the template's rules (settings)", auth: user,
+			answers: map[int]any{ok: variablesView{}}, errors: see},
+		{pattern: "PUT " + inst + "/variables", summary: "Change editable variables under the template's rules (settings)", auth: user,
+			body: variablesBody{}, answers: map[int]any{ok: variablesView{}}, errors: change},
+		{pattern: "GET " + inst + "/subusers", summary: "The subusers (subusers)", auth: user,
+			answers: map[int]any{ok: []subuserView{}}, errors: see},
+		{pattern: "POST " + inst + "/subusers", summary: "Grant a user permissions; no more than the granter holds (subusers)", auth: user,
+			body: subuserBody{}, answers: map[int]any{created: subuserView{}}, errors: change},
+		{pattern: "PUT " + inst + "/subusers/{userId}", summary: "Replace a subuser's permissions (subusers)", auth: user,
+			body: permissionsBody{}, answers: map[int]any{ok: subuserView{}}, errors: change},
+		{pattern: "DELETE " + inst + "/subusers/{userId}", summary: "Take a subuser's every permission (subusers)", auth: user,
+			answers: map[int]any{noContent: nil}, errors: change},
+		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first", auth: user,
+			query: activityQuery, answers: map[int]any{ok: activityPage{}}, errors: see},
 	}
 }
 
@@ -182,6 +307,41 @@ type (
 		Name      string            `json:"name"`
 		User      string            `json:"user" doc:"the owner's userId"`
 		Variables map[string]string `json:"variables,omitempty" doc:"an object, or a JSON string of one"`
+	}
+	loginBody struct {
+		Username string `json:"username" doc:"a username, or an email"`
+		Password string `json:"password"`
+		Code     string `json:"code,omitempty" doc:"a TOTP code or a recovery code, when two-factor is on"`
+	}
+	passwordChangeBody struct {
+		Current string `json:"current"`
+		New     string `json:"new" doc:"at least 8 characters"`
+	}
+	codeBody struct {
+		Code string `json:"code" doc:"the authenticator's current code"`
+	}
+	twoFactorOffBody struct {
+		Password string `json:"password"`
+		Code     string `json:"code" doc:"a TOTP code or a recovery code"`
+	}
+	tokenBody struct {
+		Name      string     `json:"name"`
+		ReadOnly  bool       `json:"readOnly,omitempty" doc:"the token may only read (GET)"`
+		ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"RFC 3339, in the future; never when absent or null"`
+	}
+	sshKeyBody struct {
+		Name      string `json:"name,omitempty" doc:"the key's comment when absent"`
+		PublicKey string `json:"publicKey" doc:"one authorized_keys line without options: ed25519, ECDSA, or RSA of 2048 bits or more"`
+	}
+	variablesBody struct {
+		Variables map[string]string `json:"variables" doc:"the editable variables to change, by name; the rest keep their values"`
+	}
+	subuserBody struct {
+		User        string   `json:"user" doc:"a username or email"`
+		Permissions []string `json:"permissions"`
+	}
+	permissionsBody struct {
+		Permissions []string `json:"permissions"`
 	}
 	powerBody struct {
 		Action string `json:"action" doc:"start, stop, restart or kill"`

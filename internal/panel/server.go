@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
@@ -183,22 +184,23 @@ func (s *Server) routes() {
 	api("POST /api/getInstance", s.getInstance)
 	api("POST /api/instances/suspend/{id}", s.suspend)
 	api("POST /api/instances/unsuspend/{id}", s.unsuspend)
-	api("POST /api/instances/power/{id}", s.power)
-	api("GET /api/instances/logs/{id}", s.logs)
-	api("GET /api/instances/disk/{id}", s.diskUsage)
-	api("GET /api/instances/files/{id}", s.listFiles)
-	api("GET /api/instances/files/{id}/content", s.readFileContent)
-	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent)
-	api("GET /api/instances/files/{id}/download", s.downloadFile)
-	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles)
-	api("POST /api/instances/files/{id}/mkdir", s.makeDir)
-	api("POST /api/instances/files/{id}/rename", s.renameFile)
-	api("POST /api/instances/files/{id}/delete", s.deleteFiles)
-	api("POST /api/instances/files/{id}/compress", s.compressFiles)
-	api("POST /api/instances/files/{id}/extract", s.extractFile)
-	api("GET /api/instances/stats/{id}", s.stats)
-	api("GET /api/instances/console/{id}", s.console)
-	api("GET /api/instances/install-log/{id}", s.installLog)
+	admin := s.adminInstance
+	api("POST /api/instances/power/{id}", s.power(admin))
+	api("GET /api/instances/logs/{id}", s.logs(admin))
+	api("GET /api/instances/disk/{id}", s.diskUsage(admin))
+	api("GET /api/instances/files/{id}", s.listFiles(admin))
+	api("GET /api/instances/files/{id}/content", s.readFileContent(admin))
+	upload("PUT /api/instances/files/{id}/content", nodeapi.MaxFileContentBytes, s.writeFileContent(admin))
+	api("GET /api/instances/files/{id}/download", s.downloadFile(admin))
+	upload("POST /api/instances/files/{id}/upload", s.cfg.MaxUploadBytes, s.uploadFiles(admin))
+	api("POST /api/instances/files/{id}/mkdir", s.makeDir(admin))
+	api("POST /api/instances/files/{id}/rename", s.renameFile(admin))
+	api("POST /api/instances/files/{id}/delete", s.deleteFiles(admin))
+	api("POST /api/instances/files/{id}/compress", s.compressFiles(admin))
+	api("POST /api/instances/files/{id}/extract", s.extractFile(admin))
+	api("GET /api/instances/stats/{id}", s.stats(admin))
+	api("GET /api/instances/console/{id}", s.console(admin))
+	api("GET /api/instances/install-log/{id}", s.installLog(admin))
 
 	api("GET /api/images", s.listImages)
 	api("POST /api/images", s.createImage)
@@ -237,6 +239,45 @@ func (s *Server) routes() {
 	client(clientFront, "POST /api/client/account/ssh-keys", s.addSSHKey)
 	client(clientFront, "DELETE /api/client/account/ssh-keys/{id}", s.deleteSSHKey)
 	api("POST /api/users/{userId}/reset-2fa", s.resetTwoFactor)
+
+	// Activity and the client API of instances (/api/client/instances):
+	// a user's session or token, never an admin key (clientFront). Every
+	// instance route is the admin API's handler behind the client's
+	// instance front, which asks the authorizer for the route's action:
+	// on(permission, change).
+	api("GET /api/audit", s.listAudit)
+	clientUpload := func(pattern string, limit int64, h handler) {
+		s.register(pattern, s.timeBody(true, limitBody(limit, s.authenticated(clientFront, s.handle(h)))))
+	}
+	on := func(need access.Permission, change bool) instanceFront {
+		return s.clientInstance(access.Action{Need: need, Change: change})
+	}
+	const read, change = false, true
+	const inst = "/api/client/instances/{id}"
+	client(clientFront, "GET /api/client/instances", s.listClientInstances)
+	client(clientFront, "GET "+inst, s.getClientInstance(s.clientInstance(access.View)))
+	client(clientFront, "POST "+inst+"/power", s.power(on(access.Power, change)))
+	client(clientFront, "GET "+inst+"/logs", s.logs(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/stats", s.stats(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/console", s.console(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/install-log", s.installLog(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/files", s.listFiles(on(access.FilesRead, read)))
+	client(clientFront, "GET "+inst+"/files/content", s.readFileContent(on(access.FilesRead, read)))
+	clientUpload("PUT "+inst+"/files/content", nodeapi.MaxFileContentBytes, s.writeFileContent(on(access.FilesWrite, change)))
+	client(clientFront, "GET "+inst+"/files/download", s.downloadFile(on(access.FilesRead, read)))
+	clientUpload("POST "+inst+"/files/upload", s.cfg.MaxUploadBytes, s.uploadFiles(on(access.FilesWrite, change)))
+	client(clientFront, "POST "+inst+"/files/mkdir", s.makeDir(on(access.FilesWrite, change)))
+	client(clientFront, "POST "+inst+"/files/rename", s.renameFile(on(access.FilesWrite, change)))
+	client(clientFront, "POST "+inst+"/files/delete", s.deleteFiles(on(access.FilesWrite, change)))
+	client(clientFront, "POST "+inst+"/files/compress", s.compressFiles(on(access.FilesWrite, change)))
+	client(clientFront, "POST "+inst+"/files/extract", s.extractFile(on(access.FilesWrite, change)))
+	client(clientFront, "GET "+inst+"/variables", s.getVariables(on(access.Settings, read)))
+	client(clientFront, "PUT "+inst+"/variables", s.setVariables(on(access.Settings, change)))
+	client(clientFront, "GET "+inst+"/subusers", s.listSubusers(on(access.Subusers, read)))
+	client(clientFront, "POST "+inst+"/subusers", s.addSubuser(on(access.Subusers, change)))
+	client(clientFront, "PUT "+inst+"/subusers/{userId}", s.changeSubuser(on(access.Subusers, change)))
+	client(clientFront, "DELETE "+inst+"/subusers/{userId}", s.removeSubuser(on(access.Subusers, change)))
+	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(s.clientInstance(access.View)))
 }
 
 // Handler returns the API with its middleware: request log, panic

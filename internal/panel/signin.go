@@ -83,16 +83,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.ClearLoginFailures(r.Context(), sc.account); err != nil {
 		s.logError(r, "clear sign-in failures", err)
 	}
-	if err := s.startSession(w, r, u.ID); err != nil {
+	sessionID, err := s.startSession(w, r, u.ID)
+	if err != nil {
 		return err
 	}
-	answer := map[string]any{"user": viewAccount(u, twoFactor)}
-	if s.cfg.Require2FAAdmins && u.Admin && !twoFactor {
-		answer["twoFactorSetupRequired"] = true
-	}
+	// The sign-in is the new session's first act.
+	s.audit(asCaller(r, access.Principal{Kind: access.Session, CredentialID: sessionID, UserID: u.ID, Admin: u.Admin}),
+		"account.login", u.ID)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, answer)
+	writeJSON(w, http.StatusOK, signedInView{User: viewAccount(u, twoFactor),
+		TwoFactorSetupRequired: s.cfg.Require2FAAdmins && u.Admin && !twoFactor})
 	return nil
+}
+
+// signedInView answers a sign-in.
+type signedInView struct {
+	User accountView `json:"user"`
+	// TwoFactorSetupRequired tells an admin without two-factor, under
+	// -require-2fa-admins, that setting it up is all it may do.
+	TwoFactorSetupRequired bool `json:"twoFactorSetupRequired,omitempty"`
+}
+
+// signInRefusal is the 401 of a sign-in: the error, and whether the
+// password was right but a second factor is missing or wrong.
+type signInRefusal struct {
+	Error             string `json:"error"`
+	TwoFactorRequired bool   `json:"twoFactorRequired,omitempty"`
 }
 
 // signInUser finds the user a sign-in names, by username or else by
@@ -148,12 +164,12 @@ func (s *Server) checkSecondFactor(r *http.Request, userID, code string) (bool, 
 // writeTwoFactorRequired answers a sign-in whose password was right but
 // whose second factor is missing or wrong.
 func writeTwoFactorRequired(w http.ResponseWriter, msg string) {
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": msg, "twoFactorRequired": true})
+	writeJSON(w, http.StatusUnauthorized, signInRefusal{Error: msg, TwoFactorRequired: true})
 }
 
-// startSession stores a new session of the user and sets its cookie. The
-// user's expired sessions are dropped on the way.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+// startSession stores a new session of the user, sets its cookie and
+// returns its id. The user's expired sessions are dropped on the way.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) (string, error) {
 	now := s.now()
 	if err := s.store.PruneSessions(r.Context(), userID, now.Add(-s.cfg.SessionIdle), now); err != nil {
 		s.logError(r, "prune sessions", err)
@@ -166,11 +182,11 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 	se := store.Session{ID: store.NewID(16), UserID: userID, TokenHash: secret.Hash(value), Address: clientIP(r),
 		UserAgent: strings.ToValidUTF8(agent, ""), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionMax)}
 	if err := s.store.CreateSession(r.Context(), se); err != nil {
-		return err
+		return "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", Expires: se.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookies()})
-	return nil
+	return se.ID, nil
 }
 
 // secureCookies reports whether cookies are for HTTPS only: when the
@@ -208,11 +224,22 @@ func (s *Server) sessionCaller(r *http.Request, value string) (caller, error) {
 }
 
 // logout is POST /auth/logout: the session of the cookie, if any, ends
-// server-side, and the cookie is cleared.
+// server-side, recorded as that session's act, and the cookie is cleared.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
-		if err := s.store.DeleteSessionByHash(r.Context(), secret.Hash(ck.Value)); err != nil {
+		hash := secret.Hash(ck.Value)
+		se, err := s.store.SessionByHash(r.Context(), hash)
+		switch {
+		case fault.Is(err, fault.NotExist):
+			// Ended already: there is nothing to end or record.
+		case err != nil:
 			return err
+		default:
+			if err := s.store.DeleteSessionByHash(r.Context(), hash); err != nil {
+				return err
+			}
+			s.audit(asCaller(r, access.Principal{Kind: access.Session, CredentialID: se.ID, UserID: se.UserID, Admin: se.Holder.Admin}),
+				"account.logout", se.UserID)
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,

@@ -152,6 +152,13 @@ func TestEachFrontTakesItsOwnCredentials(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d naming %q", c.what, r.code, r.body, c.code, c.msg)
 		}
 	}
-	// A user signed in, but on an unknown /api/client path: a plain 404.
-	p.expectAs(404, cred{cookie: p.signIn("ann", "")}, "GET", "/api/client/nothing", nil)
+	// A user signed in, or with a token, on an unknown /api/client path
+	// or method: a plain 404 or 405.
+	session := p.signIn("ann", "")
+	token := cred{token: p.newToken(session, map[string]any{"name": "cli"})}
+	for _, c := range []cred{{cookie: session}, token} {
+		p.expectAs(404, c, "GET", "/api/client/nothing", nil)
+		p.expectAs(404, c, "GET", "/api/client/instances/x/nothing", nil)
+		p.expectAs(405, c, "PATCH", "/api/client/account", nil)
+	}
 }

@@ -55,10 +55,22 @@ func (s *Server) setupTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.StartTwoFactor(r.Context(), u.ID, key, s.now()); err != nil {
 		return err
 	}
+	s.audit(r, "account.2fa.setup", u.ID)
 	// The one answer that carries this secret: no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]string{"secret": key, "otpauthUrl": totp.URL(totpIssuer, u.Username, key)})
+	writeJSON(w, http.StatusOK, twoFactorSetupView{Secret: key, OTPAuthURL: totp.URL(totpIssuer, u.Username, key)})
 	return nil
+}
+
+// twoFactorSetupView is the one answer that carries a TOTP secret.
+type twoFactorSetupView struct {
+	Secret     string `json:"secret" doc:"base32, for an authenticator app"`
+	OTPAuthURL string `json:"otpauthUrl" doc:"the secret as an otpauth:// URL, for a QR code"`
+}
+
+// recoveryCodesView is the one answer that carries the recovery codes.
+type recoveryCodesView struct {
+	RecoveryCodes []string `json:"recoveryCodes"`
 }
 
 // enableTwoFactor is POST /api/client/account/2fa/enable {"code"}: a first
@@ -103,7 +115,7 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	s.audit(r, "account.2fa.enable", userID)
 	// The one answer that carries this secret: no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string][]string{"recoveryCodes": codes})
+	writeJSON(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
 	return nil
 }
 

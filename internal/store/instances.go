@@ -401,3 +401,14 @@ func (s *Store) RecordRemovalFailure(ctx context.Context, instanceID, reason str
 	}
 	return nil
 }
+
+// SetVariables replaces an instance's variables and bumps its generation,
+// so that the reconciler carries them to the node, which recreates the
+// container with them. Values the same as now change nothing.
+func (s *Store) SetVariables(ctx context.Context, id string, vars map[string]string) (Instance, error) {
+	text, err := json.Marshal(vars)
+	if err != nil {
+		return Instance{}, fmt.Errorf("set variables %s: %w", id, err)
+	}
+	return s.changeDesire(ctx, id, `variables = ?`, `variables <> ?`, string(text))
+}

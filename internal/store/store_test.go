@@ -57,6 +57,15 @@ var storeSuite = []struct {
 	{"DeleteUserRefusesWhileInstancesRemain", testDeleteUserRefusesWhileInstancesRemain},
 	{"APIKeysListAndRevoke", testAPIKeysListAndRevoke},
 	{"ConcurrentRevokesLeaveOneKey", testConcurrentRevokesLeaveOneKey},
+
+	// Subusers and activity (subusers_test.go).
+	{"SubuserGrantsAreAddedChangedAndRemovedOnce", testSubuserGrants},
+	{"SubuserOfAMissingInstanceOrUserIsNotFound", testSubuserMissingRefs},
+	{"SubusersGoWithTheirInstanceOrUser", testSubusersCascade},
+	{"DeleteUserOfASubuserDropsItsGrantsKeepsItsActivity", testDeleteUserOfASubuser},
+	{"InstancesOfUserListsOwnedAndSharedWithTheGrant", testInstancesOfUser},
+	{"AuditPageFiltersAndPagesNewestFirst", testAuditPage},
+	{"AuditActionFilterTakesWildcardsLiterally", testAuditActionLiteral},
 }
 
 var ctx = context.Background()
@@ -618,7 +627,7 @@ func testAuditLog(t *testing.T, db database) {
 	st := db(t)
 	at := time.Now()
 	for i := range 5 {
-		if err := st.RecordAudit(ctx, store.AuditEntry{KeyID: "k", Action: fmt.Sprint("a", i), Target: "x", IP: "192.0.2.1", At: at}); err != nil {
+		if err := st.RecordAudit(ctx, store.AuditEntry{CredentialID: "k", Action: fmt.Sprint("a", i), Target: "x", IP: "192.0.2.1", At: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -627,7 +636,7 @@ func testAuditLog(t *testing.T, db database) {
 		t.Fatalf("audit log = %v, %v", list, err)
 	}
 	for i, e := range list {
-		if want := fmt.Sprint("a", 4-i); e.Action != want || e.KeyID != "k" || e.IP != "192.0.2.1" || !e.At.Equal(at.Truncate(time.Millisecond)) {
+		if want := fmt.Sprint("a", 4-i); e.Action != want || e.CredentialID != "k" || e.IP != "192.0.2.1" || !e.At.Equal(at.Truncate(time.Millisecond)) {
 			t.Errorf("entry %d = %+v, want action %s (newest first)", i, e, want)
 		}
 	}

@@ -1,0 +1,252 @@
+package panel_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/access"
+	"github.com/berth-dev/berth/internal/secret"
+)
+
+// matrixEntry is what the authorization matrix knows of one /api/client
+// route: the permission it takes ("" for any place on the instance), and
+// whether it changes anything; then a valid request and its success code.
+type matrixEntry struct {
+	need   access.Permission
+	change bool
+	// query and body make a request the route accepts.
+	query       string
+	body        any
+	contentType string
+	ok          int
+}
+
+// clientMatrix is the specification of every /api/client instance route:
+// DESIGN §8's permissions, written down apart from the route table so that
+// the two check each other.
+func clientMatrix(t *testing.T) map[string]matrixEntry {
+	buf, hdr := uploadBody(t, map[string][]byte{"hello.txt": []byte("hello")})
+	upload, uploadType := buf.String(), hdr.Get("Content-Type")
+	noPerms := map[string]any{"permissions": []string{}}
+	return map[string]matrixEntry{
+		"GET /api/client/instances/{id}":                      {need: "", ok: 200},
+		"POST /api/client/instances/{id}/power":               {need: access.Power, change: true, body: map[string]any{"action": "stop"}, ok: 200},
+		"GET /api/client/instances/{id}/logs":                 {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/stats":                {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/console":              {need: access.ConsoleRead, ok: http.StatusSwitchingProtocols},
+		"GET /api/client/instances/{id}/install-log":          {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/files":                {need: access.FilesRead, ok: 200},
+		"GET /api/client/instances/{id}/files/content":        {need: access.FilesRead, query: "?path=a.txt", ok: 200},
+		"PUT /api/client/instances/{id}/files/content":        {need: access.FilesWrite, change: true, query: "?path=a.txt", body: "text", contentType: "text/plain", ok: 200},
+		"GET /api/client/instances/{id}/files/download":       {need: access.FilesRead, query: "?path=a.txt", ok: 200},
+		"POST /api/client/instances/{id}/files/upload":        {need: access.FilesWrite, change: true, body: upload, contentType: uploadType, ok: 201},
+		"POST /api/client/instances/{id}/files/mkdir":         {need: access.FilesWrite, change: true, body: map[string]any{"path": "d"}, ok: 201},
+		"POST /api/client/instances/{id}/files/rename":        {need: access.FilesWrite, change: true, body: map[string]any{"from": "a", "to": "b"}, ok: 200},
+		"POST /api/client/instances/{id}/files/delete":        {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}}, ok: 200},
+		"POST /api/client/instances/{id}/files/compress":      {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}, "destination": "a.tar.gz"}, ok: 201},
+		"POST /api/client/instances/{id}/files/extract":       {need: access.FilesWrite, change: true, body: map[string]any{"path": "a.tar.gz"}, ok: 200},
+		"GET /api/client/instances/{id}/variables":            {need: access.Settings, ok: 200},
+		"PUT /api/client/instances/{id}/variables":            {need: access.Settings, change: true, body: map[string]any{"variables": map[string]string{"MOTD": "hi"}}, ok: 200},
+		"GET /api/client/instances/{id}/subusers":             {need: access.Subusers, ok: 200},
+		"POST /api/client/instances/{id}/subusers":            {need: access.Subusers, change: true, body: map[string]any{"user": "target", "permissions": []string{}}, ok: 201},
+		"PUT /api/client/instances/{id}/subusers/{userId}":    {need: access.Subusers, change: true, body: noPerms, ok: 200},
+		"DELETE /api/client/instances/{id}/subusers/{userId}": {need: access.Subusers, change: true, ok: 204},
+		"GET /api/client/instances/{id}/activity":             {need: "", ok: 200},
+	}
+}
+
+// TestClientAuthorizationMatrix tries every /api/client/instances route as
+// every kind of caller, each with a real credential: no credential and an
+// admin key get 401, a stranger 404, a subuser without the route's
+// permission 403, a read-only token 403 for a change, the owner of a
+// suspended instance 409 for a change; the owner, an admin user's session
+// and a subuser holding exactly the permission succeed. A route registered
+// without an entry here fails the test. The account routes are the
+// user's own, not an instance's: TestClientAccountRoutesTakeAUsersCredential.
+func TestClientAuthorizationMatrix(t *testing.T) {
+	c := newClientPanel(t)
+	owner, holder, lacker, target := c.user("owner", false), c.user("holder", false), c.user("lacker", false), c.user("target", false)
+	c.user("root", true)
+	c.user("stranger", false)
+	id := c.readyInstanceOf(owner, "25565")
+	suspended := c.readyInstanceOf(owner, "25566")
+	c.expect(200, "POST", "/api/instances/suspend/"+suspended, nil)
+
+	as := map[string]string{
+		"owner":    c.sessionFor("owner", "owner"),
+		"admin":    c.sessionFor("admin", "root"),
+		"stranger": c.sessionFor("stranger", "stranger"),
+		"holder":   c.sessionFor("holder", "holder"),
+		"lacker":   c.tokenFor("lacker", "lacker", false),
+		"readonly": c.tokenFor("readonly", "owner", true),
+	}
+
+	matrix := clientMatrix(t)
+	outer := c.t
+	var seen []string
+	for _, pattern := range c.server.Patterns() {
+		if !strings.Contains(pattern, " /api/client/instances") {
+			continue
+		}
+		seen = append(seen, pattern)
+		if pattern == "GET /api/client/instances" {
+			continue // a list, not one instance's: TestClientInstanceListShowsOwnedAndSharedWithPermissions
+		}
+		e, ok := matrix[pattern]
+		if !ok {
+			t.Errorf("route %s has no entry in the authorization matrix (clientMatrix)", pattern)
+			continue
+		}
+		t.Run(strings.ReplaceAll(pattern, "/", "_"), func(t *testing.T) {
+			c.t = t
+			defer func() { c.t = outer }()
+			method, path, _ := strings.Cut(pattern, " ")
+			others := slices.DeleteFunc(slices.Clone(access.All), func(p access.Permission) bool { return p == e.need })
+			exactly := []access.Permission{}
+			if e.need != "" {
+				exactly = []access.Permission{e.need}
+			}
+			c.grant(id, holder, exactly...)
+			c.grant(id, lacker, others...)
+			c.grant(suspended, holder, exactly...)
+
+			try := func(who, instance string, key string) int {
+				// The subuser routes act on target: make it what each
+				// call expects, a subuser with nothing or no subuser.
+				if strings.HasSuffix(pattern, "/subusers") && method == "POST" {
+					_ = c.st.RemoveSubuser(t.Context(), instance, target)
+				} else if strings.Contains(pattern, "{userId}") {
+					c.grant(instance, target)
+				}
+				p := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", instance), "{userId}", target) + e.query
+				if strings.HasSuffix(pattern, "/console") {
+					_, code := c.dialConsoleAs(who, key, instance)
+					return code
+				}
+				r := c.do(clientRequest{method: method, path: p, as: who, key: key, body: e.body, contentType: e.contentType})
+				return r.code
+			}
+			want := func(allowed, refused int) int {
+				if e.change {
+					return refused
+				}
+				return allowed
+			}
+			lackerWant := 403
+			if e.need == "" {
+				lackerWant = e.ok // every other permission is still a place on the instance
+			}
+			for _, tc := range []struct {
+				caller, instance, key string
+				want                  int
+			}{
+				{"", id, "", 401},
+				{"", id, c.key, 401},
+				{as["stranger"], id, "", 404},
+				{as["holder"], id, "", e.ok},
+				{as["lacker"], id, "", lackerWant},
+				{as["owner"], id, "", e.ok},
+				{as["admin"], id, "", e.ok},
+				{as["readonly"], id, "", want(e.ok, 403)},
+				{as["owner"], suspended, "", want(e.ok, 409)},
+				{as["holder"], suspended, "", want(e.ok, 409)},
+			} {
+				if got := try(tc.caller, tc.instance, tc.key); got != tc.want {
+					who := tc.caller
+					if tc.key != "" {
+						who = "admin key"
+					}
+					t.Errorf("%s as %q on %s: %d, want %d", pattern, who, tc.instance, got, tc.want)
+				}
+			}
+		})
+	}
+	for pattern := range matrix {
+		if !slices.Contains(seen, pattern) {
+			t.Errorf("the matrix has %s, which no route registers", pattern)
+		}
+	}
+}
+
+// TestClientAccountRoutesTakeAUsersCredential walks every /api/client
+// route that is not an instance's (the account's, and the list of
+// instances): none answers a caller without a credential, or with an
+// admin API key, but 401 naming what it takes; and a path under
+// /api/client that no route serves answers the same, never the admin
+// API's "API key is required".
+func TestClientAccountRoutesTakeAUsersCredential(t *testing.T) {
+	c := newClientPanel(t)
+	var walked int
+	patterns := c.server.Patterns()
+	for _, pattern := range append(slices.Clone(patterns), "GET /api/client/nothing", "DELETE /api/client/account") {
+		method, path, _ := strings.Cut(pattern, " ")
+		if !strings.HasPrefix(path, "/api/client/") || strings.HasPrefix(path, "/api/client/instances/") {
+			continue
+		}
+		walked++
+		path = strings.ReplaceAll(path, "{id}", "x")
+		for _, tc := range []struct {
+			who, key, msg string
+		}{
+			{"no credential", "", "sign in"},
+			{"the admin key", c.key, "API key is not a user credential"},
+		} {
+			r := c.do(clientRequest{method: method, path: path, key: tc.key})
+			if r.code != 401 || !strings.Contains(r.errorMessage(t), tc.msg) {
+				t.Errorf("%s %s with %s: %d %s, want 401 naming %q", method, path, tc.who, r.code, r.body, tc.msg)
+			}
+		}
+	}
+	if walked < 17 {
+		t.Errorf("walked %d routes; want the 14 account routes, the instance list and the 2 unknown paths", walked)
+	}
+}
+
+// TestClientAnswersCarryNoSecrets calls every /api/client route and the
+// admin's activity log and checks that no answer, nor the request log,
+// carries a password hash, the API key or the node's token.
+func TestClientAnswersCarryNoSecrets(t *testing.T) {
+	c := newClientPanel(t)
+	owner := c.user("owner", false)
+	target := c.user("target", false)
+	id := c.readyInstanceOf(owner, "25565")
+	c.sessionFor("owner", "owner")
+	node, err := c.st.NodeByID(t.Context(), c.nodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{
+		"a password hash":    "$argon2id",
+		"the API key":        c.key,
+		"the API key's hash": secret.Hash(c.key),
+		"the node's token":   node.Token,
+	}
+	var answers []response
+	answers = append(answers, c.expectAs(200, "owner", "GET", "/api/client/instances", nil))
+	for pattern, e := range clientMatrix(t) {
+		if strings.HasSuffix(pattern, "/console") {
+			continue
+		}
+		method, path, _ := strings.Cut(pattern, " ")
+		if strings.Contains(pattern, "{userId}") {
+			c.grant(id, target)
+		}
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", id), "{userId}", target) + e.query
+		answers = append(answers, c.do(clientRequest{method: method, path: path, as: "owner", body: e.body, contentType: e.contentType}))
+	}
+	answers = append(answers, c.expect(200, "GET", "/api/audit", nil))
+	for _, r := range answers {
+		for name, s := range secrets {
+			if strings.Contains(string(r.body), s) {
+				t.Errorf("an answer (%d) carries %s: %s", r.code, name, r.body)
+			}
+		}
+	}
+	for name, s := range secrets {
+		if strings.Contains(c.logs.String(), s) {
+			t.Errorf("the request log holds %s", name)
+		}
+	}
+}
