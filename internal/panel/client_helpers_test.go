@@ -2,9 +2,7 @@ package panel_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,13 +14,14 @@ import (
 
 	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/images"
-	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/node/nodetest"
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// clientPanel is a panel served over HTTP with a stub node, and users
+// clientPanel is a panel served over HTTP with a node daemon on the fake
+// runtime (startNode), and users
 // made straight in the store with userPassword. Requests name a caller
 // registered by sessionFor or tokenFor, and carry that caller's real
 // credential: a session cookie or a personal access token.
@@ -31,8 +30,9 @@ type clientPanel struct {
 	url string
 	// callers maps a caller's name to its credential.
 	callers map[string]cred
-	node    *anyNode
-	nodeID  string
+	// node is the daemon of the panel's one node, nodeID.
+	node   *nodetest.Node
+	nodeID string
 }
 
 func newClientPanel(t *testing.T) *clientPanel {
@@ -46,8 +46,7 @@ func newClientPanelOn(t *testing.T, p *testPanel) *clientPanel {
 	srv := httptest.NewServer(p.handler)
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
-	c.node = newAnyNode(t)
-	c.nodeID, _ = registerNode(t, p, c.node.srv.Listener.Addr().(*net.TCPAddr).Port)
+	c.nodeID, c.node = startNode(t, p)
 	return c
 }
 
@@ -129,7 +128,8 @@ var variablesTemplate = images.Template{
 func ptr[T any](v T) *T { return &v }
 
 // readyInstanceOf deploys an instance of owner from variablesTemplate on
-// the stub node, marked READY as the reconciler would, and returns its id.
+// the node, applied there and running, READY as the reconciler would
+// leave it, and returns its id.
 func (c *clientPanel) readyInstanceOf(owner string, port string) string {
 	c.t.Helper()
 	body := deployBody(owner, c.nodeID, port, port)
@@ -139,14 +139,7 @@ func (c *clientPanel) readyInstanceOf(owner string, port string) string {
 	}
 	body["image"] = ref
 	id := c.deploy(body)
-	ctx := context.Background()
-	in, err := c.st.InstanceByID(ctx, id)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if err := c.st.MarkApplied(ctx, id, in.Generation, nodeapi.StatusRunning, "c1"); err != nil {
-		c.t.Fatal(err)
-	}
+	applyOnNode(c.t, c.testPanel, c.node, id)
 	return id
 }
 
@@ -250,90 +243,4 @@ func (c *clientPanel) dialConsoleAs(as, key, id string) (*websocket.Conn, int) {
 	}
 	c.t.Cleanup(func() { conn.CloseNow() })
 	return conn, http.StatusSwitchingProtocols
-}
-
-// anyNode is a stub node that answers every instance call as a node that
-// did it would: power with a status, files with their shapes, the console
-// with a WebSocket whose frames it keeps.
-type anyNode struct {
-	srv    *httptest.Server
-	frames chan nodeapi.ConsoleMessage
-	mu     sync.Mutex
-	asked  []string
-}
-
-func newAnyNode(t *testing.T) *anyNode {
-	t.Helper()
-	n := &anyNode{frames: make(chan nodeapi.ConsoleMessage, 64)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/instances/{id}/console", stubConsole(n.frames))
-	mux.HandleFunc("POST /v1/instances/{id}/power", func(w http.ResponseWriter, r *http.Request) {
-		n.record(r)
-		writeStub(w, nodeapi.InstanceStatus{ID: r.PathValue("id"), Status: nodeapi.StatusRunning, ContainerID: "c1"})
-	})
-	stream := func(w http.ResponseWriter, r *http.Request) {
-		n.record(r)
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "file bytes")
-	}
-	mux.HandleFunc("GET /v1/instances/{id}/files/content", stream)
-	mux.HandleFunc("GET /v1/instances/{id}/files/download", stream)
-	mux.HandleFunc("/v1/instances/{id}/", func(w http.ResponseWriter, r *http.Request) {
-		n.record(r)
-		_, _ = io.Copy(io.Discard, r.Body)
-		writeStub(w, map[string]any{})
-	})
-	n.srv = httptest.NewServer(mux)
-	t.Cleanup(n.srv.Close)
-	return n
-}
-
-func (n *anyNode) record(r *http.Request) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.asked = append(n.asked, r.Method+" "+r.URL.Path)
-}
-
-func writeStub(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// stubConsole is a node's console WebSocket that passes every frame the
-// panel sends it to frames.
-func stubConsole(frames chan<- nodeapi.ConsoleMessage) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for {
-			_, b, err := conn.Read(r.Context())
-			if err != nil {
-				return
-			}
-			var m nodeapi.ConsoleMessage
-			_ = json.Unmarshal(b, &m)
-			select {
-			case frames <- m:
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}
-}
-
-// receive waits, within failBound, for what ch brings.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), failBound)
-	defer cancel()
-	select {
-	case v := <-ch:
-		return v
-	case <-ctx.Done():
-		t.Fatalf("no %s arrived", what)
-	}
-	panic("unreachable")
 }

@@ -1,10 +1,21 @@
 package panel_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/secret"
@@ -16,11 +27,109 @@ import (
 type matrixEntry struct {
 	need   access.Permission
 	change bool
-	// query and body make a request the route accepts.
+	// query and body make a request the route accepts, on the files of
+	// matrixFiles.
 	query       string
 	body        any
 	contentType string
 	ok          int
+	// did, for a route that changes what the node holds, tells whether
+	// the node's state went from before to after by that change.
+	did func(before, after nodeState) bool
+}
+
+// nodeState is what the node holds of one instance: the files of its data
+// folder by path (a folder's content is "/"), whether its server runs,
+// and what was written on its input.
+type nodeState struct {
+	files   map[string]string
+	running bool
+	stdin   []string
+}
+
+// String shows s in a test's failure: an archive's bytes as its size.
+func (s nodeState) String() string {
+	var files []string
+	for _, name := range slices.Sorted(maps.Keys(s.files)) {
+		switch content := s.files[name]; {
+		case content == "/":
+			files = append(files, name+"/")
+		case utf8.ValidString(content):
+			files = append(files, fmt.Sprintf("%s %q", name, content))
+		default:
+			files = append(files, fmt.Sprintf("%s (%d bytes)", name, len(content)))
+		}
+	}
+	return fmt.Sprintf("files [%s], running %v, input %q", strings.Join(files, ", "), s.running, s.stdin)
+}
+
+// nodeState reads what the node holds of instance id.
+func (c *clientPanel) nodeState(id string) nodeState {
+	c.t.Helper()
+	s := nodeState{files: map[string]string{}}
+	root := dataDir(c.node, id)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == root {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			s.files[filepath.ToSlash(rel)] = "/"
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		s.files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		c.t.Fatalf("read the data folder of %s: %v", id, err)
+	}
+	ct, _ := c.node.Runtime.Container(id)
+	s.running, s.stdin = ct.State.Running, ct.Stdin
+	return s
+}
+
+// matrixFiles are the files the matrix's requests name: a text file, a
+// file to rename, delete or compress, and an archive holding x.txt.
+func matrixFiles(t testing.TB) map[string][]byte {
+	t.Helper()
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	err := tw.WriteHeader(&tar.Header{Name: "x.txt", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644})
+	if err == nil {
+		_, err = tw.Write([]byte("x"))
+	}
+	if err == nil {
+		err = errors.Join(tw.Close(), gz.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{"a.txt": []byte("hello"), "a": []byte("a"), "a.tar.gz": tgz.Bytes()}
+}
+
+// resetFiles leaves in instance id's data folder matrixFiles alone.
+func (c *clientPanel) resetFiles(id string) {
+	c.t.Helper()
+	root := dataDir(c.node, id)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	for name, content := range matrixFiles(c.t) {
+		if err := os.WriteFile(filepath.Join(root, name), content, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 }
 
 // clientMatrix is the specification of every /api/client instance route:
@@ -31,22 +140,33 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 	upload, uploadType := buf.String(), hdr.Get("Content-Type")
 	noPerms := map[string]any{"permissions": []string{}}
 	return map[string]matrixEntry{
-		"GET /api/client/instances/{id}":                      {need: "", ok: 200},
-		"POST /api/client/instances/{id}/power":               {need: access.Power, change: true, body: map[string]any{"action": "stop"}, ok: 200},
-		"GET /api/client/instances/{id}/logs":                 {need: access.ConsoleRead, ok: 200},
-		"GET /api/client/instances/{id}/stats":                {need: access.ConsoleRead, ok: 200},
-		"GET /api/client/instances/{id}/console":              {need: access.ConsoleRead, ok: http.StatusSwitchingProtocols},
-		"GET /api/client/instances/{id}/install-log":          {need: access.ConsoleRead, ok: 200},
-		"GET /api/client/instances/{id}/files":                {need: access.FilesRead, ok: 200},
-		"GET /api/client/instances/{id}/files/content":        {need: access.FilesRead, query: "?path=a.txt", ok: 200},
-		"PUT /api/client/instances/{id}/files/content":        {need: access.FilesWrite, change: true, query: "?path=a.txt", body: "text", contentType: "text/plain", ok: 200},
-		"GET /api/client/instances/{id}/files/download":       {need: access.FilesRead, query: "?path=a.txt", ok: 200},
-		"POST /api/client/instances/{id}/files/upload":        {need: access.FilesWrite, change: true, body: upload, contentType: uploadType, ok: 201},
-		"POST /api/client/instances/{id}/files/mkdir":         {need: access.FilesWrite, change: true, body: map[string]any{"path": "d"}, ok: 201},
-		"POST /api/client/instances/{id}/files/rename":        {need: access.FilesWrite, change: true, body: map[string]any{"from": "a", "to": "b"}, ok: 200},
-		"POST /api/client/instances/{id}/files/delete":        {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}}, ok: 200},
-		"POST /api/client/instances/{id}/files/compress":      {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}, "destination": "a.tar.gz"}, ok: 201},
-		"POST /api/client/instances/{id}/files/extract":       {need: access.FilesWrite, change: true, body: map[string]any{"path": "a.tar.gz"}, ok: 200},
+		"GET /api/client/instances/{id}": {need: "", ok: 200},
+		"POST /api/client/instances/{id}/power": {need: access.Power, change: true, body: map[string]any{"action": "stop"}, ok: 200,
+			did: func(before, after nodeState) bool {
+				// Stopped by the template's stop command.
+				return before.running && !after.running && slices.Equal(after.stdin, slices.Concat(before.stdin, []string{"stop"}))
+			}},
+		"GET /api/client/instances/{id}/logs":          {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/stats":         {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/console":       {need: access.ConsoleRead, ok: http.StatusSwitchingProtocols},
+		"GET /api/client/instances/{id}/install-log":   {need: access.ConsoleRead, ok: 200},
+		"GET /api/client/instances/{id}/files":         {need: access.FilesRead, ok: 200},
+		"GET /api/client/instances/{id}/files/content": {need: access.FilesRead, query: "?path=a.txt", ok: 200},
+		"PUT /api/client/instances/{id}/files/content": {need: access.FilesWrite, change: true, query: "?path=a.txt", body: "text", contentType: "text/plain", ok: 200,
+			did: func(_, s nodeState) bool { return s.files["a.txt"] == "text" }},
+		"GET /api/client/instances/{id}/files/download": {need: access.FilesRead, query: "?path=a.txt", ok: 200},
+		"POST /api/client/instances/{id}/files/upload": {need: access.FilesWrite, change: true, body: upload, contentType: uploadType, ok: 201,
+			did: func(_, s nodeState) bool { return s.files["hello.txt"] == "hello" }},
+		"POST /api/client/instances/{id}/files/mkdir": {need: access.FilesWrite, change: true, body: map[string]any{"path": "d"}, ok: 201,
+			did: func(_, s nodeState) bool { return s.files["d"] == "/" }},
+		"POST /api/client/instances/{id}/files/rename": {need: access.FilesWrite, change: true, body: map[string]any{"from": "a", "to": "b"}, ok: 200,
+			did: func(_, s nodeState) bool { _, a := s.files["a"]; return !a && s.files["b"] == "a" }},
+		"POST /api/client/instances/{id}/files/delete": {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}}, ok: 200,
+			did: func(_, s nodeState) bool { _, a := s.files["a"]; return !a }},
+		"POST /api/client/instances/{id}/files/compress": {need: access.FilesWrite, change: true, body: map[string]any{"paths": []string{"a"}, "destination": "c.tar.gz"}, ok: 201,
+			did: func(_, s nodeState) bool { return s.files["c.tar.gz"] != "" && s.files["a"] == "a" }},
+		"POST /api/client/instances/{id}/files/extract": {need: access.FilesWrite, change: true, body: map[string]any{"path": "a.tar.gz"}, ok: 200,
+			did: func(_, s nodeState) bool { return s.files["x.txt"] == "x" }},
 		"GET /api/client/instances/{id}/variables":            {need: access.Settings, ok: 200},
 		"PUT /api/client/instances/{id}/variables":            {need: access.Settings, change: true, body: map[string]any{"variables": map[string]string{"MOTD": "hi"}}, ok: 200},
 		"GET /api/client/instances/{id}/subusers":             {need: access.Subusers, ok: 200},
@@ -62,7 +182,9 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 // admin key get 401, a stranger 404, a subuser without the route's
 // permission 403, a read-only token 403 for a change, the owner of a
 // suspended instance 409 for a change; the owner, an admin user's session
-// and a subuser holding exactly the permission succeed. A route registered
+// and a subuser holding exactly the permission succeed. The node is real:
+// each try finds matrixFiles and a running server, a refused change leaves
+// the node as it was and an allowed one is done there. A route registered
 // without an entry here fails the test. The account routes are the
 // user's own, not an instance's: TestClientAccountRoutesTakeAUsersCredential.
 func TestClientAuthorizationMatrix(t *testing.T) {
@@ -120,13 +242,28 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 				} else if strings.Contains(pattern, "{userId}") {
 					c.grant(instance, target)
 				}
-				p := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", instance), "{userId}", target) + e.query
-				if strings.HasSuffix(pattern, "/console") {
-					_, code := c.dialConsoleAs(who, key, instance)
-					return code
+				// The files and the server are as the request expects.
+				c.resetFiles(instance)
+				if instance == id && !c.nodeState(id).running {
+					c.expect(200, "POST", "/api/instances/power/"+id, map[string]any{"action": "start"})
 				}
-				r := c.do(clientRequest{method: method, path: p, as: who, key: key, body: e.body, contentType: e.contentType})
-				return r.code
+				before := c.nodeState(instance)
+				p := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", instance), "{userId}", target) + e.query
+				var code int
+				if strings.HasSuffix(pattern, "/console") {
+					_, code = c.dialConsoleAs(who, key, instance)
+				} else {
+					code = c.do(clientRequest{method: method, path: p, as: who, key: key, body: e.body, contentType: e.contentType}).code
+				}
+				after := c.nodeState(instance)
+				switch {
+				case e.change && code != e.ok && !reflect.DeepEqual(after, before):
+					t.Errorf("%s as %q on %s was refused (%d), yet the node went from %v to %v",
+						pattern, who, instance, code, before, after)
+				case code == e.ok && e.did != nil && !e.did(before, after):
+					t.Errorf("%s as %q on %s answered %d, yet the node went from %v to %v", pattern, who, instance, code, before, after)
+				}
+				return code
 			}
 			want := func(allowed, refused int) int {
 				if e.change {
@@ -234,6 +371,7 @@ func TestClientAnswersCarryNoSecrets(t *testing.T) {
 			c.grant(id, target)
 		}
 		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", id), "{userId}", target) + e.query
+		c.resetFiles(id)
 		answers = append(answers, c.do(clientRequest{method: method, path: path, as: "owner", body: e.body, contentType: e.contentType}))
 	}
 	answers = append(answers, c.expect(200, "GET", "/api/audit", nil))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/berth-dev/berth/internal/access"
+	"github.com/berth-dev/berth/internal/dispatch"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -106,21 +109,40 @@ func TestClientPowerReusesTheAdminHandlerThroughTheAuthorizer(t *testing.T) {
 	owner := c.user("owner", false)
 	id := c.readyInstanceOf(owner, "25565")
 	c.sessionFor("owner", "owner")
+	ctx := context.Background()
+	before, err := c.st.InstanceByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a reconciler pass already in flight would send.
+	stale, err := dispatch.Spec(ctx, c.st, before)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := c.expectAs(200, "owner", "POST", "/api/client/instances/"+id+"/power", map[string]any{"action": "stop"}).object(t)
-	if m["Id"] != id {
-		t.Errorf("power answered %v", m)
+	if m["Id"] != id || m["Status"] != nodeapi.StatusStopped {
+		t.Errorf("power answered %v, want %s stopped", m, id)
 	}
-	in, err := c.st.InstanceByID(context.Background(), id)
-	if err != nil || in.Desired != nodeapi.DesiredStopped {
-		t.Errorf("after a client stop the desired state is %q, %v; want stopped", in.Desired, err)
+	in, err := c.st.InstanceByID(ctx, id)
+	if err != nil || in.Desired != nodeapi.DesiredStopped || in.Generation <= before.Generation {
+		t.Errorf("after a client stop the desired state is %q at generation %d (was %d), %v; want stopped at a newer one",
+			in.Desired, in.Generation, before.Generation, err)
 	}
-	c.node.mu.Lock()
-	asked := slices.Clone(c.node.asked)
-	c.node.mu.Unlock()
-	if !slices.Contains(asked, "POST /v1/instances/"+id+"/power") {
-		t.Errorf("the node was asked %v, want the power call", asked)
+	// The node stopped the server, with the template's stop command, at
+	// the generation the panel recorded its desire at.
+	if ct, _ := c.node.Runtime.Container(id); ct.State.Running || !slices.Equal(ct.Stdin, []string{"stop"}) {
+		t.Errorf("after a client stop the server runs: %v, its input is %q; want it stopped by \"stop\"",
+			ct.State.Running, ct.Stdin)
 	}
+	expectStaleEnsureIgnored(t, c.node, stale, false)
+
+	c.node.Runtime.ResetCalls()
 	c.expectAs(400, "owner", "POST", "/api/client/instances/"+id+"/power", map[string]any{"action": "explode"})
+	for _, method := range []string{"Start", "Stop", "Kill"} {
+		if n := c.node.Runtime.Calls(method); n != 0 {
+			t.Errorf("a refused power action reached the runtime's %s", method)
+		}
+	}
 }
 
 func TestClientSubuserGrantsAreBoundedAndRecorded(t *testing.T) {
@@ -251,6 +273,13 @@ func TestClientVariablesKeepTheTemplatesRules(t *testing.T) {
 	if e.Action != "instance.variables" || e.InstanceID != id || e.UserID != owner || e.Detail != "LICENSE PLAYERS" {
 		t.Errorf("newest activity = %+v", e)
 	}
+	// After its next pass the server runs with the new value from its
+	// next start: the node keeps a running server's container as it is.
+	applyOnNode(t, c.testPanel, c.node, id)
+	c.expectAs(200, "owner", "POST", "/api/client/instances/"+id+"/power", map[string]any{"action": "restart"})
+	if ct, _ := c.node.Runtime.Container(id); !ct.State.Running || !slices.Contains(ct.Spec.Env, "PLAYERS=20") {
+		t.Errorf("restarted, the server runs (%v) with the environment %q, want PLAYERS=20", ct.State.Running, ct.Spec.Env)
+	}
 
 	// An instance of a bare Docker image has no rules to keep: nothing is
 	// editable.
@@ -274,6 +303,15 @@ func TestActivityRecordsWhoWhatWhichInstanceFromWhereAndWhen(t *testing.T) {
 	c.expectAs(201, "owner", "POST", "/api/client/instances/"+id+"/files/mkdir", map[string]any{"path": "world"})
 	c.expect(200, "POST", "/api/instances/power/"+id, map[string]any{"action": "kill"})
 	c.expectAs(200, "owner", "POST", "/api/client/instances/"+other+"/power", map[string]any{"action": "stop"})
+	// Each was done on the node, not only recorded.
+	if fi, err := os.Stat(filepath.Join(dataDir(c.node, id), "world")); err != nil || !fi.IsDir() {
+		t.Errorf("the client's mkdir left no folder world on the node: %v", err)
+	}
+	for _, in := range []string{id, other} {
+		if ct, _ := c.node.Runtime.Container(in); ct.State.Running {
+			t.Errorf("%s still runs after its power actions", in)
+		}
+	}
 
 	page := c.expectAs(200, "owner", "GET", "/api/client/instances/"+id+"/activity", nil).object(t)
 	data := page["data"].([]any)
@@ -387,18 +425,24 @@ func TestClientConsoleChecksEachFrameAgainstThePermissions(t *testing.T) {
 	if in, _ := c.st.InstanceByID(context.Background(), id); in.Desired != nodeapi.DesiredRunning {
 		t.Errorf("a refused kill changed the desired state to %s", in.Desired)
 	}
+	if ct, _ := c.node.Runtime.Container(id); !ct.State.Running || c.node.Runtime.Calls("Kill") != 0 {
+		t.Errorf("a refused kill reached the node: running %v after %d kills", ct.State.Running, c.node.Runtime.Calls("Kill"))
+	}
 
 	typed, code := c.dialConsoleAs("typist", "", id)
 	if typed == nil {
 		t.Fatalf("typist's console: %d", code)
 	}
 	sendCommand(t, typed, "say hello")
-	if m := receive(t, c.node.frames, "console frame"); m.Text() != "say hello" {
-		t.Errorf("node got %q, want the typist's command alone", m.Text())
+	waitUntil(t, "the typist's line on the server's input", func() bool { return len(stdin(c.node, id)) > 0 })
+	if got := stdin(c.node, id); !slices.Equal(got, []string{"say hello"}) {
+		t.Errorf("the server's input is %q, want the typist's command alone", got)
 	}
-	if e := c.lastAudit(); e.Action != "instance.console.command" || e.UserID != typist || e.Detail != "say hello" {
-		t.Errorf("newest activity = %+v, want the typist's command", e)
-	}
+	// The panel records the command once the node has it.
+	waitUntil(t, "the typist's command in the activity log", func() bool {
+		e := c.lastAudit()
+		return e.Action == "instance.console.command" && e.UserID == typist && e.Detail == "say hello"
+	})
 }
 
 // readConsoleError reads frames until an error event and returns its text.

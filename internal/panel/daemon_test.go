@@ -3,6 +3,7 @@ package panel_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // startNode starts a node daemon on the fake runtime and registers it as
 // a configured node of p, returning the node's id and the daemon. Each
 // option may change the daemon's configuration.
-func startNode(t *testing.T, p *testPanel, options ...func(*node.Config)) (string, *nodetest.Node) {
+func startNode(t testing.TB, p *testPanel, options ...func(*node.Config)) (string, *nodetest.Node) {
 	t.Helper()
 	var id string
 	n := nodetest.Start(t, func(port int) string {
@@ -34,7 +35,7 @@ func startNode(t *testing.T, p *testPanel, options ...func(*node.Config)) (strin
 // registerNode creates a node of p at 127.0.0.1:port and configures it as
 // `berth node configure` would, returning the node's id and the bearer
 // token the panel will send it.
-func registerNode(t *testing.T, p *testPanel, port int) (id, token string) {
+func registerNode(t testing.TB, p *testPanel, port int) (id, token string) {
 	t.Helper()
 	m := p.expect(201, "POST", "/api/nodes/create", map[string]any{
 		"name": "test-node", "ram": 8192, "disk": 8192, "address": "127.0.0.1", "port": port}).object(t)
@@ -51,7 +52,7 @@ func registerNode(t *testing.T, p *testPanel, port int) (id, token string) {
 // ensureOnNode has n apply instance id's current spec, as the
 // reconciler's next pass would, and returns the node's answer. The spec
 // is returned too, for a test to replay later.
-func ensureOnNode(t *testing.T, p *testPanel, n *nodetest.Node, id string) (nodeapi.InstanceSpec, nodeapi.InstanceStatus) {
+func ensureOnNode(t testing.TB, p *testPanel, n *nodetest.Node, id string) (nodeapi.InstanceSpec, nodeapi.InstanceStatus) {
 	t.Helper()
 	ctx := context.Background()
 	in, err := p.st.InstanceByID(ctx, id)
@@ -71,7 +72,7 @@ func ensureOnNode(t *testing.T, p *testPanel, n *nodetest.Node, id string) (node
 
 // applyOnNode ensures instance id on n, running, and records it applied
 // as the reconciler would: the instance is READY.
-func applyOnNode(t *testing.T, p *testPanel, n *nodetest.Node, id string) nodeapi.InstanceSpec {
+func applyOnNode(t testing.TB, p *testPanel, n *nodetest.Node, id string) nodeapi.InstanceSpec {
 	t.Helper()
 	spec, st := ensureOnNode(t, p, n, id)
 	if st.Status != nodeapi.StatusRunning || st.Generation != spec.Generation {
@@ -98,6 +99,10 @@ func expectStaleEnsureIgnored(t *testing.T, n *nodetest.Node, stale nodeapi.Inst
 			stale.Generation, c.State.Running)
 	}
 }
+
+// dataDir is the data folder of instance id on n, the folder its
+// server's files are in.
+func dataDir(n *nodetest.Node, id string) string { return filepath.Join(n.Dir, "volumes", id) }
 
 // waitUntil polls cond until it holds, failing the test after failBound.
 func waitUntil(t *testing.T, what string, cond func() bool) {

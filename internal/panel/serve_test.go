@@ -100,7 +100,7 @@ func TestPanelLetsAnUploadThatKeepsMakingProgressOutlastTheBodyTimeout(t *testin
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s, want 201", resp.StatusCode, body)
 	}
-	if got, err := os.ReadFile(filepath.Join(n.Dir, "volumes", id, "a.txt")); err != nil || string(got) != strings.Repeat("x", chunks*chunk) {
+	if got, err := os.ReadFile(filepath.Join(dataDir(n, id), "a.txt")); err != nil || string(got) != strings.Repeat("x", chunks*chunk) {
 		t.Errorf("the node holds a.txt as %q (%v), want the whole upload", got, err)
 	}
 }
