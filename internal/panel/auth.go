@@ -165,7 +165,7 @@ func (s *Server) resolve(r *http.Request, hash string, look func(*http.Request, 
 	now := s.now()
 	cred, ok, epoch := s.creds.get(hash, now)
 	if ok && s.live(cred, now) {
-		if s.creds.claimTouch(hash, now) {
+		if now.Sub(cred.lastUsed) >= touchEvery && s.creds.claimTouch(hash, now) {
 			s.touch(r, cred.caller, now)
 		}
 		return cred.caller, nil
