@@ -13,8 +13,8 @@ import (
 
 // Personal access tokens, under /api/client/account/tokens. A token acts
 // as its user and never more: its principal is built from the user's row
-// on each request (tokenCaller), so a demoted admin's tokens lose admin at
-// once.
+// (lookupToken), and a change to the user forgets it from the panel's
+// cache (forgetUser), so a demoted admin's tokens lose admin at once.
 
 // tokenView is a token as listed: never the token itself.
 type tokenView struct {
