@@ -100,7 +100,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkOwnPassword(w, r, u, "current", current); err != nil {
 		return err
 	}
-	if err := s.store.ChangePassword(r.Context(), u.ID, secret.HashPassword(next), callerSessionID(r)); err != nil {
+	err = s.store.ChangePassword(r.Context(), u.ID, secret.HashPassword(next), callerSessionID(r))
+	s.forgetUser(u.ID)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.password", u.ID)
@@ -108,9 +110,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sessionLive reports whether se may still be used at now.
-func (s *Server) sessionLive(se store.Session, now time.Time) bool {
-	return now.Before(se.ExpiresAt) && now.Sub(se.LastSeenAt) < s.cfg.SessionIdle
+// sessionLive reports whether a session last seen at lastSeen, expiring
+// at expires, may still be used at now.
+func (s *Server) sessionLive(lastSeen, expires, now time.Time) bool {
+	return now.Before(expires) && now.Sub(lastSeen) < s.cfg.SessionIdle
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
@@ -121,7 +124,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	now, current := s.now(), callerSessionID(r)
 	out := []sessionView{}
 	for _, se := range list {
-		if s.sessionLive(se, now) {
+		if s.sessionLive(se.LastSeenAt, se.ExpiresAt, now) {
 			out = append(out, sessionView{ID: se.ID, Address: se.Address, UserAgent: se.UserAgent, CreatedAt: se.CreatedAt,
 				LastSeenAt: se.LastSeenAt, ExpiresAt: se.ExpiresAt, Current: se.ID == current})
 		}
@@ -133,7 +136,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 // deleteOtherSessions is DELETE /api/client/account/sessions: every
 // session of the user but the one that asks ends.
 func (s *Server) deleteOtherSessions(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.store.DeleteOtherSessions(r.Context(), callerOf(r).UserID, callerSessionID(r)); err != nil {
+	_, err := s.store.DeleteOtherSessions(r.Context(), callerOf(r).UserID, callerSessionID(r))
+	s.forgetUser(callerOf(r).UserID)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.sessions.delete", callerOf(r).UserID)
@@ -143,7 +148,9 @@ func (s *Server) deleteOtherSessions(w http.ResponseWriter, r *http.Request) err
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.store.DeleteSession(r.Context(), callerOf(r).UserID, id); err != nil {
+	err := s.store.DeleteSession(r.Context(), callerOf(r).UserID, id)
+	s.forgetCredential(access.Session, id)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.session.delete", id)

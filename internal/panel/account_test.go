@@ -60,9 +60,13 @@ func TestSessionsAreListedAndEndedOneOrAllOthers(t *testing.T) {
 	id := p.addUser("ann", false)
 	p.addUser("ben", false)
 	here := cred{cookie: p.signIn("ann", "")}
-	p.signIn("ann", "")
-	p.signIn("ann", "")
+	second := cred{cookie: p.signIn("ann", "")}
+	third := cred{cookie: p.signIn("ann", "")}
 	ben := cred{cookie: p.signIn("ben", "")}
+	// Each session is used, and so cached, before it is ended.
+	for _, c := range []cred{second, third} {
+		p.expectAs(200, c, "GET", "/api/client/account", nil)
+	}
 	r := p.expectAs(200, here, "GET", "/api/client/account/sessions", nil, "User-Agent", "test-agent")
 	list := r.array(t)
 	if len(list) != 3 || strings.Contains(string(r.body), here.cookie) {
@@ -85,9 +89,23 @@ func TestSessionsAreListedAndEndedOneOrAllOthers(t *testing.T) {
 	if n := signedInSessions(t, p.st, id); n != 2 {
 		t.Errorf("%d sessions after ending one, want 2", n)
 	}
+	// The one ended stops at once; the other goes on (and is cached
+	// again).
+	ended := 0
+	for _, c := range []cred{second, third} {
+		if p.as(c, "GET", "/api/client/account", nil).code == 401 {
+			ended++
+		}
+	}
+	if ended != 1 {
+		t.Errorf("%d of the other sessions refused after ending one, want 1", ended)
+	}
 	p.expectAs(204, here, "DELETE", "/api/client/account/sessions", nil)
 	if n := signedInSessions(t, p.st, id); n != 1 {
 		t.Errorf("%d sessions after ending the others, want 1", n)
+	}
+	for _, c := range []cred{second, third} {
+		p.expectAs(401, c, "GET", "/api/client/account", nil)
 	}
 	p.expectAs(200, here, "GET", "/api/client/account", nil)
 	p.expectAs(200, ben, "GET", "/api/client/account", nil)

@@ -143,25 +143,151 @@ func logCaller(r *http.Request, c caller) {
 // is no error: the front decides what that means.
 func (s *Server) identify(r *http.Request) (caller, error) {
 	if key := r.Header.Get("x-api-key"); key != "" {
-		id, err := s.authenticate(r, key)
-		if fault.Is(err, fault.NotExist) {
-			return caller{}, unauthenticated(msgKeyInvalid)
-		}
-		if err != nil {
-			return caller{}, err
-		}
-		return caller{Principal: access.Principal{Kind: access.AdminKey, CredentialID: id, Admin: true}, via: byKey}, nil
+		return s.resolve(r, secret.Hash(key), s.lookupKey)
 	}
 	if token, found, err := parseBearer(r.Header.Get("Authorization")); found {
 		if err != nil {
 			return caller{}, unauthenticated("%s", err)
 		}
-		return s.tokenCaller(r, token)
+		return s.resolve(r, secret.Hash(token), s.lookupToken)
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
-		return s.sessionCaller(r, ck.Value)
+		return s.resolve(r, secret.Hash(ck.Value), s.lookupSession)
 	}
 	return caller{}, nil
+}
+
+// resolve is the caller of the credential whose SHA-256 is hash: from the
+// cache while its entry is fresh and the credential live by the times it
+// holds, otherwise from look, whose finding is cached. A credential that
+// the database too finds expired is refused, and a session so found ends.
+func (s *Server) resolve(r *http.Request, hash string, look func(*http.Request, string) (resolved, error)) (caller, error) {
+	now := s.now()
+	cred, ok, epoch := s.creds.get(hash, now)
+	if ok && s.live(cred, now) {
+		if now.Sub(cred.lastUsed) >= touchEvery && s.creds.claimTouch(hash, now) {
+			s.touch(r, cred.caller, now)
+		}
+		return cred.caller, nil
+	}
+	// Not cached, or expired by the cached times: the database decides,
+	// since another panel may have used the session since.
+	cred, err := look(r, hash)
+	if err != nil {
+		return caller{}, err
+	}
+	if !s.live(cred, now) {
+		return caller{}, s.expired(r, cred.caller)
+	}
+	if now.Sub(cred.lastUsed) >= touchEvery {
+		s.touch(r, cred.caller, now)
+		cred.lastUsed = now
+	}
+	s.creds.put(hash, cred, now, epoch)
+	return cred.caller, nil
+}
+
+// live reports whether cred may be used at now: a session within its idle
+// and absolute limits, a token before its expiry, if it has one.
+func (s *Server) live(cred resolved, now time.Time) bool {
+	switch cred.Kind {
+	case access.Session:
+		return s.sessionLive(cred.lastUsed, cred.expires, now)
+	case access.Token:
+		return cred.expires.IsZero() || now.Before(cred.expires)
+	}
+	return true
+}
+
+// touch records that c's session or token was used at now, which keeps a
+// session's idle clock going; resolve calls it once per touchEvery at
+// most. An admin key keeps no such time.
+func (s *Server) touch(r *http.Request, c caller, now time.Time) {
+	switch c.Kind {
+	case access.Session:
+		if err := s.store.TouchSession(r.Context(), c.CredentialID, now); err != nil {
+			s.logError(r, "session last seen", err)
+		}
+	case access.Token:
+		if err := s.store.TouchAccessToken(r.Context(), c.CredentialID, now); err != nil {
+			s.logError(r, "token last used", err)
+		}
+	}
+}
+
+// expired refuses c, found expired; an expired session is deleted.
+func (s *Server) expired(r *http.Request, c caller) error {
+	if c.Kind == access.Token {
+		return unauthenticated("the token has expired")
+	}
+	if err := s.store.DeleteSession(r.Context(), c.UserID, c.CredentialID); err != nil && !fault.Is(err, fault.NotExist) {
+		s.logError(r, "delete expired session", err)
+	}
+	return unauthenticated("the session has expired: sign in again")
+}
+
+// lookupKey reads the admin API key whose SHA-256 is hash.
+func (s *Server) lookupKey(r *http.Request, hash string) (resolved, error) {
+	k, err := s.store.APIKeyByHash(r.Context(), hash)
+	if fault.Is(err, fault.NotExist) {
+		return resolved{}, unauthenticated(msgKeyInvalid)
+	}
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{caller: caller{Principal: access.Principal{Kind: access.AdminKey, CredentialID: k.ID, Admin: true}, via: byKey}}, nil
+}
+
+// lookupToken reads the personal access token whose SHA-256 is hash, with
+// its user's admin flag and two-factor state.
+func (s *Server) lookupToken(r *http.Request, hash string) (resolved, error) {
+	t, err := s.store.AccessTokenByHash(r.Context(), hash)
+	if fault.Is(err, fault.NotExist) {
+		return resolved{}, unauthenticated("the token is invalid or was deleted")
+	}
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{
+		caller: caller{
+			Principal: access.Principal{Kind: access.Token, CredentialID: t.ID, UserID: t.UserID, Admin: t.Holder.Admin, ReadOnly: t.ReadOnly},
+			via:       byToken, twoFactor: t.Holder.TwoFactor,
+		},
+		lastUsed: t.LastUsedAt, expires: t.ExpiresAt,
+	}, nil
+}
+
+// lookupSession reads the session whose cookie's SHA-256 is hash, with its
+// user's admin flag and two-factor state.
+func (s *Server) lookupSession(r *http.Request, hash string) (resolved, error) {
+	se, err := s.store.SessionByHash(r.Context(), hash)
+	if fault.Is(err, fault.NotExist) {
+		return resolved{}, unauthenticated("the session is invalid or has ended: sign in again")
+	}
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{
+		caller: caller{
+			Principal: access.Principal{Kind: access.Session, CredentialID: se.ID, UserID: se.UserID, Admin: se.Holder.Admin},
+			via:       byCookie, twoFactor: se.Holder.TwoFactor,
+		},
+		lastUsed: se.LastSeenAt, expires: se.ExpiresAt,
+	}, nil
+}
+
+// forgetCredential drops the cached credential id of kind, at once: called
+// after the write that ended or changed it commits, never before, lest a
+// lookup in between cache what the write was about to change.
+func (s *Server) forgetCredential(kind access.Kind, id string) {
+	s.creds.forget(func(c caller) bool { return c.Kind == kind && c.CredentialID == id })
+}
+
+// forgetUser drops every cached session and token of the user id: called
+// after a write that changed the user (its password, admin flag,
+// two-factor, sessions, or the user itself) commits.
+func (s *Server) forgetUser(id string) {
+	s.creds.forget(func(c caller) bool { return id != "" && c.UserID == id })
 }
 
 // tokenPrefix starts every personal access token.
@@ -193,30 +319,6 @@ func parseBearer(header string) (token string, found bool, err error) {
 
 func isBase64URL(c rune) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
-// tokenCaller is the principal of a personal access token.
-func (s *Server) tokenCaller(r *http.Request, token string) (caller, error) {
-	t, err := s.store.AccessTokenByHash(r.Context(), secret.Hash(token))
-	if fault.Is(err, fault.NotExist) {
-		return caller{}, unauthenticated("the token is invalid or was deleted")
-	}
-	if err != nil {
-		return caller{}, err
-	}
-	now := s.now()
-	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-		return caller{}, unauthenticated("the token has expired")
-	}
-	if now.Sub(t.LastUsedAt) >= touchEvery {
-		if err := s.store.TouchAccessToken(r.Context(), t.ID, now); err != nil {
-			s.logError(r, "token last used", err)
-		}
-	}
-	return caller{
-		Principal: access.Principal{Kind: access.Token, CredentialID: t.ID, UserID: t.UserID, Admin: t.Holder.Admin, ReadOnly: t.ReadOnly},
-		via:       byToken, twoFactor: t.Holder.TwoFactor,
-	}, nil
 }
 
 // callerOf is the principal that authenticated put on r.

@@ -16,22 +16,63 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
+// The password benchmarks send 200 calls at once to a panel on loopback,
+// each hashing or checking a password with argon2id, and report their p50
+// and p99 latency, the process's peak RSS and the peak Go heap seen:
+//
+//	go test -run '^$' -bench 'PasswordLoad|LoginLoad' -benchtime 3x ./internal/panel/
+//
+// Argon2id runs are bounded (internal/secret), so the callers past the
+// bound wait, none fails, and memory stays far below 200 concurrent
+// hashes' 3.8 GiB. Peak RSS is the kernel's high-water mark, reset before
+// the burst where /proc/self/clear_refs allows; the test binary's own
+// memory is in it.
+const passwordCallers = 200
+
 // BenchmarkPasswordLoad sends 200 create-user calls at once, each hashing
-// a password with argon2id, to a panel on loopback, and reports their
-// p50 and p99 latency, the process's peak RSS and the peak Go heap seen:
-//
-//	go test -run '^$' -bench PasswordLoad -benchtime 3x ./internal/panel/
-//
-// Hashing is bounded (internal/secret), so the callers past the bound
-// wait, none fails, and memory stays far below 200 concurrent hashes'
-// 3.8 GiB. Peak RSS is the kernel's high-water mark, reset before the
-// burst where /proc/self/clear_refs allows; the test binary's own memory
-// is in it.
+// a new password.
 func BenchmarkPasswordLoad(b *testing.B) {
-	const callers = 200
+	passwordLoad(b, nil, http.StatusCreated, func(base, key string, round, i int) *http.Request {
+		body := fmt.Sprintf(`{"username":"u%d-%d","email":"u%d-%d@example.com","password":"correct horse battery"}`, round, i, round, i)
+		req, _ := http.NewRequest("POST", base+"/api/auth/create-user", strings.NewReader(body))
+		req.Header.Set("x-api-key", key)
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
+}
+
+// BenchmarkLoginLoad sends 200 sign-ins (POST /auth/login) at once, one
+// for each of 200 users, each checking a password and starting a session.
+func BenchmarkLoginLoad(b *testing.B) {
+	const password = "correct horse battery"
+	setup := func(st *store.Store) {
+		// One hash for all: each sign-in still checks it in full, and the
+		// setup does not pay 200 hashes.
+		hash := secret.HashPassword(password)
+		for i := range passwordCallers {
+			name := fmt.Sprintf("login%d", i)
+			if err := st.CreateUser(context.Background(), store.User{ID: store.NewID(16), Username: name,
+				Email: name + "@example.com", PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	passwordLoad(b, setup, http.StatusOK, func(base, _ string, _, i int) *http.Request {
+		body := fmt.Sprintf(`{"username":"login%d","password":%q}`, i, password)
+		req, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
+}
+
+// passwordLoad runs the password benchmark: setup (if not nil) prepares a
+// new store, then each iteration sends passwordCallers requests at once,
+// the i-th of round made by call, each of which must answer want.
+func passwordLoad(b *testing.B, setup func(*store.Store), want int, call func(base, key string, round, i int) *http.Request) {
 	st, err := store.Open(context.Background(), "", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
@@ -41,9 +82,12 @@ func BenchmarkPasswordLoad(b *testing.B) {
 	if err != nil || k.ID == "" {
 		b.Fatal(err)
 	}
+	if setup != nil {
+		setup(st)
+	}
 	srv := httptest.NewServer(New(Config{Store: st}).Handler())
 	b.Cleanup(srv.Close)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: passwordCallers}}
 
 	var latencies []time.Duration
 	var peakRSS, peakHeap uint64
@@ -52,19 +96,16 @@ func BenchmarkPasswordLoad(b *testing.B) {
 		round++
 		resetPeakRSS()
 		stopSampling := sampleHeap(&peakHeap)
-		durations := make([]time.Duration, callers)
+		durations := make([]time.Duration, passwordCallers)
 		var failed atomic.Int32
 		var wg sync.WaitGroup
-		for i := range callers {
+		for i := range passwordCallers {
 			wg.Go(func() {
-				body := fmt.Sprintf(`{"username":"u%d-%d","email":"u%d-%d@example.com","password":"correct horse battery"}`, round, i, round, i)
-				req, _ := http.NewRequest("POST", srv.URL+"/api/auth/create-user", strings.NewReader(body))
-				req.Header.Set("x-api-key", key)
-				req.Header.Set("Content-Type", "application/json")
+				req := call(srv.URL, key, round, i)
 				start := time.Now()
 				resp, err := client.Do(req)
 				durations[i] = time.Since(start)
-				if err != nil || resp.StatusCode != http.StatusCreated {
+				if err != nil || resp.StatusCode != want {
 					failed.Add(1)
 				}
 				if resp != nil {
@@ -75,7 +116,7 @@ func BenchmarkPasswordLoad(b *testing.B) {
 		wg.Wait()
 		stopSampling()
 		if n := failed.Load(); n > 0 {
-			b.Fatalf("%d of %d create-user calls failed", n, callers)
+			b.Fatalf("%d of %d calls failed", n, passwordCallers)
 		}
 		latencies = append(latencies, durations...)
 		peakRSS = max(peakRSS, highWaterRSS())

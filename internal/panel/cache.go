@@ -53,62 +53,102 @@ func (c *responseCache) serve(w http.ResponseWriter, key string, version func() 
 	return nil
 }
 
-// keyCache remembers, briefly, which API key hashes are valid, so that a
-// busy client does not cost a database read per request. An entry lives
-// keyCacheTTL at most; a key revoked through this panel is forgotten at
-// once.
-type keyCache struct {
+// credCache remembers, for a few seconds, what a credential resolved to,
+// by the SHA-256 of the credential (never the credential): an admin key's
+// id, a session's or a token's user, flags and times. A busy client then
+// costs no database read per request.
+//
+// A change made through this panel takes effect at once: whatever changes
+// a credential, or the user behind one, forgets the entries it touches
+// after its write commits (Server.forgetCredential, Server.forgetUser).
+// A change made by another panel on the same database (a logout there, a
+// revoked key, a demoted user) takes effect here only when the entry ages
+// out, after credCacheTTL at most: that is why it is a few seconds.
+// Sharing these changes between panels (LISTEN/NOTIFY on PostgreSQL)
+// belongs to running several panels at scale.
+type credCache struct {
 	mu      sync.Mutex
-	entries map[string]keyCacheEntry
+	entries map[string]credEntry
 	// epoch counts forgets: a lookup that began before one must not
-	// cache what it read, which may be the key just revoked.
+	// cache what it read, which may be what was just ended.
 	epoch uint64
 }
 
-type keyCacheEntry struct {
-	id      string
+type credEntry struct {
+	cred resolved
+	// until is when the entry ages out, read or not.
+	until time.Time
+}
+
+// resolved is what a credential's lookup found: the caller it makes, and
+// the times its liveness is judged by at each use.
+type resolved struct {
+	caller
+	// lastUsed is a session's last-seen or a token's last-used time, as
+	// stored or as this panel last wrote it.
+	lastUsed time.Time
+	// expires is the absolute expiry; zero for none.
 	expires time.Time
 }
 
 const (
-	keyCacheTTL  = 10 * time.Second
-	keyCacheSize = 1024
+	// credCacheTTL bounds how long another panel's change to a credential
+	// may go unseen here: a few seconds.
+	credCacheTTL = 5 * time.Second
+	// credCacheSize bounds the cache; past it, the cache starts over.
+	credCacheSize = 8192
 )
 
-// get returns the cached key id of hash, and the epoch to hand put after a
-// miss.
-func (c *keyCache) get(hash string, now time.Time) (id string, ok bool, epoch uint64) {
+// get returns the cached credential of hash, and the epoch to hand put
+// after a miss.
+func (c *credCache) get(hash string, now time.Time) (cred resolved, ok bool, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
-	if !ok || now.After(e.expires) {
-		return "", false, c.epoch
+	if !ok || !now.Before(e.until) {
+		return resolved{}, false, c.epoch
 	}
-	return e.id, true, c.epoch
+	return e.cred, true, c.epoch
 }
 
-// put caches hash as key id, unless a key was forgotten since the lookup
+// put caches hash as cred, unless something was forgotten since the lookup
 // that read it began at epoch.
-func (c *keyCache) put(hash, id string, now time.Time, epoch uint64) {
+func (c *credCache) put(hash string, cred resolved, now time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if epoch != c.epoch {
 		return
 	}
-	if c.entries == nil || len(c.entries) >= keyCacheSize {
-		c.entries = make(map[string]keyCacheEntry)
+	if c.entries == nil || len(c.entries) >= credCacheSize {
+		c.entries = make(map[string]credEntry)
 	}
-	c.entries[hash] = keyCacheEntry{id: id, expires: now.Add(keyCacheTTL)}
+	c.entries[hash] = credEntry{cred: cred, until: now.Add(credCacheTTL)}
 }
 
-// forget drops the key id from the cache, so that its next use is read
-// from the database.
-func (c *keyCache) forget(id string) {
+// claimTouch reports whether the caller is the one to write hash's
+// last-used time at now: true when the cached time is touchEvery old or
+// more, which it then advances to now, so that concurrent requests do
+// not all write it.
+func (c *credCache) claimTouch(hash string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[hash]
+	if !ok || now.Sub(e.cred.lastUsed) < touchEvery {
+		return false
+	}
+	e.cred.lastUsed = now
+	c.entries[hash] = e
+	return true
+}
+
+// forget drops every entry that match picks, so that the next use of
+// those credentials is read from the database.
+func (c *credCache) forget(match func(caller) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
 	for hash, e := range c.entries {
-		if e.id == id {
+		if match(e.cred.caller) {
 			delete(c.entries, hash)
 		}
 	}

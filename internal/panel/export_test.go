@@ -20,3 +20,7 @@ func PasswordChecks(s *Server) int64 { return s.passwordChecks.Load() }
 // DummyPasswordHash is the hash an unknown user's sign-in is checked
 // against.
 const DummyPasswordHash = dummyPasswordHash
+
+// CredCacheTTL is how long a credential's lookup is cached: how late
+// another panel's change to it may take effect in this one.
+const CredCacheTTL = credCacheTTL

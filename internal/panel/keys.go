@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -67,16 +68,17 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 
 // revokeKey revokes a key at once, in this process's cache too: 204; 409
 // for the last working key. Other panels sharing the database keep their
-// cached entry for up to keyCacheTTL.
+// cached entry for up to credCacheTTL.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	if err := s.store.RevokeAPIKey(r.Context(), id, time.Now()); err != nil {
+	err = s.store.RevokeAPIKey(r.Context(), id, time.Now())
+	s.forgetCredential(access.AdminKey, id)
+	if err != nil {
 		return err
 	}
-	s.keys.forget(id)
 	s.audit(r, "apikey.revoke", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

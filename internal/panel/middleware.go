@@ -7,7 +7,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/httplog"
-	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -23,23 +22,6 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// authenticate returns the id of the API key key, from the cache or the
-// database. Both are indexed by the key's SHA-256, never the key.
-func (s *Server) authenticate(r *http.Request, key string) (string, error) {
-	hash := secret.Hash(key)
-	now := time.Now()
-	id, ok, epoch := s.keys.get(hash, now)
-	if ok {
-		return id, nil
-	}
-	k, err := s.store.APIKeyByHash(r.Context(), hash)
-	if err != nil {
-		return "", err
-	}
-	s.keys.put(hash, k.ID, now, epoch)
-	return k.ID, nil
 }
 
 // clientIP is the address the request came from, without the port.

@@ -85,7 +85,8 @@ type Server struct {
 	patterns []string
 	// openapi is the encoded OpenAPI document of the API, in this mode.
 	openapi []byte
-	keys    keyCache
+	// creds caches resolved credentials: admin keys, sessions, tokens.
+	creds credCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
 	// base ends with the server's shutdown: what outlives a request, the

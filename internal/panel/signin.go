@@ -195,34 +195,6 @@ func (s *Server) secureCookies() bool {
 	return strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://")
 }
 
-// sessionCaller is the principal of a session cookie's value. An expired
-// session is deleted as it is found.
-func (s *Server) sessionCaller(r *http.Request, value string) (caller, error) {
-	se, err := s.store.SessionByHash(r.Context(), secret.Hash(value))
-	if fault.Is(err, fault.NotExist) {
-		return caller{}, unauthenticated("the session is invalid or has ended: sign in again")
-	}
-	if err != nil {
-		return caller{}, err
-	}
-	now := s.now()
-	if !s.sessionLive(se, now) {
-		if err := s.store.DeleteSession(r.Context(), se.UserID, se.ID); err != nil && !fault.Is(err, fault.NotExist) {
-			s.logError(r, "delete expired session", err)
-		}
-		return caller{}, unauthenticated("the session has expired: sign in again")
-	}
-	if now.Sub(se.LastSeenAt) >= touchEvery {
-		if err := s.store.TouchSession(r.Context(), se.ID, now); err != nil {
-			s.logError(r, "session last seen", err)
-		}
-	}
-	return caller{
-		Principal: access.Principal{Kind: access.Session, CredentialID: se.ID, UserID: se.UserID, Admin: se.Holder.Admin},
-		via:       byCookie, twoFactor: se.Holder.TwoFactor,
-	}, nil
-}
-
 // logout is POST /auth/logout: the session of the cookie, if any, ends
 // server-side, recorded as that session's act, and the cookie is cleared.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
@@ -235,7 +207,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return err
 		default:
-			if err := s.store.DeleteSessionByHash(r.Context(), hash); err != nil {
+			err := s.store.DeleteSessionByHash(r.Context(), hash)
+			s.forgetCredential(access.Session, se.ID)
+			if err != nil {
 				return err
 			}
 			s.audit(asCaller(r, access.Principal{Kind: access.Session, CredentialID: se.ID, UserID: se.UserID, Admin: se.Holder.Admin}),

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
@@ -12,8 +13,8 @@ import (
 
 // Personal access tokens, under /api/client/account/tokens. A token acts
 // as its user and never more: its principal is built from the user's row
-// on each request (tokenCaller), so a demoted admin's tokens lose admin at
-// once.
+// (lookupToken), and a change to the user forgets it from the panel's
+// cache (forgetUser), so a demoted admin's tokens lose admin at once.
 
 // tokenView is a token as listed: never the token itself.
 type tokenView struct {
@@ -112,7 +113,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.store.DeleteAccessToken(r.Context(), callerOf(r).UserID, id); err != nil {
+	err := s.store.DeleteAccessToken(r.Context(), callerOf(r).UserID, id)
+	s.forgetCredential(access.Token, id)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.token.delete", id)

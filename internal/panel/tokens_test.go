@@ -1,14 +1,11 @@
 package panel_test
 
 import (
-	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/panel"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 func TestTokenIsShownOnceListedWithoutItAndDeletable(t *testing.T) {
@@ -96,15 +93,18 @@ func TestExpiredTokenIsRefused(t *testing.T) {
 	p.addUser("ann", false)
 	tok := cred{token: p.newToken(p.signIn("ann", ""), map[string]any{"name": "short", "expiresAt": clock.Now().Add(time.Hour).Format(time.RFC3339)})}
 	p.expectAs(200, tok, "GET", "/api/client/account", nil)
-	clock.advance(time.Hour)
+	// Used a second before its expiry, and so cached, it is refused from
+	// the second it expires.
+	clock.advance(time.Hour - time.Second)
+	p.expectAs(200, tok, "GET", "/api/client/account", nil)
+	clock.advance(time.Second)
 	if r := p.expectAs(401, tok, "GET", "/api/client/account", nil); !strings.Contains(r.errorMessage(t), "expired") {
 		t.Errorf("expired token: %s", r.body)
 	}
 }
 
 func TestTokenIsNeverMoreThanItsUser(t *testing.T) {
-	dir := t.TempDir()
-	p := newPanelOn(t, openStore(t, dir), panel.Config{})
+	p, _ := newClockPanel(t, panel.Config{})
 	p.addUser("ann", false)
 	rootID := p.addUser("root", true)
 	user := cred{token: p.newToken(p.signIn("ann", ""), map[string]any{"name": "t"})}
@@ -113,20 +113,15 @@ func TestTokenIsNeverMoreThanItsUser(t *testing.T) {
 	adminSession := cred{cookie: p.signIn("root", "")}
 	p.expectAs(200, admin, "GET", "/api/users", nil)
 	p.expectAs(200, adminSession, "GET", "/api/users", nil)
-	// Demoted, the admin's token and session lose admin at once.
-	// Through a second connection to the database: the panel has no
-	// route of its own for it here.
-	db, err := sql.Open("sqlite", filepath.Join(dir, store.SQLiteFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE users SET admin = 0 WHERE id = ?`, rootID); err != nil {
-		t.Fatal(err)
-	}
+	// Demoted, the admin's token and session lose admin at once, though
+	// both were just used (and cached); promoted again, they regain it.
+	p.expect(200, "PATCH", "/api/users/"+rootID, map[string]any{"admin": false})
 	p.expectAs(403, admin, "GET", "/api/users", nil)
 	p.expectAs(403, adminSession, "GET", "/api/users", nil)
 	p.expectAs(200, admin, "GET", "/api/client/account", nil)
+	p.expect(200, "PATCH", "/api/users/"+rootID, map[string]any{"admin": true})
+	p.expectAs(200, admin, "GET", "/api/users", nil)
+	p.expectAs(200, adminSession, "GET", "/api/users", nil)
 }
 
 func TestEachFrontTakesItsOwnCredentials(t *testing.T) {

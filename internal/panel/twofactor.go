@@ -109,7 +109,9 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 		codes[i] = newRecoveryCode()
 		hashes[i] = hashRecoveryCode(codes[i])
 	}
-	if err := s.store.EnableTwoFactor(r.Context(), userID, step, hashes); err != nil {
+	err = s.store.EnableTwoFactor(r.Context(), userID, step, hashes)
+	s.forgetUser(userID)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.2fa.enable", userID)
@@ -156,7 +158,9 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 		s.recordFailure(r, scopesOf(r, u.ID, ""))
 		return &fault.Error{Kind: fault.Permission, Field: "code", Msg: "code: is wrong or was used already"}
 	}
-	if err := s.store.DisableTwoFactor(r.Context(), u.ID); err != nil {
+	err = s.store.DisableTwoFactor(r.Context(), u.ID)
+	s.forgetUser(u.ID)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "account.2fa.disable", u.ID)
@@ -168,7 +172,9 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 // user's two-factor is off, and the user is answered.
 func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("userId")
-	if err := s.store.DisableTwoFactor(r.Context(), id); err != nil {
+	err := s.store.DisableTwoFactor(r.Context(), id)
+	s.forgetUser(id)
+	if err != nil {
 		return err
 	}
 	u, err := s.store.UserByID(r.Context(), id)

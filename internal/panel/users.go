@@ -209,6 +209,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := s.store.UpdateUser(r.Context(), id, ch)
+	s.forgetUser(id)
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(r.Context(), id); err != nil {
+	err = s.store.DeleteUser(r.Context(), id)
+	s.forgetUser(id)
+	if err != nil {
 		return err
 	}
 	s.audit(r, "user.delete", id)
