@@ -277,7 +277,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST "+inst+"/subusers", s.addSubuser(on(access.Subusers, change)))
 	client(clientFront, "PUT "+inst+"/subusers/{userId}", s.changeSubuser(on(access.Subusers, change)))
 	client(clientFront, "DELETE "+inst+"/subusers/{userId}", s.removeSubuser(on(access.Subusers, change)))
-	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(s.clientInstance(access.View)))
+	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(on(access.ConsoleRead, read)))
 }
 
 // Handler returns the API with its middleware: request log, panic
