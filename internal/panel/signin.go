@@ -50,15 +50,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sc := scopesOf(r, u.ID, name)
-	if err := s.throttled(w, r, sc); err != nil {
+	a, err := s.beginAttempt(w, r, sc)
+	if err != nil {
 		return err
 	}
+	defer a.end()
 	hash := dummyPasswordHash
 	if found {
 		hash = u.PasswordHash
 	}
 	if !s.checkPassword(r, hash, password) || !found {
-		s.recordFailure(r, sc)
+		a.fail()
 		return unauthenticated(msgBadSignIn)
 	}
 	twoFactor, err := s.twoFactorOn(r, u.ID)
@@ -75,7 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if !ok {
-			s.recordFailure(r, sc)
+			a.fail()
 			writeTwoFactorRequired(w, "the two-factor code is wrong or was used already")
 			return nil
 		}
