@@ -411,6 +411,12 @@ func TestClientConsoleChecksEachFrameAgainstThePermissions(t *testing.T) {
 	if m := receive(t, c.node.frames, "console frame"); m.Text() != "say hello" {
 		t.Errorf("node got %q, want the typist's command alone", m.Text())
 	}
+	// The panel records a command after passing it on; the answer to the
+	// next frame, read in turn, comes after that record.
+	if err := typed.Write(ctx, websocket.MessageText, []byte("not a message")); err != nil {
+		t.Fatal(err)
+	}
+	readConsoleError(t, typed)
 	if e := c.lastAudit(); e.Action != "instance.console.command" || e.UserID != typist || e.Detail != "say hello" {
 		t.Errorf("newest activity = %+v, want the typist's command", e)
 	}

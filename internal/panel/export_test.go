@@ -3,6 +3,7 @@ package panel
 import (
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Patterns lists the patterns routes() registered, in order.
@@ -20,3 +21,7 @@ func PasswordChecks(s *Server) int64 { return s.passwordChecks.Load() }
 // DummyPasswordHash is the hash an unknown user's sign-in is checked
 // against.
 const DummyPasswordHash = dummyPasswordHash
+
+// SetConsoleTicks makes the consoles of s re-check their credentials on
+// each value of ticks, in place of a ticker. Set it before s serves.
+func SetConsoleTicks(s *Server, ticks <-chan time.Time) { s.consoleTicks = ticks }

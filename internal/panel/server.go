@@ -98,6 +98,9 @@ type Server struct {
 	// passwordChecks counts argon2id password checks, for tests that
 	// check an unknown user costs as much as a wrong password.
 	passwordChecks atomic.Int64
+	// consoleTicks, set by tests, paces the re-checks of open consoles'
+	// credentials in place of a ticker.
+	consoleTicks <-chan time.Time
 }
 
 // New builds the API server.
@@ -199,7 +202,7 @@ func (s *Server) routes() {
 	api("POST /api/instances/files/{id}/compress", s.compressFiles(admin))
 	api("POST /api/instances/files/{id}/extract", s.extractFile(admin))
 	api("GET /api/instances/stats/{id}", s.stats(admin))
-	api("GET /api/instances/console/{id}", s.console(admin))
+	api("GET /api/instances/console/{id}", s.console(adminFront, admin))
 	api("GET /api/instances/install-log/{id}", s.installLog(admin))
 
 	api("GET /api/images", s.listImages)
@@ -259,7 +262,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST "+inst+"/power", s.power(on(access.Power, change)))
 	client(clientFront, "GET "+inst+"/logs", s.logs(on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/stats", s.stats(on(access.ConsoleRead, read)))
-	client(clientFront, "GET "+inst+"/console", s.console(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/console", s.console(clientFront, on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/install-log", s.installLog(on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/files", s.listFiles(on(access.FilesRead, read)))
 	client(clientFront, "GET "+inst+"/files/content", s.readFileContent(on(access.FilesRead, read)))

@@ -255,12 +255,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 // reverse proxy may serve under another host than the one the panel sees.
 func crossOriginProtection(publicURL string) *http.CrossOriginProtection {
 	c := http.NewCrossOriginProtection()
-	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if origin := publicOrigin(publicURL); origin != "" {
 		// An origin that does not parse is ignored: the request's host
 		// still counts.
-		_ = c.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+		_ = c.AddTrustedOrigin(origin)
 	}
 	return c
+}
+
+// publicOrigin is the origin (scheme://host) of the panel's public URL, or
+// "" when it has none.
+func publicOrigin(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
 }
 
 // sameOriginOnly refuses a request that changes anything from a page of
