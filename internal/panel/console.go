@@ -3,7 +3,6 @@ package panel
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -123,8 +122,8 @@ func (s *Server) consoleOriginAllowed(r *http.Request) bool {
 const credentialGone = "the credential of this console no longer works: sign in again"
 
 // consoleRecheck is what an open console asks of its credential: the
-// principal it stands for now, or an error, which errSignIn or a Permission
-// fault marks as the credential no longer working for af.
+// principal it stands for now, or an error, a Permission fault when the
+// credential no longer works for af.
 func (s *Server) consoleRecheck(r *http.Request, af front) func(ctx context.Context) (access.Principal, error) {
 	return func(ctx context.Context) (access.Principal, error) {
 		r := r.WithContext(ctx)
@@ -139,7 +138,7 @@ func (s *Server) consoleRecheck(r *http.Request, af front) func(ctx context.Cont
 // credentialRefused reports whether err, from a console's re-check, says
 // the credential no longer works, rather than that the check itself failed.
 func credentialRefused(err error) bool {
-	return errors.Is(err, errSignIn) || fault.Is(err, fault.Permission)
+	return fault.Is(err, fault.Permission)
 }
 
 // recheckTicks paces the re-checks of an open console: a ticker, or the
@@ -209,6 +208,9 @@ func (s *Server) proxyConsole(r *http.Request, af front, t target, client, node 
 			case <-ticks:
 			}
 			_, err := recheck(tickCtx)
+			if s.consoleChecked != nil {
+				s.consoleChecked(err)
+			}
 			switch {
 			case err == nil:
 			case credentialRefused(err):

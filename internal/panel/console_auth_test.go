@@ -227,7 +227,8 @@ func TestConsoleEndsWhenItsCredentialDoes(t *testing.T) {
 func TestIdleConsoleClosesOnTheTickAfterItsCredentialEnds(t *testing.T) {
 	p := newPanel(t, panel.Config{})
 	ticks := make(chan time.Time)
-	panel.SetConsoleTicks(p.server, ticks)
+	checked := make(chan error, 1)
+	panel.SetConsoleTicks(p.server, ticks, func(err error) { checked <- err })
 	c := newClientPanelOn(t, p)
 	owner := c.user("owner", false)
 	id := c.readyInstanceOf(owner, "25565")
@@ -236,6 +237,9 @@ func TestIdleConsoleClosesOnTheTickAfterItsCredentialEnds(t *testing.T) {
 
 	// A tick while the session lives leaves the console open.
 	ticks <- time.Now()
+	if err := receive(t, checked, "re-check"); err != nil {
+		t.Fatalf("the re-check of a live session: %v", err)
+	}
 	sendCommand(t, conn, "say still here")
 	if m := receive(t, c.node.frames, "console frame"); m.Text() != "say still here" {
 		t.Fatalf("node got %q", m.Text())
@@ -243,6 +247,9 @@ func TestIdleConsoleClosesOnTheTickAfterItsCredentialEnds(t *testing.T) {
 	c.expectAs(204, "owner", "POST", "/auth/logout", nil)
 	// Nothing is sent: the tick alone finds the session gone.
 	ticks <- time.Now()
+	if err := receive(t, checked, "re-check"); err == nil {
+		t.Fatal("the re-check passed a signed-out session")
+	}
 	if msg := readConsoleError(t, conn); !strings.Contains(msg, "no longer works") {
 		t.Errorf("after the tick: %q, want the credential refused", msg)
 	}

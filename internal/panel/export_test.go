@@ -23,5 +23,8 @@ func PasswordChecks(s *Server) int64 { return s.passwordChecks.Load() }
 const DummyPasswordHash = dummyPasswordHash
 
 // SetConsoleTicks makes the consoles of s re-check their credentials on
-// each value of ticks, in place of a ticker. Set it before s serves.
-func SetConsoleTicks(s *Server, ticks <-chan time.Time) { s.consoleTicks = ticks }
+// each value of ticks, in place of a ticker, and pass each outcome to
+// checked. Set it before s serves.
+func SetConsoleTicks(s *Server, ticks <-chan time.Time, checked func(error)) {
+	s.consoleTicks, s.consoleChecked = ticks, checked
+}

@@ -99,8 +99,10 @@ type Server struct {
 	// check an unknown user costs as much as a wrong password.
 	passwordChecks atomic.Int64
 	// consoleTicks, set by tests, paces the re-checks of open consoles'
-	// credentials in place of a ticker.
-	consoleTicks <-chan time.Time
+	// credentials in place of a ticker; consoleChecked, if set, hears the
+	// outcome of each.
+	consoleTicks   <-chan time.Time
+	consoleChecked func(error)
 }
 
 // New builds the API server.
