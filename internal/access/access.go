@@ -21,7 +21,7 @@ type Permission string
 
 // The permissions of DESIGN §8. Owners and admins hold all of them.
 const (
-	ConsoleRead  Permission = "console.read"  // console output, logs, stats, install log
+	ConsoleRead  Permission = "console.read"  // console output, logs, stats, install log, activity
 	ConsoleWrite Permission = "console.write" // console commands
 	Power        Permission = "power"         // start, stop, restart, kill
 	FilesRead    Permission = "files.read"    // list, read and download files

@@ -2,6 +2,7 @@ package images
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -37,6 +38,39 @@ func (t Template) CheckVariables(given map[string]string) (map[string]string, er
 		if !ok {
 			val = v.Default
 		}
+		if val == "" {
+			if v.Required {
+				return nil, fault.InvalidField("variables", "%s: is required", name)
+			}
+		} else if msg := checkValue(v, val); msg != "" {
+			return nil, fault.InvalidField("variables", "%s: %s", name, msg)
+		}
+		out[name] = val
+	}
+	return out, nil
+}
+
+// CheckChange turns an instance's current variables and the changes a user
+// asked for into its new variables. Every variable named in changes must
+// be the template's and editable, whatever its value (a locked one is
+// refused even when sent with its default or its current value), and is
+// checked against its rules; every other variable keeps its current value,
+// unchecked: an admin or an older template may have set it as the rules now
+// would not allow. Errors are as CheckVariables's. Neither map is modified.
+func (t Template) CheckChange(current, changes map[string]string) (map[string]string, error) {
+	out := maps.Clone(current)
+	if out == nil {
+		out = make(map[string]string, len(changes))
+	}
+	for _, name := range sortedKeys(changes) {
+		v, ok := t.Variables[name]
+		if !ok {
+			return nil, fault.InvalidField("variables", "%s: is not a variable of image %s", name, t.Name)
+		}
+		if !v.Editable() {
+			return nil, fault.InvalidField("variables", "%s: is not editable", name)
+		}
+		val := changes[name]
 		if val == "" {
 			if v.Required {
 				return nil, fault.InvalidField("variables", "%s: is required", name)

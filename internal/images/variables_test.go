@@ -136,3 +136,38 @@ func TestAllowsImage(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckChangeRefusesLockedNamesAndKeepsTheRest(t *testing.T) {
+	// An admin set LICENSE beyond what a user may, and SLOTS beyond its
+	// present range: the user's change of MOTD leaves both as they are.
+	current := map[string]string{"EULA": "true", "LICENSE": "pro", "SLOTS": "100", "MOTD": "old"}
+	got, err := ruleTemplate.CheckChange(current, map[string]string{"MOTD": "new"})
+	if err != nil {
+		t.Fatalf("an editable change beside a locked non-default value: %v", err)
+	}
+	want := map[string]string{"EULA": "true", "LICENSE": "pro", "SLOTS": "100", "MOTD": "new"}
+	if !maps.Equal(got, want) || current["MOTD"] != "old" {
+		t.Errorf("CheckChange = %v (current now %v), want %v and current untouched", got, current, want)
+	}
+	for _, tc := range []struct {
+		name    string
+		changes map[string]string
+		err     string
+	}{
+		{"locked, its default", map[string]string{"LICENSE": "community"}, "LICENSE: is not editable"},
+		{"locked, its current value", map[string]string{"LICENSE": "pro", "MOTD": "x"}, "LICENSE: is not editable"},
+		{"locked, another value", map[string]string{"LICENSE": "enterprise"}, "LICENSE: is not editable"},
+		{"editable, against its rules", map[string]string{"SLOTS": "65"}, "SLOTS: must be at most 64"},
+		{"required emptied", map[string]string{"EULA": ""}, "EULA: is required"},
+		{"unknown", map[string]string{"LD_PRELOAD": "/x.so"}, "LD_PRELOAD: is not a variable of image Rules"},
+	} {
+		_, err := ruleTemplate.CheckChange(current, tc.changes)
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Kind != fault.Invalid || fe.Field != "variables" || err.Error() != "variables: "+tc.err {
+			t.Errorf("%s: %v, want invalid variables: %s", tc.name, err, tc.err)
+		}
+	}
+	if got, err := ruleTemplate.CheckChange(nil, map[string]string{"SLOTS": "64"}); err != nil || !maps.Equal(got, map[string]string{"SLOTS": "64"}) {
+		t.Errorf("no current values: %v, %v", got, err)
+	}
+}

@@ -66,16 +66,18 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 // checkOwnPassword checks a password that a signed-in user types again to
 // confirm a change. Wrong ones count as failed sign-ins, so that a stolen
 // session cannot guess the password faster than the sign-in form could.
-func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u store.User, field, password string) error {
-	sc := scopesOf(r, u.ID, "")
-	if err := s.throttled(w, r, sc); err != nil {
-		return err
+// The check passed, it returns the attempt still open, for a further code
+// check to fail; the caller defers its end.
+func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u store.User, field, password string) (*attempt, error) {
+	a, err := s.beginAttempt(w, r, scopesOf(r, u.ID, ""))
+	if err != nil {
+		return nil, err
 	}
 	if !s.checkPassword(r, u.PasswordHash, password) {
-		s.recordFailure(r, sc)
-		return &fault.Error{Kind: fault.Permission, Field: field, Msg: field + ": is not the account's password"}
+		a.fail()
+		return nil, &fault.Error{Kind: fault.Permission, Field: field, Msg: field + ": is not the account's password"}
 	}
-	return nil
+	return a, nil
 }
 
 // changePassword is POST /api/client/account/password {"current", "new"}.
@@ -97,9 +99,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkOwnPassword(w, r, u, "current", current); err != nil {
+	a, err := s.checkOwnPassword(w, r, u, "current", current)
+	if err != nil {
 		return err
 	}
+	defer a.end()
 	err = s.store.ChangePassword(r.Context(), u.ID, secret.HashPassword(next), callerSessionID(r))
 	s.forgetUser(u.ID)
 	if err != nil {

@@ -126,9 +126,11 @@ func (s *Server) getVariables(f instanceFront) handler {
 }
 
 // setVariables changes the editable variables of an instance: PUT
-// {"variables": {NAME: value}}. The values are held to the template's
-// rules as a deploy's are; those not sent keep their values. The node
-// gets them through the reconciler, which recreates the container.
+// {"variables": {NAME: value}}. Each variable sent must be editable,
+// whatever its value, and is held to the template's rules as a deploy's
+// is; those not sent keep their values, which an admin may have set
+// beyond those rules. The node gets them through the reconciler, which
+// recreates the container.
 func (s *Server) setVariables(f instanceFront) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		b, err := decodeBody(r)
@@ -153,13 +155,15 @@ func (s *Server) setVariables(f instanceFront) handler {
 		if tmpl == nil {
 			return fault.InvalidField("variables", "this instance has no image template, so none of its variables is editable")
 		}
-		next := t.in
-		next.Variables = maps.Clone(t.in.Variables)
-		maps.Copy(next.Variables, given)
-		if err := checkTemplateDeploy(tmpl, &next); err != nil {
+		vars, err := tmpl.CheckChange(t.in.Variables, given)
+		if err != nil {
 			return err
 		}
-		in, err := s.store.SetVariables(r.Context(), t.in.ID, next.Variables)
+		// A value lands in the download URLs too, as at deploy.
+		if _, err := tmpl.RenderDownloads(vars); err != nil {
+			return fault.InvalidField("variables", "the values make a download invalid: %s", fault.Message(err))
+		}
+		in, err := s.store.SetVariables(r.Context(), t.in.ID, vars)
 		if err != nil {
 			return err
 		}

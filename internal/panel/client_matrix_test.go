@@ -173,7 +173,7 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"POST /api/client/instances/{id}/subusers":            {need: access.Subusers, change: true, body: map[string]any{"user": "target", "permissions": []string{}}, ok: 201},
 		"PUT /api/client/instances/{id}/subusers/{userId}":    {need: access.Subusers, change: true, body: noPerms, ok: 200},
 		"DELETE /api/client/instances/{id}/subusers/{userId}": {need: access.Subusers, change: true, ok: 204},
-		"GET /api/client/instances/{id}/activity":             {need: "", ok: 200},
+		"GET /api/client/instances/{id}/activity":             {need: access.ConsoleRead, ok: 200},
 	}
 }
 

@@ -255,14 +255,29 @@ func TestClientVariablesKeepTheTemplatesRules(t *testing.T) {
 		t.Error("a refused change of variables changed the instance")
 	}
 
-	// Repeating a locked default is no edit; the rest keep their values.
-	c.expectAs(200, "owner", "PUT", vars, map[string]any{"variables": map[string]any{"PLAYERS": 20, "LICENSE": "community"}})
+	// A locked variable is refused whatever its value, its default too:
+	// an owner does not undo what an admin set.
+	r := c.expectAs(400, "owner", "PUT", vars, map[string]any{"variables": map[string]any{"PLAYERS": 20, "LICENSE": "community"}})
+	if msg := r.errorMessage(t); !strings.Contains(msg, "LICENSE: is not editable") {
+		t.Errorf("a locked variable sent with its default: %q, want it refused by name", msg)
+	}
+	// An admin set the locked one beyond the default: the owner still
+	// changes an editable one, and the locked value stays.
+	if _, err := c.st.SetVariables(context.Background(), id, map[string]string{"LICENSE": "pro", "MOTD": "hello", "PLAYERS": "10"}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = c.st.InstanceByID(context.Background(), id)
+	c.expectAs(200, "owner", "PUT", vars, map[string]any{"variables": map[string]any{"PLAYERS": 20}})
 	in, err := c.st.InstanceByID(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Variables["PLAYERS"] != "20" || in.Variables["MOTD"] != "hello" || in.Variables["LICENSE"] != "community" {
+	if in.Variables["PLAYERS"] != "20" || in.Variables["MOTD"] != "hello" || in.Variables["LICENSE"] != "pro" {
 		t.Errorf("variables after the change = %v", in.Variables)
+	}
+	c.expectAs(400, "owner", "PUT", vars, map[string]any{"variables": map[string]any{"LICENSE": "community"}})
+	if in, _ := c.st.InstanceByID(context.Background(), id); in.Variables["LICENSE"] != "pro" {
+		t.Errorf("the owner reset a locked value to %q", in.Variables["LICENSE"])
 	}
 	// The reconciler carries the change to the node: a new generation.
 	if in.Generation <= before.Generation || in.AppliedGeneration >= in.Generation {
@@ -270,7 +285,7 @@ func TestClientVariablesKeepTheTemplatesRules(t *testing.T) {
 			in.Generation, in.AppliedGeneration, before.Generation)
 	}
 	e := c.lastAudit()
-	if e.Action != "instance.variables" || e.InstanceID != id || e.UserID != owner || e.Detail != "LICENSE PLAYERS" {
+	if e.Action != "instance.variables" || e.InstanceID != id || e.UserID != owner || e.Detail != "PLAYERS" {
 		t.Errorf("newest activity = %+v", e)
 	}
 	// After its next pass the server runs with the new value from its
@@ -284,7 +299,7 @@ func TestClientVariablesKeepTheTemplatesRules(t *testing.T) {
 	// An instance of a bare Docker image has no rules to keep: nothing is
 	// editable.
 	bare := c.deploy(deployBody(owner, c.nodeID, "25570", "25570"))
-	r := c.expectAs(400, "owner", "PUT", "/api/client/instances/"+bare+"/variables", map[string]any{"variables": map[string]any{"A": "b"}})
+	r = c.expectAs(400, "owner", "PUT", "/api/client/instances/"+bare+"/variables", map[string]any{"variables": map[string]any{"A": "b"}})
 	if msg := r.errorMessage(t); !strings.Contains(msg, "template") {
 		t.Errorf("bare image: %q", msg)
 	}

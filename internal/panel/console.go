@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +28,12 @@ import (
 // carried out here, as POST /api/instances/power/{id} does, so that the
 // panel's desired state stays the truth. The template's stop command,
 // typed, is such a power action: a stop.
+//
+// A console outlives the request that opened it, not its credential: the
+// credential is checked again before each command or power action, and
+// every consoleRecheckEvery while the console is open, and the console is
+// closed (policy violation) once it no longer works: the session ended,
+// the token or key was deleted, the user was.
 
 // Console proxy limits.
 const (
@@ -38,16 +43,21 @@ const (
 	// consoleProxyWriteTimeout closes a connection whose peer takes no
 	// frame for this long.
 	consoleProxyWriteTimeout = 30 * time.Second
+	// consoleRecheckEvery is how often an open console's credential is
+	// checked again while no frame asks for it.
+	consoleRecheckEvery = 5 * time.Second
 )
 
-// console serves the console WebSocket of an instance. What the client
-// sends is checked frame by frame against what its front allows: a
-// command takes console.write, a power action power.
-func (s *Server) console(f instanceFront) handler {
+// console serves the console WebSocket of an instance, on the routes of
+// authentication front af. What the client sends is checked frame by frame
+// against what its instance front allows: a command takes console.write, a
+// power action power.
+func (s *Server) console(af front, f instanceFront) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !sameOrigin(r) {
+		if callerOf(r).Kind == access.Session && !s.consoleOriginAllowed(r) {
 			// A page of another site would ride on the browser's
-			// credentials (cross-site WebSocket hijacking).
+			// cookie (cross-site WebSocket hijacking). A token or a key
+			// is sent by its holder, never by a browser on its own.
 			return fault.New(fault.Permission, "cross-origin console connections are refused")
 		}
 		t, c, err := s.instanceAndNode(r, f)
@@ -60,8 +70,10 @@ func (s *Server) console(f instanceFront) handler {
 		}
 		defer node.CloseNow()
 		node.SetReadLimit(consoleFrameLimit)
-		// The origin was checked above; Accept checks it again the same way.
-		client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		// The origin was checked above, for the one credential a browser
+		// sends on its own; Accept's own check is not wanted.
+		client, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled,
+			InsecureSkipVerify: true})
 		if err != nil {
 			// Accept has answered the client itself.
 			_ = node.Close(websocket.StatusNormalClosure, "")
@@ -69,7 +81,7 @@ func (s *Server) console(f instanceFront) handler {
 		}
 		defer client.CloseNow()
 		client.SetReadLimit(consoleFrameLimit)
-		s.proxyConsole(r, t, client, node)
+		s.proxyConsole(r, af, t, client, node)
 		return nil
 	}
 }
@@ -80,26 +92,75 @@ var (
 	consolePowerAction = access.Action{Need: access.Power, Change: true}
 )
 
-// sameOrigin reports whether r comes from a page of the panel's own origin,
-// or from no page at all (scripts and tools send no Origin).
-func sameOrigin(r *http.Request) bool {
+// consoleOriginAllowed reports whether a console upgrade with a session
+// cookie comes from one of the panel's own pages, as the cookie routes
+// require (see crossOriginProtection): the browser says it is same-origin,
+// or its Origin is the request's own scheme and host, or the public URL's;
+// or it comes from no page at all (tools send no Origin).
+func (s *Server) consoleOriginAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
+	public := publicOrigin(s.cfg.PublicURL)
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "":
+	case "same-origin", "none":
+		return true
+	default:
+		return origin != "" && strings.EqualFold(origin, public)
+	}
 	if origin == "" {
 		return true
 	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+r.Host) || public != "" && strings.EqualFold(origin, public)
+}
+
+// credentialGone is how the console closes once its credential no longer
+// works.
+const credentialGone = "the credential of this console no longer works: sign in again"
+
+// consoleRecheck is what an open console asks of its credential: the
+// principal it stands for now, or an error, a Permission fault when the
+// credential no longer works for af.
+func (s *Server) consoleRecheck(r *http.Request, af front) func(ctx context.Context) (access.Principal, error) {
+	return func(ctx context.Context) (access.Principal, error) {
+		r := r.WithContext(ctx)
+		c, err := s.identify(r)
+		if err == nil {
+			err = s.admit(af, c, r)
+		}
+		return c.Principal, err
+	}
+}
+
+// credentialRefused reports whether err, from a console's re-check, says
+// the credential no longer works, rather than that the check itself failed.
+func credentialRefused(err error) bool {
+	return fault.Is(err, fault.Permission)
+}
+
+// recheckTicks paces the re-checks of an open console: a ticker, or the
+// test's channel.
+func (s *Server) recheckTicks() (<-chan time.Time, func()) {
+	if s.consoleTicks != nil {
+		return s.consoleTicks, func() {}
+	}
+	t := time.NewTicker(consoleRecheckEvery)
+	return t.C, t.Stop
 }
 
 // proxyConsole relays frames between client and node until either ends;
 // the end of one is passed to the other as a close frame.
-func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket.Conn) {
+func (s *Server) proxyConsole(r *http.Request, af front, t target, client, node *websocket.Conn) {
 	in := t.in
 	// Reads end after the close handshakes: coder/websocket closes a
 	// connection outright when a read's context ends. So the panel's
 	// shutdown ends the console by closing the client's side, with a close
-	// frame; the rest follows as when the client leaves.
-	readCtx, stopReading := context.WithCancel(context.Background())
+	// frame; the rest follows as when the client leaves. The request's
+	// values (its id, its principal) stay.
+	readCtx, stopReading := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer stopReading()
 	stopOnShutdown := context.AfterFunc(s.base, func() {
 		_ = client.Close(websocket.StatusGoingAway, "the panel is shutting down")
@@ -128,6 +189,41 @@ func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket
 		}
 	})
 
+	// The credential is checked again on every tick; once it no longer
+	// works, the console is closed, which ends the loop below.
+	recheck := s.consoleRecheck(r, af)
+	refuse := func() {
+		_ = send(client, consoleError(credentialGone))
+		_ = client.Close(websocket.StatusPolicyViolation, "the credential no longer works")
+	}
+	ticks, stopTicks := s.recheckTicks()
+	defer stopTicks()
+	tickCtx, stopTicking := context.WithCancel(readCtx)
+	defer stopTicking()
+	wg.Go(func() {
+		for {
+			select {
+			case <-tickCtx.Done():
+				return
+			case <-ticks:
+			}
+			_, err := recheck(tickCtx)
+			if s.consoleChecked != nil {
+				s.consoleChecked(err)
+			}
+			switch {
+			case err == nil:
+			case credentialRefused(err):
+				refuse()
+				return
+			case tickCtx.Err() == nil:
+				// The check itself failed: the frames are checked
+				// again anyway, and the next tick tries again.
+				s.logError(r, "console credential", err)
+			}
+		}
+	})
+
 	// A power action outlives a client that leaves mid-stop.
 	powerCtx := context.WithoutCancel(r.Context())
 	var powerBusy atomic.Bool
@@ -146,6 +242,8 @@ func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket
 		})
 	}
 	stop := s.stopCommand(readCtx, r, in)
+	// p is the principal as last found again, for a frame's actions.
+	var p access.Principal
 	for {
 		_, frame, err := client.Read(readCtx)
 		if err != nil {
@@ -156,9 +254,20 @@ func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket
 			reply(`a message is a JSON object {"event": ..., "data": ...}`)
 			continue
 		}
+		if m.Event == nodeapi.EventCommand || m.Event == nodeapi.EventPower {
+			var err error
+			if p, err = recheck(readCtx); err != nil {
+				if credentialRefused(err) {
+					refuse()
+					break
+				}
+				reply(s.refusal(r, err))
+				continue
+			}
+		}
 		switch m.Event {
 		case nodeapi.EventCommand:
-			if err := t.may(readCtx, consoleCommand); err != nil {
+			if err := t.may(readCtx, p, consoleCommand); err != nil {
 				reply(s.refusal(r, err))
 				continue
 			}
@@ -185,7 +294,7 @@ func (s *Server) proxyConsole(r *http.Request, t target, client, node *websocket
 				reply(fmt.Sprintf("unknown power action %q: send start, stop, restart or kill", action))
 				continue
 			}
-			if err := t.may(readCtx, consolePowerAction); err != nil {
+			if err := t.may(readCtx, p, consolePowerAction); err != nil {
 				reply(action + ": " + s.refusal(r, err))
 				continue
 			}

@@ -3,6 +3,7 @@ package panel
 import (
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Patterns lists the patterns routes() registered, in order.
@@ -24,3 +25,10 @@ const DummyPasswordHash = dummyPasswordHash
 // CredCacheTTL is how long a credential's lookup is cached: how late
 // another panel's change to it may take effect in this one.
 const CredCacheTTL = credCacheTTL
+
+// SetConsoleTicks makes the consoles of s re-check their credentials on
+// each value of ticks, in place of a ticker, and pass each outcome to
+// checked. Set it before s serves.
+func SetConsoleTicks(s *Server, ticks <-chan time.Time, checked func(error)) {
+	s.consoleTicks, s.consoleChecked = ticks, checked
+}

@@ -22,9 +22,10 @@ type target struct {
 	in store.Instance
 	// held is what the caller holds on the instance.
 	held []access.Permission
-	// may checks an action beyond the route's own, such as a command typed
-	// on the console, against the instance as it is now.
-	may func(ctx context.Context, act access.Action) error
+	// may checks an action of p beyond the route's own, such as a command
+	// typed on the console, against the instance as it is now. p is the
+	// request's principal as found again when the action is asked for.
+	may func(ctx context.Context, p access.Principal, act access.Action) error
 }
 
 // instanceFront resolves the instance named by a request's path, or
@@ -32,10 +33,16 @@ type target struct {
 type instanceFront func(r *http.Request) (target, error)
 
 // adminInstance is the admin API's instance front: the instance by its id
-// alone.
+// alone. A further action is the authorizer's to decide, for an admin: a
+// read-only token changes nothing. Suspension keeps the seed's rules here
+// (the console refuses commands, a power action refuses starts), so the
+// authorizer is not told of it.
 func (s *Server) adminInstance(r *http.Request) (target, error) {
 	in, err := s.pathInstance(r)
-	return target{in: in, held: access.All, may: func(context.Context, access.Action) error { return nil }}, err
+	may := func(_ context.Context, p access.Principal, act access.Action) error {
+		return access.Authorize(p, access.Instance{ID: in.ID}, act)
+	}
+	return target{in: in, held: access.All, may: may}, err
 }
 
 // clientInstance is the client API's instance front for a route that
@@ -52,7 +59,7 @@ func (s *Server) clientInstance(act access.Action) instanceFront {
 		if err != nil {
 			return target{}, err
 		}
-		may := func(ctx context.Context, act access.Action) error {
+		may := func(ctx context.Context, p access.Principal, act access.Action) error {
 			_, err := s.authorizedInstance(ctx, p, id, act)
 			return err
 		}

@@ -258,7 +258,7 @@ func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary med
 			body: permissionsBody{}, answers: map[int]any{ok: subuserView{}}, errors: change},
 		{pattern: "DELETE " + inst + "/subusers/{userId}", summary: "Take a subuser's every permission (subusers)", auth: user,
 			answers: map[int]any{noContent: nil}, errors: change},
-		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first", auth: user,
+		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first (console.read)", auth: user,
 			query: activityQuery, answers: map[int]any{ok: activityPage{}}, errors: see},
 	}
 }

@@ -99,6 +99,11 @@ type Server struct {
 	// passwordChecks counts argon2id password checks, for tests that
 	// check an unknown user costs as much as a wrong password.
 	passwordChecks atomic.Int64
+	// consoleTicks, set by tests, paces the re-checks of open consoles'
+	// credentials in place of a ticker; consoleChecked, if set, hears the
+	// outcome of each.
+	consoleTicks   <-chan time.Time
+	consoleChecked func(error)
 }
 
 // New builds the API server.
@@ -200,7 +205,7 @@ func (s *Server) routes() {
 	api("POST /api/instances/files/{id}/compress", s.compressFiles(admin))
 	api("POST /api/instances/files/{id}/extract", s.extractFile(admin))
 	api("GET /api/instances/stats/{id}", s.stats(admin))
-	api("GET /api/instances/console/{id}", s.console(admin))
+	api("GET /api/instances/console/{id}", s.console(adminFront, admin))
 	api("GET /api/instances/install-log/{id}", s.installLog(admin))
 
 	api("GET /api/images", s.listImages)
@@ -260,7 +265,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST "+inst+"/power", s.power(on(access.Power, change)))
 	client(clientFront, "GET "+inst+"/logs", s.logs(on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/stats", s.stats(on(access.ConsoleRead, read)))
-	client(clientFront, "GET "+inst+"/console", s.console(on(access.ConsoleRead, read)))
+	client(clientFront, "GET "+inst+"/console", s.console(clientFront, on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/install-log", s.installLog(on(access.ConsoleRead, read)))
 	client(clientFront, "GET "+inst+"/files", s.listFiles(on(access.FilesRead, read)))
 	client(clientFront, "GET "+inst+"/files/content", s.readFileContent(on(access.FilesRead, read)))
@@ -278,7 +283,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST "+inst+"/subusers", s.addSubuser(on(access.Subusers, change)))
 	client(clientFront, "PUT "+inst+"/subusers/{userId}", s.changeSubuser(on(access.Subusers, change)))
 	client(clientFront, "DELETE "+inst+"/subusers/{userId}", s.removeSubuser(on(access.Subusers, change)))
-	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(s.clientInstance(access.View)))
+	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(on(access.ConsoleRead, read)))
 }
 
 // Handler returns the API with its middleware: request log, panic

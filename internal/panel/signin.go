@@ -50,15 +50,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sc := scopesOf(r, u.ID, name)
-	if err := s.throttled(w, r, sc); err != nil {
+	a, err := s.beginAttempt(w, r, sc)
+	if err != nil {
 		return err
 	}
+	defer a.end()
 	hash := dummyPasswordHash
 	if found {
 		hash = u.PasswordHash
 	}
 	if !s.checkPassword(r, hash, password) || !found {
-		s.recordFailure(r, sc)
+		a.fail()
 		return unauthenticated(msgBadSignIn)
 	}
 	twoFactor, err := s.twoFactorOn(r, u.ID)
@@ -75,7 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if !ok {
-			s.recordFailure(r, sc)
+			a.fail()
 			writeTwoFactorRequired(w, "the two-factor code is wrong or was used already")
 			return nil
 		}
@@ -227,12 +229,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 // reverse proxy may serve under another host than the one the panel sees.
 func crossOriginProtection(publicURL string) *http.CrossOriginProtection {
 	c := http.NewCrossOriginProtection()
-	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if origin := publicOrigin(publicURL); origin != "" {
 		// An origin that does not parse is ignored: the request's host
 		// still counts.
-		_ = c.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+		_ = c.AddTrustedOrigin(origin)
 	}
 	return c
+}
+
+// publicOrigin is the origin (scheme://host) of the panel's public URL, or
+// "" when it has none.
+func publicOrigin(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
 }
 
 // sameOriginOnly refuses a request that changes anything from a page of

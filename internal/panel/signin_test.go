@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,6 +136,58 @@ func TestLoginThrottlesAnAccountAfterFiveFailures(t *testing.T) {
 	// Success forgets the account's failures.
 	fail(4)
 	p.expectAs(200, cred{}, "POST", "/auth/login", right)
+}
+
+// TestLoginThrottleHoldsUnderParallelGuesses sends 30 wrong passwords for
+// one account at once: however they interleave, no more than 5 are
+// checked and refused as wrong; the rest are throttled.
+func TestLoginThrottleHoldsUnderParallelGuesses(t *testing.T) {
+	p, _ := newClockPanel(t, panel.Config{})
+	p.addUser("ann", false)
+	const guesses = 30
+	codes := make([]int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			codes[i] = p.login("", map[string]any{"username": "ann", "password": "guess " + itoa(i)}).code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[401] > 5 || count[401]+count[429] != guesses {
+		t.Errorf("answers to %d parallel wrong passwords: %v; want at most 5 401s and the rest 429", guesses, count)
+	}
+	if r := p.login("", map[string]any{"username": "ann", "password": userPassword}); r.code != 200 && r.code != 429 {
+		t.Errorf("the right password after the guesses: %d %s", r.code, r.body)
+	}
+}
+
+// TestOwnPasswordThrottleHoldsUnderParallelGuesses is the same for the
+// password a signed-in user types to confirm a change.
+func TestOwnPasswordThrottleHoldsUnderParallelGuesses(t *testing.T) {
+	p, _ := newClockPanel(t, panel.Config{})
+	p.addUser("ann", false)
+	session := p.signIn("ann", "")
+	const guesses = 30
+	codes := make([]int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			codes[i] = p.as(cred{cookie: session}, "POST", "/api/client/account/password",
+				map[string]any{"current": "guess " + itoa(i), "new": "a new long password"}).code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[403] > 5 || count[403]+count[429] != guesses {
+		t.Errorf("answers to %d parallel wrong passwords: %v; want at most 5 403s and the rest 429", guesses, count)
+	}
 }
 
 func TestLoginThrottlesAnUnknownNameAsAKnownOne(t *testing.T) {

@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"net/netip"
@@ -14,7 +15,9 @@ import (
 
 // Sign-in throttling (DESIGN §8). Failed password and code checks are
 // counted per account and per client address, in the database, so that
-// several panels count together. Past a limit within the window, the
+// several panels count together. Each check is counted as a failure
+// before it runs and undone if it passes, so that parallel guesses cannot
+// all get through before the first is counted. Past a limit within the window, the
 // scope is locked for a time that doubles with each further failure, up
 // to the window: nobody is locked out for good, and a lock holds even
 // for the right password.
@@ -67,35 +70,52 @@ func lockRemaining(f store.Failures, limit int, now time.Time) time.Duration {
 	return f.Newest.Add(lock).Sub(now)
 }
 
-// throttled refuses an attempt while either scope is locked: 429 with
-// Retry-After in whole seconds.
-func (s *Server) throttled(w http.ResponseWriter, r *http.Request, sc signInScopes) error {
-	now := s.now()
-	since := now.Add(-failureWindow)
-	var wait time.Duration
-	for _, c := range []struct {
-		scope string
-		limit int
-	}{{sc.account, accountFailureLimit}, {sc.address, addressFailureLimit}} {
-		f, err := s.store.LoginFailures(r.Context(), c.scope, since)
-		if err != nil {
-			return err
-		}
-		wait = max(wait, lockRemaining(f, c.limit, now))
-	}
-	if wait <= 0 {
-		return nil
-	}
-	secs := int64(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return fault.New(fault.TooMany, "too many failed sign-ins: try again in %d seconds", secs)
+// attempt is a password or code check in progress. It counts as a failure
+// from its start, so that parallel checks cannot all pass the throttle
+// before any of them fails; unless it fails, its end undoes that.
+type attempt struct {
+	s      *Server
+	r      *http.Request
+	id     string
+	failed bool
 }
 
-// recordFailure counts a failed check in both scopes. A failure to count
-// is logged: the caller's answer is a refusal all the same.
-func (s *Server) recordFailure(r *http.Request, sc signInScopes) {
+// beginAttempt starts a check in both scopes of sc, or refuses it while
+// either is locked: 429 with Retry-After in whole seconds. The caller
+// defers the attempt's end.
+func (s *Server) beginAttempt(w http.ResponseWriter, r *http.Request, sc signInScopes) (*attempt, error) {
 	now := s.now()
-	if err := s.store.RecordLoginFailure(r.Context(), []string{sc.account, sc.address}, now, now.Add(-failureWindow)); err != nil {
-		s.logError(r, "record sign-in failure", err)
+	a := &attempt{s: s, r: r, id: store.NewID(16)}
+	others, err := s.store.BeginLoginAttempt(r.Context(), a.id, []string{sc.account, sc.address},
+		now, now.Add(-failureWindow), now.Add(-failureWindow))
+	if err != nil {
+		// What was recorded stays, as a failure: a store that fails here
+		// lets nobody guess on.
+		return nil, err
+	}
+	wait := max(lockRemaining(others[0], accountFailureLimit, now), lockRemaining(others[1], addressFailureLimit, now))
+	if wait <= 0 {
+		return a, nil
+	}
+	// Refused before any check, the attempt is no failure.
+	a.end()
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return nil, fault.New(fault.TooMany, "too many failed sign-ins: try again in %d seconds", secs)
+}
+
+// fail keeps the attempt as a failed check.
+func (a *attempt) fail() { a.failed = true }
+
+// end undoes the attempt unless it failed. A failure to undo is logged:
+// the attempt then counts as a failure, which errs on the safe side.
+func (a *attempt) end() {
+	if a.failed {
+		return
+	}
+	// Undone even when the client has gone.
+	ctx := context.WithoutCancel(a.r.Context())
+	if err := a.s.store.EndLoginAttempt(ctx, a.id); err != nil {
+		a.s.logError(a.r, "end sign-in attempt", err)
 	}
 }

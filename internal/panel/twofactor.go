@@ -140,9 +140,11 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.checkOwnPassword(w, r, u, "password", password); err != nil {
+	a, err := s.checkOwnPassword(w, r, u, "password", password)
+	if err != nil {
 		return err
 	}
+	defer a.end()
 	on, err := s.twoFactorOn(r, u.ID)
 	if err != nil {
 		return err
@@ -155,7 +157,7 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if !ok {
-		s.recordFailure(r, scopesOf(r, u.ID, ""))
+		a.fail()
 		return &fault.Error{Kind: fault.Permission, Field: "code", Msg: "code: is wrong or was used already"}
 	}
 	err = s.store.DisableTwoFactor(r.Context(), u.ID)

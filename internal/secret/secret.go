@@ -46,7 +46,16 @@ const (
 // argonMemory (19 MiB) for its duration, and nothing else bounds them: 200
 // parallel sign-ins would otherwise hold nearly 4 GiB. More callers than
 // cores gain no speed anyway, so the rest wait their turn; none fails.
-var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+var hashSlots = make(chan struct{}, slotsFor(runtime.GOMAXPROCS(0)))
+
+// maxHashSlots caps the slots whatever the cores: 4 × 19 MiB, about 76
+// MiB, keeps hashing well inside the panel's memory aim of 300 MB (issue
+// 8), where one slot per core would take 304 MiB on a 16-core host.
+const maxHashSlots = 4
+
+// slotsFor is how many argon2id computations may run at once on procs
+// cores: one per core, at least two, at most maxHashSlots.
+func slotsFor(procs int) int { return min(max(2, procs), maxHashSlots) }
 
 // hashesRunning counts the computations holding a slot, for tests.
 var hashesRunning atomic.Int32

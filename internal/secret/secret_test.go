@@ -60,7 +60,7 @@ func TestPasswordHashingIsBounded(t *testing.T) {
 	}
 	go func() { wg.Wait(); close(done) }()
 	var peak int32
-	limit := int32(max(2, runtime.GOMAXPROCS(0)))
+	limit := int32(cap(hashSlots))
 	for {
 		select {
 		case <-done:
@@ -72,5 +72,19 @@ func TestPasswordHashingIsBounded(t *testing.T) {
 			peak = max(peak, hashesRunning.Load())
 			runtime.Gosched()
 		}
+	}
+}
+
+// TestHashSlotsAreBoundedByMemory checks the slot count against the cores:
+// one per core, at least two, and never more than four, whose 76 MiB keep
+// within the panel's memory aim on a host of many cores.
+func TestHashSlotsAreBoundedByMemory(t *testing.T) {
+	for _, c := range []struct{ procs, want int }{{1, 2}, {2, 2}, {3, 3}, {4, 4}, {16, 4}, {128, 4}} {
+		if got := slotsFor(c.procs); got != c.want {
+			t.Errorf("slotsFor(%d) = %d, want %d", c.procs, got, c.want)
+		}
+	}
+	if want := slotsFor(runtime.GOMAXPROCS(0)); cap(hashSlots) != want {
+		t.Errorf("hash slots %d, want %d", cap(hashSlots), want)
 	}
 }

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ var accountSuite = []struct {
 	{"RecoveryCodeWorksOnce", testRecoveryCodeOnce},
 	{"SSHKeyTwiceForOneUserIsExist", testSSHKeys},
 	{"LoginFailuresCountWithinTheWindow", testLoginFailures},
+	{"ParallelLoginAttemptsCountEachOther", testLoginAttemptsCountEachOther},
 	{"DeletingAUserDeletesItsCredentials", testUserDeleteCascades},
 }
 
@@ -294,30 +297,82 @@ func testSSHKeys(t *testing.T, db database) {
 
 func testLoginFailures(t *testing.T, db database) {
 	st := db(t)
-	for i := range 3 {
-		if err := st.RecordLoginFailure(ctx, []string{"user:ann", "addr:192.0.2.1"}, t0.Add(time.Duration(i)*time.Minute), t0.Add(-time.Hour)); err != nil {
+	both := []string{"user:ann", "addr:192.0.2.1"}
+	begin := func(attempt string, scopes []string, at, since, forget time.Time) []store.Failures {
+		t.Helper()
+		f, err := st.BeginLoginAttempt(ctx, attempt, scopes, at, since, forget)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return f
 	}
-	f, err := st.LoginFailures(ctx, "user:ann", t0.Add(time.Minute))
-	if err != nil || f.Count != 2 || !f.Newest.Equal(t0.Add(2*time.Minute)) {
-		t.Errorf("failures since t0+1m = %+v, %v; want 2, newest t0+2m", f, err)
+	// Three failed attempts, a minute apart: each counts those before it,
+	// never itself.
+	for i := range 3 {
+		f := begin("a"+string(rune('0'+i)), both, t0.Add(time.Duration(i)*time.Minute), t0.Add(-time.Hour), t0.Add(-time.Hour))
+		if len(f) != 2 || f[0].Count != i || f[1].Count != i {
+			t.Fatalf("attempt %d counted %+v, want %d in each scope", i, f, i)
+		}
+	}
+	// The window: those since t0+1m.
+	f := begin("b", both, t0.Add(3*time.Minute), t0.Add(time.Minute), t0.Add(-time.Hour))
+	if f[0].Count != 2 || !f[0].Newest.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("failures since t0+1m = %+v; want 2, newest t0+2m", f[0])
+	}
+	// An attempt that did not fail is undone, in both scopes.
+	if err := st.EndLoginAttempt(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if f := begin("c", both, t0.Add(3*time.Minute), t0.Add(-time.Hour), t0.Add(-time.Hour)); f[0].Count != 3 || f[1].Count != 3 {
+		t.Errorf("after undoing an attempt: %+v, want 3 in each scope", f)
+	}
+	if err := st.EndLoginAttempt(ctx, "c"); err != nil {
+		t.Fatal(err)
 	}
 	if err := st.ClearLoginFailures(ctx, "user:ann"); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := st.LoginFailures(ctx, "user:ann", t0.Add(-time.Hour)); f.Count != 0 || !f.Newest.IsZero() {
-		t.Errorf("after clearing: %+v", f)
+	f = begin("d", both, t0.Add(3*time.Minute), t0.Add(-time.Hour), t0.Add(-time.Hour))
+	if f[0].Count != 0 || !f[0].Newest.IsZero() || f[1].Count != 3 {
+		t.Errorf("after clearing the account: %+v, want 0 for it and 3 for the address", f)
 	}
-	if f, _ := st.LoginFailures(ctx, "addr:192.0.2.1", t0.Add(-time.Hour)); f.Count != 3 {
-		t.Errorf("the address's failures = %+v, want 3", f)
+	// A new attempt forgets the failures before its cut-off.
+	begin("e", []string{"user:ben"}, t0.Add(time.Hour), t0.Add(-time.Hour), t0.Add(150*time.Second))
+	if f := begin("f", both, t0.Add(time.Hour), t0.Add(-time.Hour), t0.Add(-time.Hour)); f[1].Count != 1 {
+		t.Errorf("after forgetting: %+v, want the address's failure at t0+3m alone", f)
 	}
-	// A new failure forgets those before its cut-off.
-	if err := st.RecordLoginFailure(ctx, []string{"user:ben"}, t0.Add(time.Hour), t0.Add(90*time.Second)); err != nil {
-		t.Fatal(err)
+	if _, err := st.BeginLoginAttempt(ctx, "", both, t0, t0, t0); err == nil {
+		t.Error("an attempt without an id was recorded")
 	}
-	if f, _ := st.LoginFailures(ctx, "addr:192.0.2.1", t0.Add(-time.Hour)); f.Count != 1 {
-		t.Errorf("after forgetting: %+v, want 1 left", f)
+}
+
+// testLoginAttemptsCountEachOther begins many attempts at once: however
+// they interleave, no more than limit of them count fewer than limit
+// failures before theirs, so no more than limit pass the throttle.
+func testLoginAttemptsCountEachOther(t *testing.T, db database) {
+	st := db(t)
+	const attempts, limit = 30, 5
+	counts := make([]int, attempts)
+	var wg sync.WaitGroup
+	for i := range attempts {
+		wg.Go(func() {
+			f, err := st.BeginLoginAttempt(ctx, "p"+strconv.Itoa(i), []string{"user:ann"}, t0, t0.Add(-time.Hour), t0.Add(-time.Hour))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			counts[i] = f[0].Count
+		})
+	}
+	wg.Wait()
+	passed := 0
+	for _, n := range counts {
+		if n < limit {
+			passed++
+		}
+	}
+	if passed > limit {
+		t.Errorf("%d of %d parallel attempts counted fewer than %d before them (%v)", passed, attempts, limit, counts)
 	}
 }
 
