@@ -100,9 +100,9 @@ func TestConsoleThroughThePanel(t *testing.T) {
 	if _, code := c.dialPanelConsole(t, id, http.Header{}); code != http.StatusUnauthorized {
 		t.Errorf("console without a key: %d, want 401", code)
 	}
-	if _, code := c.dialPanelConsole(t, id, http.Header{"X-Api-Key": {c.key}, "Origin": {"https://evil.example"}}); code != http.StatusForbidden {
-		t.Errorf("console from another site's page: %d, want 403", code)
-	}
+	// No page of another site can send an API key on a WebSocket upgrade
+	// (browsers set no such header), so only cookie upgrades are checked for
+	// their origin; the panel's own tests cover those.
 	if _, code := c.dialPanelConsole(t, "nosuchinstance", nil); code != http.StatusNotFound {
 		t.Errorf("console of an unknown instance: %d, want 404", code)
 	}
