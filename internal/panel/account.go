@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -151,13 +152,20 @@ func (s *Server) deleteOtherSessions(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	return s.endCredential(w, r, access.Session, "account.session.delete", s.store.DeleteSession)
+}
+
+// endCredential ends the caller's own session or token {id} with del:
+// this panel forgets it at once, and the change is recorded as action.
+func (s *Server) endCredential(w http.ResponseWriter, r *http.Request, kind access.Kind, action string,
+	del func(ctx context.Context, userID, id string) error) error {
 	id := r.PathValue("id")
-	err := s.store.DeleteSession(r.Context(), callerOf(r).UserID, id)
-	s.forgetCredential(access.Session, id)
+	err := del(r.Context(), callerOf(r).UserID, id)
+	s.forgetCredential(kind, id)
 	if err != nil {
 		return err
 	}
-	s.audit(r, "account.session.delete", id)
+	s.audit(r, action, id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

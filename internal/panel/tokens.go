@@ -112,13 +112,5 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	err := s.store.DeleteAccessToken(r.Context(), callerOf(r).UserID, id)
-	s.forgetCredential(access.Token, id)
-	if err != nil {
-		return err
-	}
-	s.audit(r, "account.token.delete", id)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.endCredential(w, r, access.Token, "account.token.delete", s.store.DeleteAccessToken)
 }
