@@ -7,6 +7,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -39,6 +40,43 @@ var kindNames = [...]string{
 	Unavailable: "unavailable",
 	TooLarge:    "too_large",
 	TooMany:     "too_many",
+}
+
+// statuses are the HTTP statuses that answer each kind: the one table of
+// them, read both ways, by the panel's answers and the node's, and by the
+// panel reading a node's answer that names no kind.
+var statuses = [...]int{
+	Other:       http.StatusInternalServerError,
+	Invalid:     http.StatusBadRequest,
+	NotExist:    http.StatusNotFound,
+	Exist:       http.StatusConflict,
+	Conflict:    http.StatusConflict,
+	Permission:  http.StatusForbidden,
+	Unavailable: http.StatusServiceUnavailable,
+	TooLarge:    http.StatusRequestEntityTooLarge,
+	TooMany:     http.StatusTooManyRequests,
+}
+
+// Status is the HTTP status that answers an error of kind k.
+func (k Kind) Status() int {
+	if k < 0 || int(k) >= len(statuses) {
+		return statuses[Other]
+	}
+	return statuses[k]
+}
+
+// KindOfStatus is the kind an error answer's status stands for: 409 reads
+// as Conflict, 422 as Invalid, and a status no kind has as Other.
+func KindOfStatus(status int) Kind {
+	if status == http.StatusUnprocessableEntity {
+		return Invalid
+	}
+	for k, st := range statuses {
+		if st == status && Kind(k) != Exist {
+			return Kind(k)
+		}
+	}
+	return Other
 }
 
 // Kinds lists every kind.

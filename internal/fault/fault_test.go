@@ -92,3 +92,21 @@ func TestEveryKindHasAStableNameThatParsesBack(t *testing.T) {
 		t.Error("ParseKind accepted an unknown name")
 	}
 }
+
+func TestEveryKindHasAStatusThatReadsBack(t *testing.T) {
+	for _, k := range Kinds() {
+		want := k
+		if k == Exist {
+			// 409 stands for both; an answer reads as the more general.
+			want = Conflict
+		}
+		if got := KindOfStatus(k.Status()); got != want {
+			t.Errorf("%s: status %d reads back as %s, want %s", k, k.Status(), got, want)
+		}
+	}
+	for status, want := range map[int]Kind{422: Invalid, 418: Other, 502: Other} {
+		if got := KindOfStatus(status); got != want {
+			t.Errorf("status %d reads as %s, want %s", status, got, want)
+		}
+	}
+}

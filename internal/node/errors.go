@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -61,7 +62,7 @@ func (d *Daemon) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		d.log.ErrorContext(r.Context(), "request failed", "request_id", httplog.RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeJSON(w, status, nodeapi.ErrorBody{Error: msg, Kind: nodeapi.KindOfStatus(status).String()})
+	writeJSON(w, status, nodeapi.ErrorBody{Error: msg, Kind: fault.KindOfStatus(status).String()})
 }
 
 // writeJSON answers v with status.

@@ -46,7 +46,7 @@ type Error struct {
 	// Status is the HTTP status code; 0 when no answer came.
 	Status int
 	// Kind is what the answer's "kind" names, or, from a node that sends
-	// none, what its status means (KindOfStatus). A call that got no
+	// none, what its status means (fault.KindOfStatus). A call that got no
 	// answer is Unavailable.
 	Kind fault.Kind
 	// Message is the answer's {"error"} text, or the status text without
@@ -81,29 +81,6 @@ func (e *Error) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("cause", e.cause.Error()))
 	}
 	return slog.GroupValue(attrs...)
-}
-
-// KindOfStatus is the kind an error answer's status means, for an answer
-// without a kind: that of a node older than kinds on the wire, or of a
-// server in between.
-func KindOfStatus(status int) fault.Kind {
-	switch status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return fault.Invalid
-	case http.StatusForbidden:
-		return fault.Permission
-	case http.StatusNotFound:
-		return fault.NotExist
-	case http.StatusConflict:
-		return fault.Conflict
-	case http.StatusRequestEntityTooLarge:
-		return fault.TooLarge
-	case http.StatusTooManyRequests:
-		return fault.TooMany
-	case http.StatusServiceUnavailable:
-		return fault.Unavailable
-	}
-	return fault.Other
 }
 
 // IsNotFound reports whether err says the thing asked about does not
@@ -334,7 +311,7 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 // readError turns a non-2xx answer into *Error, keeping the {"error"} text
 // and the kind when there are.
 func readError(op string, resp *http.Response) *Error {
-	e := &Error{Op: op, Status: resp.StatusCode, Kind: KindOfStatus(resp.StatusCode)}
+	e := &Error{Op: op, Status: resp.StatusCode, Kind: fault.KindOfStatus(resp.StatusCode)}
 	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 		e.RetryAfter = time.Duration(secs) * time.Second
 	}

@@ -157,7 +157,7 @@ type ErrorBody struct {
 	Error string `json:"error"`
 	// Kind is the fault.Kind of the error by name (fault.Kind.String):
 	// "not_exist", "conflict", ... Older nodes send none; the client then
-	// reads the kind from the status (KindOfStatus).
+	// reads the kind from the status (fault.KindOfStatus).
 	Kind string `json:"kind,omitempty"`
 }
 

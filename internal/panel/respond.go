@@ -28,30 +28,15 @@ func writeErrorMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
-// statusOf maps an error's Kind to its HTTP status: the one place that
-// does. A node's error arrives with its kind (nodeapi.Error), so it too is
-// answered from here.
+// statusOf is the HTTP status of an error: its Kind's (fault's one table),
+// but 401 for a missing or refused sign-in. A node's error arrives with its
+// kind (nodeapi.Error), so it too is answered from here.
 func statusOf(err error) int {
-	switch fault.KindOf(err) {
-	case fault.Invalid:
-		return http.StatusBadRequest
-	case fault.NotExist:
-		return http.StatusNotFound
-	case fault.Exist, fault.Conflict:
-		return http.StatusConflict
-	case fault.Permission:
-		if errors.Is(err, errSignIn) {
-			return http.StatusUnauthorized
-		}
-		return http.StatusForbidden
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	case fault.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case fault.TooMany:
-		return http.StatusTooManyRequests
+	k := fault.KindOf(err)
+	if k == fault.Permission && errors.Is(err, errSignIn) {
+		return http.StatusUnauthorized
 	}
-	return http.StatusInternalServerError
+	return k.Status()
 }
 
 // handler is an API handler that returns its failure instead of answering
