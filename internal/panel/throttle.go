@@ -17,10 +17,10 @@ import (
 // counted per account and per client address, in the database, so that
 // several panels count together. Each check is counted as a failure
 // before it runs and undone if it passes, so that parallel guesses cannot
-// all get through before the first is counted. Past a limit within the window, the
-// scope is locked for a time that doubles with each further failure, up
-// to the window: nobody is locked out for good, and a lock holds even
-// for the right password.
+// all get through before the first is counted. Past a limit within the
+// window, the scope is locked for a time that doubles with each further
+// failure, up to the window: nobody is locked out for good, and a lock
+// holds even for the right password.
 const (
 	failureWindow       = 15 * time.Minute
 	accountFailureLimit = 5
