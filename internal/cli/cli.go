@@ -56,7 +56,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "up":
 		err = runUp(ctx, args[1:], stdout, log)
 	case "panel":
-		err = runPanel(ctx, args[1:], log)
+		err = runPanel(ctx, args[1:], stdout, log)
 	case "node":
 		err = runNode(ctx, args[1:], stdout, log)
 	case "apikey":

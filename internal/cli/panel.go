@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,7 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 )
 
-func runPanel(ctx context.Context, args []string, log *slog.Logger) error {
+func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fs := newFlags("panel")
 	var cfg config.Panel
 	config.BindPanel(fs, &cfg)
@@ -28,6 +29,13 @@ func runPanel(ctx context.Context, args []string, log *slog.Logger) error {
 	defer p.store.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		return err
+	}
+	url := cfg.PublicURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	if err := printFirstStart(ctx, p.store, stdout, url); err != nil {
 		return err
 	}
 	log.Info("panel listening", "url", "http://"+ln.Addr().String(), "version", Version)

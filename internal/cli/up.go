@@ -70,7 +70,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	url := "http://" + panelLn.Addr().String()
-	if err := printFirstKey(ctx, p.store, stdout, url); err != nil {
+	if err := printFirstStart(ctx, p.store, stdout, url); err != nil {
 		return err
 	}
 	log.Info("berth up", "panel", url, "node", ncfg.Listen, "data", data)
@@ -123,21 +123,6 @@ func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen strin
 	return node.WriteConfigFile(nodeDir, node.ConfigFile{
 		NodeID: n.ID, TokenSHA256: secret.Hash(n.Token), Address: n.Address, Port: n.Port,
 	})
-}
-
-// printFirstKey creates and prints an admin API key when the database has
-// none: the first start. The key is shown this once.
-func printFirstKey(ctx context.Context, st *store.Store, stdout io.Writer, url string) error {
-	has, err := st.HasAPIKeys(ctx)
-	if err != nil || has {
-		return err
-	}
-	_, key, err := createAPIKey(ctx, st, "admin")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Berth is up at %s\nAdmin API key (shown once, store it now):\n%s\n", url, key)
-	return nil
 }
 
 // machineMemoryMiB reads MemTotal from /proc/meminfo; 1 GiB when unknown.

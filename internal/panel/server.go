@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/web"
 )
 
 // Config is what a Server needs.
@@ -93,6 +94,8 @@ type Server struct {
 	// console proxies, ends with it.
 	base     context.Context
 	shutdown context.CancelFunc
+	// site is the web UI: its pages and static files.
+	site *web.Site
 	// crossOrigin refuses changes that a page of another origin makes
 	// with the browser's session cookie.
 	crossOrigin *http.CrossOriginProtection
@@ -147,7 +150,9 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux(),
 		crossOrigin: crossOriginProtection(cfg.PublicURL)}
 	s.base, s.shutdown = context.WithCancel(context.Background())
+	s.site = web.MustNew()
 	s.routes()
+	s.uiRoutes()
 	s.openapi = mustEncodeDocument(cfg.Mode)
 	return s
 }
@@ -305,6 +310,8 @@ func (s *Server) guardUnmatched(r *http.Request, answer http.Handler) http.Handl
 		answer = s.authenticated(clientFront, answer)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		answer = s.authenticated(adminFront, answer)
+	case wantsPage(r):
+		answer = http.HandlerFunc(s.notFoundPage)
 	}
 	return s.timeBody(false, answer)
 }
