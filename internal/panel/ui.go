@@ -27,8 +27,10 @@ func (s *Server) uiRoutes() {
 	page("GET /login", http.HandlerFunc(s.loginPage))
 	page("GET /{$}", s.page("instances", s.dashboardPage))
 	s.instancePages(page)
+	s.instanceDataPages(page)
 	s.accountPages(page)
 	s.adminPages(page)
+	s.adminDeployPages(page)
 }
 
 // page serves h to a signed-in user, and sends anyone else to the sign-in

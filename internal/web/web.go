@@ -135,7 +135,7 @@ func (s *Site) loadPages() error {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", p)
+		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html", p)
 		if err != nil {
 			return err
 		}
