@@ -12,6 +12,9 @@ func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 // PatternOf is the pattern that would serve r, or "" when none would.
 func (s *Server) PatternOf(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
+	if !slices.Contains(s.patterns, pattern) {
+		return "" // a page of the web UI, not the API
+	}
 	return pattern
 }
 
