@@ -114,9 +114,6 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, v *web.Viewer
 		title = "Something went wrong"
 	case status == http.StatusNotFound:
 		title = "Not found"
-		if msg == "" {
-			msg = "There is nothing at this address, or you may not see it."
-		}
 	case status == http.StatusForbidden:
 		title = "Not allowed"
 	}
@@ -130,7 +127,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, v *web.Viewer
 // page nor an endpoint.
 func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request) {
 	v, _, _ := s.viewer(r)
-	s.errorPage(w, r, v, fault.New(fault.NotExist, ""))
+	s.errorPage(w, r, v, fault.New(fault.NotExist, "There is nothing at this address, or you may not see it."))
 }
 
 // wantsPage reports whether an unmatched request is a browser's page load
