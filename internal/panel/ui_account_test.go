@@ -21,7 +21,7 @@ func checkAccessible(t *testing.T, path, body string) {
 		t.Errorf("GET %s: %d h1 elements, want 1", path, n)
 	}
 	for _, m := range regexp.MustCompile(`<(?:input|select|textarea)[^>]*\bid="([^"]+)"`).FindAllStringSubmatch(body, -1) {
-		if !strings.Contains(body, `for="`+m[1]+`"`) && !regexp.MustCompile(`<label><input[^>]*\bid="`+m[1]+`"`).MatchString(body) {
+		if !strings.Contains(body, `for="`+m[1]+`"`) && !regexp.MustCompile(`<label[^>]*><input[^>]*\bid="`+m[1]+`"`).MatchString(body) {
 			t.Errorf("GET %s: input #%s has no label", path, m[1])
 		}
 	}
