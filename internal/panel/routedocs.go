@@ -152,7 +152,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: accountView{}}},
 		{pattern: "POST /api/client/account/password", summary: "Change the password; the user's other sessions end", auth: user,
 			body: passwordChangeBody{}, answers: map[int]any{noContent: nil}, errors: []int{tooMany}},
-		{pattern: "POST /api/client/account/2fa/setup", summary: "Start setting up two-factor: a new secret, shown once, not in force until enabled", auth: user,
+		{pattern: "POST /api/client/account/2fa/setup", summary: "Start setting up two-factor: a new secret, shown once (as text, an otpauth:// URL and a QR code), not in force until enabled", auth: user,
 			answers: map[int]any{ok: twoFactorSetupView{}}, errors: []int{conflict}},
 		{pattern: "POST /api/client/account/2fa/enable", summary: "Turn two-factor on with a first code; the recovery codes are shown once", auth: user,
 			body: codeBody{}, answers: map[int]any{ok: recoveryCodesView{}}, errors: []int{conflict}},

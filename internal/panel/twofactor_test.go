@@ -1,9 +1,16 @@
 package panel_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
+
+	"rsc.io/qr"
 
 	"github.com/berth-dev/berth/internal/panel"
 )
@@ -159,4 +166,80 @@ func TestRequire2FAAdminsLetsAnAdminDoNothingButSetItUp(t *testing.T) {
 	// Users who are not admins, and admin keys, are not bound by it.
 	p.expectAs(200, cred{cookie: p.signIn("ann", "")}, "GET", "/api/client/account", nil)
 	p.expect(200, "GET", "/api/users", nil)
+}
+
+func TestTwoFactorSetupDrawsTheOTPAuthURLAsAQRCode(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	p.addUser("ann", false)
+	setup := p.expectAs(200, cred{cookie: p.signIn("ann", "")}, "POST", "/api/client/account/2fa/setup", nil).object(t)
+	uri, _ := setup["qrPng"].(string)
+	raw, ok := strings.CutPrefix(uri, "data:image/png;base64,")
+	if !ok {
+		t.Fatalf("qrPng %.60q is not a PNG data: URI", uri)
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil || len(b) > 16<<10 {
+		t.Fatalf("qrPng: %d bytes of PNG, error %v; want valid base64 under 16 KiB", len(b), err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("qrPng is not a PNG: %v", err)
+	}
+	modules := readQR(t, img)
+	want, err := qr.Encode(setup["otpauthUrl"].(string), qr.M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) != want.Size {
+		t.Fatalf("the QR code is %d modules wide, want %d for the otpauth URL", len(modules), want.Size)
+	}
+	for y, row := range modules {
+		for x, black := range row {
+			if black != want.Black(x, y) {
+				t.Fatalf("module (%d,%d) differs from the otpauth URL's QR code", x, y)
+			}
+		}
+	}
+}
+
+// readQR reads the modules of a QR code drawn with a quiet zone of four
+// modules, checking its shape: square, a version's width (21 to 177
+// modules), drawn at least 3 pixels a module, the finder pattern in its
+// corner.
+func readQR(t *testing.T, img image.Image) [][]bool {
+	t.Helper()
+	size := img.Bounds().Dx()
+	dark := func(x, y int) bool {
+		g := color.GrayModel.Convert(img.At(img.Bounds().Min.X+x, img.Bounds().Min.Y+y)).(color.Gray)
+		return g.Y < 128
+	}
+	first := 0
+	for first < size && !dark(first, first) {
+		first++
+	}
+	scale := first / 4
+	if img.Bounds().Dy() != size || scale < 3 || first%4 != 0 || size%scale != 0 {
+		t.Fatalf("the QR image is %v with its first dark pixel at %d: not a code with a 4-module quiet zone", img.Bounds(), first)
+	}
+	n := size/scale - 8
+	if n < 21 || n > 177 || (n-17)%4 != 0 {
+		t.Fatalf("the QR code is %d modules wide: no QR version is", n)
+	}
+	modules := make([][]bool, n)
+	for y := range modules {
+		modules[y] = make([]bool, n)
+		for x := range modules[y] {
+			modules[y][x] = dark((x+4)*scale+scale/2, (y+4)*scale+scale/2)
+		}
+	}
+	// The top-left finder: a dark ring, a light ring, a dark 3x3 core.
+	for y := range 7 {
+		for x := range 7 {
+			ring := min(x, y, 6-x, 6-y)
+			if want := ring != 1; modules[y][x] != want {
+				t.Fatalf("module (%d,%d) breaks the finder pattern", x, y)
+			}
+		}
+	}
+	return modules
 }

@@ -55,6 +55,10 @@ func (s *Server) pageFor(section string, admin bool, h pageHandler) http.Handler
 			s.errorPage(w, r, nil, err)
 			return
 		}
+		if s.mustSetUpTwoFactor(v.Admin, c.twoFactor) && r.URL.Path != accountPath {
+			http.Redirect(w, r, accountPath, http.StatusSeeOther)
+			return
+		}
 		if admin && !v.Admin {
 			s.errorPage(w, r, v, fault.New(fault.Permission, "This page is for admins."))
 			return
