@@ -38,7 +38,7 @@ func TestDenylistReadsGitignorePatterns(t *testing.T) {
 		{"config/ops.json", false, true},
 		{"other/config/ops.json", false, false},
 		{"logs", true, true},
-		{"logs", false, false}, // a file named logs: the pattern is for folders
+		{"logs", false, false},           // a file named logs: the pattern is for folders
 		{"logs/latest.log", false, true}, // inside a denied folder
 		{"secrets", true, false},         // "secrets/**" is what is inside
 		{"secrets/a/b.txt", false, true},
