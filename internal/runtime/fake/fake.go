@@ -78,7 +78,7 @@ type Runtime struct {
 	images     map[string]bool
 	badImages  map[string]bool
 	// missing holds, by image, the paths HasFile says it lacks.
-	missing map[string]map[string]bool
+	missing    map[string]map[string]bool
 	errs       map[string]error
 	calls      map[string]int
 	active     map[string]int
