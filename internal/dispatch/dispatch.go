@@ -64,6 +64,8 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 		for _, d := range downloads {
 			spec.Downloads = append(spec.Downloads, nodeapi.Download{URL: d.URI, Path: d.Path})
 		}
+		spec.ConfigFiles = specConfigFiles(t.ConfigFiles)
+		spec.FileDenylist = t.FileDenylist
 		spec.Env[images.PlaceholderMemory] = vars[images.PlaceholderMemory]
 		spec.Env[images.PlaceholderIP] = vars[images.PlaceholderIP]
 	}
@@ -74,6 +76,20 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 		spec.Env["STARTUP"] = spec.Startup
 	}
 	return spec, nil
+}
+
+// specConfigFiles is a template's config files in the protocol's terms;
+// their placeholders are the node's to render, at each start.
+func specConfigFiles(list []images.ConfigFile) []nodeapi.ConfigFile {
+	var out []nodeapi.ConfigFile
+	for _, f := range list {
+		nf := nodeapi.ConfigFile{Path: f.Path, Parser: f.Parser}
+		for _, r := range f.Replace {
+			nf.Replace = append(nf.Replace, nodeapi.ConfigReplace{Match: r.Match, IfValue: r.IfValue, Value: r.Value})
+		}
+		out = append(out, nf)
+	}
+	return out
 }
 
 // permanent marks an error that retrying cannot fix.

@@ -41,6 +41,9 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	if !strings.HasSuffix(dst, ".tar.gz") && !strings.HasSuffix(dst, ".tgz") {
 		return Entry{}, newError(Invalid, "destination", "must end in .tar.gz or .tgz")
 	}
+	if err := f.checkDenied("destination", dst, false); err != nil {
+		return Entry{}, err
+	}
 	if _, err := f.root.Lstat(dst); err == nil {
 		return Entry{}, newError(Exist, "destination", "%q already exists", dst)
 	}
@@ -55,6 +58,9 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 		}
 		if _, err := f.root.Lstat(name); err != nil {
 			return Entry{}, fsError("paths", name, err)
+		}
+		if err := f.checkDeniedTree("paths", name); err != nil {
+			return Entry{}, err
 		}
 		names[i] = name
 	}
@@ -216,6 +222,12 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 	if err != nil {
 		return ExtractResult{}, err
 	}
+	if err := f.checkDenied("path", name, false); err != nil {
+		return ExtractResult{}, err
+	}
+	if err := f.checkDenied("destination", dst, true); err != nil {
+		return ExtractResult{}, err
+	}
 	open, err := archiveOpener(name)
 	if err != nil {
 		return ExtractResult{}, err
@@ -248,6 +260,10 @@ func (f *Folder) Extract(p, destination string, lim ExtractLimits) (ExtractResul
 			return ExtractResult{}, err
 		}
 		seen.add(e)
+		if denied, pattern := f.deny.Denies(e.name, e.kind == tar.TypeDir); denied {
+			ar.Close()
+			return ExtractResult{}, newError(Denied, "path", "the archive would write %q, which is in the template's file denylist (%q)", e.name, pattern)
+		}
 		entries++
 		if lim.MaxEntries > 0 && entries > lim.MaxEntries {
 			ar.Close()

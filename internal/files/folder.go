@@ -29,6 +29,8 @@ type Folder struct {
 	// uid and gid are given what the folder creates (SetOwner); -1
 	// leaves the creator's.
 	uid, gid int
+	// deny is the template's file denylist (SetDenylist).
+	deny *Denylist
 }
 
 // Open opens the folder dir. Writes are counted in usage and refused past
@@ -179,6 +181,9 @@ func (f *Folder) OpenFile(field, p string, max int64) (*os.File, Entry, error) {
 	if err != nil {
 		return nil, Entry{}, err
 	}
+	if err := f.checkDenied(field, name, false); err != nil {
+		return nil, Entry{}, err
+	}
 	file, info, err := f.openRegular(field, name)
 	if err != nil {
 		return nil, Entry{}, err
@@ -229,6 +234,9 @@ func (f *Folder) Write(p string, r io.Reader, size, max int64) (Entry, error) {
 	}
 	if name == "." {
 		return Entry{}, newError(Invalid, field, "is the instance's folder itself, not a file")
+	}
+	if err := f.checkDenied(field, name, false); err != nil {
+		return Entry{}, err
 	}
 	if max > 0 && size > max {
 		return Entry{}, newError(TooLarge, field, "the content is %s, over the cap of %s", FormatBytes(size), FormatBytes(max))
@@ -382,6 +390,9 @@ func (f *Folder) Mkdir(p string) error {
 	if _, err := f.root.Lstat(name); err == nil {
 		return newError(Exist, field, "%q already exists", name)
 	}
+	if err := f.checkDenied(field, name, true); err != nil {
+		return err
+	}
 	return f.mkdirAll(field, name)
 }
 
@@ -436,8 +447,15 @@ func (f *Folder) Rename(from, to string) error {
 	if dst == "." {
 		return newError(Exist, "to", "is the instance's folder itself")
 	}
-	if _, err := f.root.Lstat(src); err != nil {
+	info, err := f.root.Lstat(src)
+	if err != nil {
 		return fsError("from", src, err)
+	}
+	if err := f.checkDeniedTree("from", src); err != nil {
+		return err
+	}
+	if err := f.checkDenied("to", dst, info.IsDir()); err != nil {
+		return err
 	}
 	if _, err := f.root.Lstat(dst); err == nil {
 		return newError(Exist, "to", "%q already exists", dst)
@@ -469,6 +487,9 @@ func (f *Folder) Delete(paths []string) error {
 		}
 		if _, err := f.root.Lstat(name); err != nil {
 			return fsError(field, name, err)
+		}
+		if err := f.checkDeniedTree(field, name); err != nil {
+			return err
 		}
 		names[i] = name
 	}

@@ -50,6 +50,9 @@ const (
 	TooLarge
 	// OverLimit is a write that would pass the instance's disk limit (413).
 	OverLimit
+	// Denied is a path the template's file denylist keeps from the file
+	// API (403).
+	Denied
 )
 
 // Error is the package's one error type. Its message names the request

@@ -69,6 +69,10 @@ func (f *Folder) Upload(dir string, mr *multipart.Reader, lim UploadLimits) ([]E
 			part.Close()
 			return written, newError(Invalid, "filename", "makes a path longer than %d bytes", MaxPathBytes)
 		}
+		if err := f.checkDenied("filename", name, false); err != nil {
+			part.Close()
+			return written, err
+		}
 		if err := f.mkdirAll("filename", path.Dir(name)); err != nil {
 			part.Close()
 			return written, err

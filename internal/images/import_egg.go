@@ -46,6 +46,9 @@ func importEgg(top map[string]json.RawMessage, format Format) (Template, error) 
 	if t.StopCommand, t.ReadyPatterns, err = eggConfig(top["config"]); err != nil {
 		return Template{}, err
 	}
+	if t.ConfigFiles, t.FileDenylist, err = eggExtras(top); err != nil {
+		return Template{}, err
+	}
 	if t.Scripts.Installer, err = eggInstaller(top["scripts"]); err != nil {
 		return Template{}, err
 	}

@@ -68,6 +68,14 @@ type Template struct {
 	// Features are free-form flags a user interface may act on, such as
 	// "eula" (ask the user to accept the Minecraft EULA).
 	Features []string `json:"features"`
+	// ConfigFiles are the game's own configuration files the node
+	// rewrites before every start, as an egg's config.files asks: its
+	// port in server.properties, its bind address in config.yml.
+	ConfigFiles []ConfigFile `json:"ConfigFiles,omitempty"`
+	// FileDenylist holds gitignore-style patterns (an egg's
+	// file_denylist) of files in the data folder the file API refuses to
+	// read, write, rename, delete or extract to.
+	FileDenylist []string `json:"FileDenylist,omitempty"`
 }
 
 // Variable is one setting of a template. Its value reaches the server as

@@ -35,6 +35,7 @@ var filesStatus = map[files.Kind]int{
 	files.Exist:     http.StatusConflict,
 	files.TooLarge:  http.StatusRequestEntityTooLarge,
 	files.OverLimit: http.StatusRequestEntityTooLarge,
+	files.Denied:    http.StatusForbidden,
 }
 
 // fileError turns a files error into the answer the panel sees. Other
@@ -95,6 +96,7 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 	}
 	f := files.NewFolder(root, usage)
 	f.SetOwner(d.volumes.Owner().UID, d.volumes.Owner().GID)
+	f.SetDenylist(files.NewDenylist(rec.Spec.FileDenylist))
 	return f, nil
 }
 

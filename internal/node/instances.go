@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/httplog"
@@ -301,12 +302,22 @@ func (d *Daemon) recordFailure(ctx context.Context, rec *records.Record, msg str
 	}
 }
 
-// start starts the container and, once it runs, clears the stopped-on-
-// purpose mark and any earlier failure. rec is nil for a container the
-// node has no spec for. A failure (a host port taken, say) is recorded.
+// start rewrites the spec's config files, then starts the container and,
+// once it runs, clears the stopped-on-purpose mark and any earlier
+// failure; a config file it could not rewrite stays as the error. rec is
+// nil for a container the node has no spec for. A failure (a host port
+// taken, say) is recorded.
 func (d *Daemon) start(ctx context.Context, id string, rec *records.Record) error {
 	if err := d.checkDiskBeforeStart(ctx, id, rec); err != nil {
 		return err
+	}
+	var problems []string
+	if rec != nil {
+		if err := d.checkStartupShell(ctx, rec.Spec); err != nil {
+			d.recordFailure(ctx, rec, "start: "+err.Error())
+			return err
+		}
+		problems = d.applyConfigFiles(ctx, rec.Spec)
 	}
 	if err := d.sups.get(id).start(ctx); err != nil {
 		if rec != nil {
@@ -314,9 +325,28 @@ func (d *Daemon) start(ctx context.Context, id string, rec *records.Record) erro
 		}
 		return err
 	}
-	if rec != nil && (rec.StoppedByNode || rec.Error != "") {
-		rec.StoppedByNode, rec.Error = false, ""
+	if msg := strings.Join(problems, "; "); rec != nil && (rec.StoppedByNode || rec.Error != msg) {
+		rec.StoppedByNode, rec.Error = false, msg
 		return d.records.Save(id, *rec)
+	}
+	return nil
+}
+
+// checkStartupShell refuses to start a startup line written for bash in
+// an image without /bin/bash, saying so, rather than let the container
+// fail to find its shell.
+func (d *Daemon) checkStartupShell(ctx context.Context, spec nodeapi.InstanceSpec) error {
+	needs, construct := runtime.NeedsBash(spec.Startup)
+	if !needs {
+		return nil
+	}
+	ok, err := d.rt.HasFile(ctx, spec.ID, runtime.Bash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &apiError{http.StatusConflict, fmt.Sprintf("the startup line uses bash syntax (%s), but image %s has no %s: "+
+			"use an image with bash, or a startup line for sh", construct, spec.Image, runtime.Bash)}
 	}
 	return nil
 }

@@ -3,7 +3,10 @@
 // Both sides import it, so they cannot drift apart.
 package nodeapi
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Desired power states the panel asks a node for.
 const (
@@ -81,6 +84,31 @@ type InstanceSpec struct {
 	// Downloads are fetched into the data folder before the first start,
 	// before Install runs.
 	Downloads []Download `json:"downloads,omitempty"`
+	// ConfigFiles are the game's configuration files the node rewrites in
+	// the data folder before every start.
+	ConfigFiles []ConfigFile `json:"configFiles,omitempty"`
+	// FileDenylist holds gitignore-style patterns of paths in the data
+	// folder the file API refuses to touch (403).
+	FileDenylist []string `json:"fileDenylist,omitempty"`
+}
+
+// ConfigFile is one configuration file rewritten before every start.
+type ConfigFile struct {
+	// Path is relative to the data folder, clean, inside it.
+	Path string `json:"path"`
+	// Parser is one of configfiles.Parsers.
+	Parser string `json:"parser"`
+	// Replace lists the keys to set, in order.
+	Replace []ConfigReplace `json:"replace"`
+}
+
+// ConfigReplace sets one key of a ConfigFile (see configfiles.Replacement).
+type ConfigReplace struct {
+	Match   string `json:"match"`
+	IfValue string `json:"ifValue,omitempty"`
+	// Value is a JSON string, number or boolean; a string's placeholders
+	// are rendered by the node.
+	Value json.RawMessage `json:"value"`
 }
 
 // InstallSpec is an instance's install script.

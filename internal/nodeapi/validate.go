@@ -107,7 +107,7 @@ func (s InstanceSpec) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return validateFiles(s.ConfigFiles, s.FileDenylist)
 }
 
 // kernelFolders are where the kernel's files appear in a container. The
@@ -205,10 +205,14 @@ func (d Download) validate(field string) error {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
 		return &FieldError{field + ".url", "must be an https URL without credentials"}
 	}
-	p := d.Path
+	return checkRelativePath(field+".path", d.Path)
+}
+
+// checkRelativePath accepts a clean relative path inside the data folder.
+func checkRelativePath(field, p string) error {
 	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") ||
 		strings.ContainsAny(p, "\\\x00") {
-		return &FieldError{field + ".path", "must be a clean relative path inside the data folder"}
+		return &FieldError{field, "must be a clean relative path inside the data folder"}
 	}
 	return nil
 }

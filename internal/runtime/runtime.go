@@ -60,7 +60,7 @@ const DefaultMountPath = "/home/container"
 // middle of saving. A trap with a command, unlike an ignored signal, is
 // reset in the game, which gets the signal's usual effect.
 func ShellCommand(startup string) []string {
-	return []string{"/bin/sh", "-c", "trap : HUP INT QUIT TERM USR1 USR2\n" + startup}
+	return []string{StartupShell(startup), "-c", "trap : HUP INT QUIT TERM USR1 USR2\n" + startup}
 }
 
 // PortBinding publishes one container port on one host port, for TCP and UDP.
@@ -177,6 +177,9 @@ type Runtime interface {
 	// state (exit code, OOM kill). It returns at once for a container that
 	// is not running, and ErrNotFound when there is none.
 	Wait(ctx context.Context, id string) (State, error)
+	// HasFile reports whether the instance's container, created and
+	// perhaps never started, has a file at the absolute path p.
+	HasFile(ctx context.Context, id, p string) (bool, error)
 	// StreamStats calls fn with a sample of the container's resource use
 	// about once a second until ctx ends or the container stops.
 	StreamStats(ctx context.Context, id string, fn func(Stats)) error

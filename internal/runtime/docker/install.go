@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -74,6 +75,9 @@ func (r *Runtime) RunInstall(ctx context.Context, job runtime.InstallJob, output
 		_, _ = r.cli.ContainerRemove(cctx, created.ID, client.ContainerRemoveOptions{Force: true})
 	}()
 
+	if err := r.checkInstallShell(ctx, job, created.ID); err != nil {
+		return 0, fmt.Errorf("install %s: %w", job.InstanceID, err)
+	}
 	// Asked for before the start, so that an exit that comes at once is
 	// not missed.
 	wait := r.cli.ContainerWait(ctx, created.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
@@ -215,4 +219,29 @@ func validateInstall(job runtime.InstallJob) error {
 		return fmt.Errorf("job.PidsLimit: must not be negative, got %d", job.PidsLimit)
 	}
 	return nil
+}
+
+// bashPaths are where an entrypoint of "bash" is found in an image.
+var bashPaths = []string{"/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"}
+
+// checkInstallShell refuses, in words a template's author understands, to
+// run a script whose entrypoint is bash in an image without it (an egg's
+// bash script given alpine, say), rather than let the engine fail to
+// start it.
+func (r *Runtime) checkInstallShell(ctx context.Context, job runtime.InstallJob, container string) error {
+	if !runtime.EntrypointNeedsBash(job.Entrypoint) {
+		return nil
+	}
+	paths := bashPaths
+	if first := strings.Fields(job.Entrypoint)[0]; filepath.IsAbs(first) {
+		paths = []string{first}
+	}
+	for _, p := range paths {
+		ok, err := r.statPath(ctx, container, p)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("the install script's entrypoint is %q, but image %s has no bash: "+
+		"use an image with bash, or the entrypoint ash or sh", job.Entrypoint, job.Image)
 }

@@ -375,3 +375,26 @@ func parseTime(s string) time.Time {
 	}
 	return t
 }
+
+// HasFile reports whether the instance's container has a file at p. The
+// engine reads the container's file system, so this works before its
+// first start.
+func (r *Runtime) HasFile(ctx context.Context, id, p string) (bool, error) {
+	st, err := r.Inspect(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("has file %s: %w", id, err)
+	}
+	return r.statPath(ctx, st.ContainerID, p)
+}
+
+// statPath reports whether container (by its ID) has a file at p.
+func (r *Runtime) statPath(ctx context.Context, container, p string) (bool, error) {
+	_, err := r.cli.ContainerStatPath(ctx, container, client.ContainerStatPathOptions{Path: p})
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat %s in container: %w", p, err)
+	}
+	return true, nil
+}

@@ -77,6 +77,8 @@ type Runtime struct {
 	nextID     int
 	images     map[string]bool
 	badImages  map[string]bool
+	// missing holds, by image, the paths HasFile says it lacks.
+	missing    map[string]map[string]bool
 	errs       map[string]error
 	calls      map[string]int
 	active     map[string]int
@@ -102,6 +104,7 @@ func New() *Runtime {
 		containers: map[string]*container{},
 		images:     map[string]bool{},
 		badImages:  map[string]bool{},
+		missing:    map[string]map[string]bool{},
 		errs:       map[string]error{},
 		calls:      map[string]int{},
 		active:     map[string]int{},
@@ -651,6 +654,33 @@ func (f *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 		return runtime.Stats{}, nil
 	}
 	return c.Stats, nil
+}
+
+// RemoveFile makes HasFile report that containers of image lack the
+// file at p; every other file of every image is there.
+func (f *Runtime) RemoveFile(image, p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.missing[image] == nil {
+		f.missing[image] = map[string]bool{}
+	}
+	f.missing[image][p] = true
+}
+
+// HasFile reports whether the container's image has the file at p: every
+// image has every file but those RemoveFile took out.
+func (f *Runtime) HasFile(ctx context.Context, id, p string) (bool, error) {
+	defer f.enter("HasFile", id, false)()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.errs["HasFile"]; err != nil {
+		return false, err
+	}
+	c, ok := f.containers[id]
+	if !ok {
+		return false, runtime.ErrNotFound
+	}
+	return !f.missing[c.Spec.Image][p], nil
 }
 
 // StreamStats calls fn with a sample at once and then every
