@@ -128,7 +128,7 @@ func TestAdminAuditPageFiltersAndPages(t *testing.T) {
 	p := newPanel(t, panel.Config{})
 	admin := p.signedInAdmin()
 	ann := p.createUser("ann")
-	p.createUser("bob")
+	bob := p.createUser("bob")
 	p.expect(200, "PATCH", "/api/users/"+ann, map[string]any{"email": "ann@new.example"})
 	p.expectAs(200, cred{cookie: admin}, "PATCH", "/api/users/"+ann, map[string]any{"admin": true}, "Sec-Fetch-Site", "same-origin")
 
@@ -139,11 +139,16 @@ func TestAdminAuditPageFiltersAndPages(t *testing.T) {
 	}
 	lacks(t, "audit page", body, p.key)
 
-	filtered := p.expectPage(200, admin, "/admin/audit?target="+ann+"&action=user.update", "user.update")
+	byTarget := p.expectPage(200, admin, "/admin/audit?target="+ann, "<code>user.create</code>", "<code>user.update</code>")
+	if strings.Contains(byTarget, `href="/admin/audit?target=`+bob+`"`) {
+		t.Error("filtering by target still lists another target's entries")
+	}
+	filtered := p.expectPage(200, admin, "/admin/audit?target="+ann+"&action=user.update", "<code>user.update</code>")
 	if strings.Contains(filtered, "<code>user.create</code>") {
 		t.Error("filtering by target and action still lists user.create")
 	}
-	byName := p.expectPage(200, admin, "/admin/audit?actor=root", "user.update", "root")
+	byName := p.expectPage(200, admin, "/admin/audit?actor=root", "<code>user.update</code>",
+		`href="/admin/audit?actor=`+userID(t, p, "root")+`">root</a>`)
 	if strings.Contains(byName, "API key test") {
 		t.Error("the actor filter by username lists another actor's entries")
 	}

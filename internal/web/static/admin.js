@@ -51,7 +51,7 @@
     const i = spec.indexOf(" ");
     const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
     const r = await Berth.busy(button, () => Berth.api(spec.slice(0, i), spec.slice(i + 1), body));
-    if (!r.ok) { refuse(Berth.errorText(r)); return; }
+    if (!r.ok) { refuse(button.textContent.trim() + " refused: " + Berth.errorText(r)); return; }
     if (button.dataset.reveal) reveal(r.data[button.dataset.reveal]);
     else reload(button.dataset.done);
   }
