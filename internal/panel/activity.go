@@ -17,7 +17,7 @@ import (
 // Both take ?action= (an action or a dotted prefix of one), ?actor= (a
 // user id or a credential id), ?since= and ?until= (RFC 3339), ?limit=
 // (1 to maxActivityPage) and ?after= (the "next" of the previous page);
-// the admin's also ?instance=.
+// the admin's also ?instance= and ?target= (what was changed).
 
 // Page sizes of the activity log.
 const (
@@ -94,16 +94,20 @@ func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.A
 		page.Data[i] = v
 	}
 	if len(list) == f.Limit {
-		last := list[len(list)-1]
-		next := strconv.FormatInt(last.At.UnixMilli(), 10) + "." + last.ID
+		next := activityCursor(list[len(list)-1])
 		page.Next = &next
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
 }
 
+// activityCursor is the ?after= of the page that follows entry e.
+func activityCursor(e store.AuditEntry) string {
+	return strconv.FormatInt(e.At.UnixMilli(), 10) + "." + e.ID
+}
+
 // readActivityFilter reads the query of an activity page; byInstance
-// allows ?instance=.
+// allows ?instance= and ?target=, the admin's filters.
 func readActivityFilter(r *http.Request, byInstance bool) (store.AuditFilter, error) {
 	f := store.AuditFilter{Limit: defaultActivityPage}
 	q, err := url.ParseQuery(r.URL.RawQuery)
@@ -125,6 +129,9 @@ func readActivityFilter(r *http.Request, byInstance bool) (store.AuditFilter, er
 	}
 	if byInstance {
 		if f.InstanceID, err = text("instance"); err != nil {
+			return f, err
+		}
+		if f.Target, err = text("target"); err != nil {
 			return f, err
 		}
 	}

@@ -205,7 +205,8 @@ func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary med
 	fileErrors := nodeErrors
 	return []routeDoc{
 		{pattern: "GET /api/audit", summary: "Page through all activity, newest first", auth: admin,
-			query:   append([]queryParam{{name: "instance", doc: "an instance's id"}}, activityQuery...),
+			query: append([]queryParam{{name: "instance", doc: "an instance's id"},
+				{name: "target", doc: "what was changed: an instance's, user's, node's or key's id"}}, activityQuery...),
 			answers: map[int]any{ok: activityPage{}}},
 
 		{pattern: "GET /api/client/instances", summary: "The instances the user owns or is a subuser of, with its permissions", auth: user,

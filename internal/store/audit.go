@@ -57,6 +57,9 @@ type AuditFilter struct {
 	InstanceID string
 	// Actor keeps the entries of a user id or a credential id.
 	Actor string
+	// Target keeps the entries of what was changed: an instance's,
+	// user's, node's or key's id.
+	Target string
 	// Action keeps an action and, as a dotted prefix, its kin: "instance.power"
 	// keeps "instance.power.start".
 	Action string
@@ -79,6 +82,9 @@ func (s *Store) AuditPage(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 	}
 	if f.Actor != "" {
 		where, args = append(where, "(a.user_id = ? OR a.credential_id = ?)"), append(args, f.Actor, f.Actor)
+	}
+	if f.Target != "" {
+		where, args = append(where, "a.target = ?"), append(args, f.Target)
 	}
 	if f.Action != "" {
 		where = append(where, `(a.action = ? OR a.action LIKE ? ESCAPE '\')`)
