@@ -61,6 +61,30 @@ func harnessPages() http.Handler {
 	})
 }
 
+// harnessCase is one page of harnessPages and what a check finds on it.
+type harnessCase struct {
+	path string
+	// want is in every finding, of which there must be at least one (an
+	// unsafe page also logs what the browser refused to run); "" means none.
+	want string
+}
+
+// expectFindings opens each case's page and fails t unless find, run on
+// it, finds what the case wants.
+func expectFindings(t *testing.T, b *browser, cases []harnessCase, find func(path string) []string) {
+	t.Helper()
+	for _, tc := range cases {
+		b.load(tc.path)
+		got := find(tc.path)
+		switch {
+		case tc.want == "" && len(got) != 0:
+			t.Errorf("%s: found %q, want nothing", tc.path, got)
+		case tc.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }):
+			t.Errorf("%s: found %q, want one holding %q", tc.path, got, tc.want)
+		}
+	}
+}
+
 // TestBrowserHarnessCollectsPageErrors checks that what the harness calls a
 // page error is: exceptions, console errors, CSP violations and failed
 // loads, but not an API's 4xx that the page handles.
@@ -68,10 +92,7 @@ func TestBrowserHarnessCollectsPageErrors(t *testing.T) {
 	srv := httptest.NewServer(harnessPages())
 	t.Cleanup(srv.Close)
 	b := newBrowser(t, srv.URL)
-	for _, tc := range []struct {
-		path string
-		want string // in the one problem expected; "" for none
-	}{
+	expectFindings(t, b, []harnessCase{
 		{"/clean", ""},
 		{"/inline", "Content Security Policy"},
 		{"/style", "Content Security Policy"},
@@ -79,20 +100,12 @@ func TestBrowserHarnessCollectsPageErrors(t *testing.T) {
 		{"/console", "console.error: something broke"},
 		{"/missing", "nothing.js"},
 		{"/refused", ""},
-	} {
-		b.load(tc.path)
-		if tc.path == "/refused" {
+	}, func(path string) []string {
+		if path == "/refused" {
 			b.waitFor("the refused fetch", `document.title === "refused 401"`)
 		}
-		got := b.takeProblems()
-		t.Logf("%s: %q", tc.path, got)
-		switch {
-		case tc.want == "" && len(got) != 0:
-			t.Errorf("%s: problems %q, want none", tc.path, got)
-		case tc.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }):
-			t.Errorf("%s: problems %q, want one holding %q", tc.path, got, tc.want)
-		}
-	}
+		return b.takeProblems()
+	})
 }
 
 // TestBrowserHarnessFindsPageFaults checks that each rule of pageFaults
@@ -101,23 +114,11 @@ func TestBrowserHarnessFindsPageFaults(t *testing.T) {
 	srv := httptest.NewServer(harnessPages())
 	t.Cleanup(srv.Close)
 	b := newBrowser(t, srv.URL)
-	for _, tc := range []struct {
-		path string
-		want string // in the one fault expected; "" for none
-	}{
+	expectFindings(t, b, []harnessCase{
 		{"/clean", ""},
 		{"/twoh1", "2 h1 elements"},
 		{"/unlabeled", `without a label: <input id="c">`},
 		{"/nofocus", "no visible focus"},
 		{"/wide", "scrolls horizontally at 375 px"},
-	} {
-		b.load(tc.path)
-		got := b.pageFaults()
-		switch {
-		case tc.want == "" && len(got) != 0:
-			t.Errorf("%s: faults %q, want none", tc.path, got)
-		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
-			t.Errorf("%s: faults %q, want one holding %q", tc.path, got, tc.want)
-		}
-	}
+	}, func(string) []string { return b.pageFaults() })
 }

@@ -457,15 +457,6 @@ func (b *browser) viewport(width int64) {
 	b.do(fmt.Sprintf("set the viewport to %d px", width), chromedp.EmulateViewport(width, viewHeight))
 }
 
-// noHorizontalScroll fails the test when the page is wider than the
-// viewport at width.
-func (b *browser) noHorizontalScroll(width int64) {
-	b.tb.Helper()
-	if over := b.horizontalOverflow(width); over != "" {
-		b.errorf("%s scrolls horizontally at %d px: %s", b.path(), width, over)
-	}
-}
-
 // signIn signs in through the form of the sign-in page, giving the
 // two-factor code when code is not "", and waits for the page that follows.
 func (b *browser) signIn(username, password, code string) {
