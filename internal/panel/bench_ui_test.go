@@ -134,3 +134,13 @@ func benchPage(b *testing.B, h http.Handler, cookie *http.Cookie) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
 }
+
+// TestCardRowsEscapeEveryValue: the hand-written rows of the instance list
+// never let a name, status, address or node become markup.
+func TestCardRowsEscapeEveryValue(t *testing.T) {
+	evil := `<img src=x onerror="alert(1)">&'`
+	rows := string(cardRows([]instanceCard{{ID: evil, Name: evil, Status: evil, Node: evil, Address: evil, Shared: true, Stats: true}}))
+	if strings.Contains(rows, "<img") || strings.Contains(rows, `"alert`) || strings.Count(rows, "&lt;img") != 6 {
+		t.Fatalf("a row let a value through unescaped:\n%s", rows)
+	}
+}

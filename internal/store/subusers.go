@@ -160,3 +160,46 @@ func (s *Store) InstancesOfUser(ctx context.Context, userID string) ([]Shared, e
 	return queryAll(ctx, s, "list instances of user", scanShared, `SELECT `+instanceColumns+`, s.permissions`+sharedFrom+`
 		WHERE i.user_id = ? OR s.user_id IS NOT NULL ORDER BY i.created_at, i.id`+s.bytewise, userID, userID)
 }
+
+// InstanceCard is the part of an instance that a list of them shows: what
+// the web UI's instance list reads, without the rest of the row.
+type InstanceCard struct {
+	ID, Name, UserID, Status string
+	MemoryMiB                int64
+	CPU                      float64
+	// PrimaryHost is the primary binding's host port.
+	PrimaryHost int
+	Node        NodeSummary
+	// Granted is the user's grant when it is a subuser; nil otherwise.
+	Granted []access.Permission
+}
+
+// InstanceCardsOfUser returns the cards of the instances a user owns or is
+// a subuser of, oldest first: InstancesOfUser's rows, read lighter.
+func (s *Store) InstanceCardsOfUser(ctx context.Context, userID string) ([]InstanceCard, error) {
+	return queryAll(ctx, s, "list instance cards of user", scanCard, `SELECT i.id, i.name, i.user_id, i.status,
+		i.memory_mib, i.cpu, i.primary_port, i.node_id, n.name, n.address, n.port, n.status, s.permissions`+sharedFrom+`
+		WHERE i.user_id = ? OR s.user_id IS NOT NULL ORDER BY i.created_at, i.id`+s.bytewise, userID, userID)
+}
+
+func scanCard(row scanner) (InstanceCard, error) {
+	var c InstanceCard
+	var perms sql.NullString
+	err := row.Scan(&c.ID, &c.Name, &c.UserID, &c.Status, &c.MemoryMiB, &c.CPU, &c.PrimaryHost,
+		&c.Node.ID, &c.Node.Name, &c.Node.Address, &c.Node.Port, &c.Node.Status, &perms)
+	if err != nil {
+		return c, err
+	}
+	if perms.Valid {
+		if c.Granted, err = parsePermissions(perms.String); err != nil {
+			return InstanceCard{}, err
+		}
+	}
+	return c, nil
+}
+
+// Card is in's card, with granted, the user's grant on it.
+func (in Instance) Card(granted []access.Permission) InstanceCard {
+	return InstanceCard{ID: in.ID, Name: in.Name, UserID: in.UserID, Status: in.Status, MemoryMiB: in.MemoryMiB,
+		CPU: in.CPU, PrimaryHost: in.Primary.Host, Node: in.Node, Granted: granted}
+}

@@ -10,7 +10,8 @@
 //     Fields: data-type="number|bool|json|list" on an input picks its JSON
 //     type; a name with dots (environment.PORT) nests objects.
 //   <button data-call="POST /api/..." data-confirm="Delete X?" data-then="reload">
-//   <button data-copy="text"> or data-copy-from="#id"
+//   <button data-copy="text">, data-copy-from="#id", or data-copy-prev (the
+//     previous element's text)
 //   <button data-signout>
 "use strict";
 (function () {
@@ -218,9 +219,11 @@
       if (!r.ok) { Berth.toast(Berth.errorText(r), true); return; }
       if (el.dataset.done) Berth.toast(el.dataset.done);
       then(el, r.data);
-    } else if (el.dataset.copy !== undefined || el.dataset.copyFrom) {
+    } else if (el.dataset.copy !== undefined || el.dataset.copyFrom || el.dataset.copyPrev !== undefined) {
       e.preventDefault();
-      const text = el.dataset.copyFrom ? document.querySelector(el.dataset.copyFrom).textContent.trim() : el.dataset.copy;
+      let text = el.dataset.copy;
+      if (el.dataset.copyFrom) text = document.querySelector(el.dataset.copyFrom).textContent.trim();
+      if (el.dataset.copyPrev !== undefined) text = el.previousElementSibling.textContent.trim();
       Berth.copy(text);
     } else if (el.dataset.signout !== undefined) {
       await Berth.busy(el, () => Berth.api("POST", "/auth/logout"));
