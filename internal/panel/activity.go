@@ -94,12 +94,17 @@ func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.A
 		page.Data[i] = v
 	}
 	if len(list) == f.Limit {
-		last := list[len(list)-1]
-		next := strconv.FormatInt(last.At.UnixMilli(), 10) + "." + last.ID
+		next := activityCursor(list[len(list)-1])
 		page.Next = &next
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// activityCursor is the "next" of a page that ends with e: ?after= of
+// the page that follows.
+func activityCursor(e store.AuditEntry) string {
+	return strconv.FormatInt(e.At.UnixMilli(), 10) + "." + e.ID
 }
 
 // readActivityFilter reads the query of an activity page; byInstance
