@@ -195,9 +195,15 @@ func listFolder(r *http.Request, c *nodeapi.Client, id, p, base string) ([]fileR
 // download instead.
 func (s *Server) openFile(r *http.Request, in store.Instance, c *nodeapi.Client, p string) *openedFile {
 	f := &openedFile{Path: p, Name: path.Base(p)}
+	tooLarge := fmt.Sprintf("This file is larger than %s, too large for the editor. Download it instead.",
+		web.FormatBytes(nodeapi.MaxFileContentBytes))
 	stream, err := c.FileContent(r.Context(), in.ID, p)
 	if err != nil {
-		f.Refused = problemOf(fileFault(in, err))
+		err = fileFault(in, err)
+		f.Refused = problemOf(err)
+		if fault.Is(err, fault.TooLarge) {
+			f.Refused = tooLarge
+		}
 		return f
 	}
 	defer stream.Close()
@@ -206,8 +212,7 @@ func (s *Server) openFile(r *http.Request, in store.Instance, c *nodeapi.Client,
 	case err != nil:
 		f.Refused = "The file could not be read from the node. Try again, or download it."
 	case len(body) > nodeapi.MaxFileContentBytes:
-		f.Refused = fmt.Sprintf("This file is larger than %s, too large for the editor. Download it instead.",
-			web.FormatBytes(nodeapi.MaxFileContentBytes))
+		f.Refused = tooLarge
 	case !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0:
 		f.Refused = "This file is not text, so the editor does not open it. Download it instead."
 	default:

@@ -121,7 +121,7 @@ func TestFilesEditorShowsTextEscapedAndRefusesBinaryAndLargeFiles(t *testing.T) 
 	}
 	large := d.pageAs(200, "owner", "/instances/"+d.id+"/files?file=/big.log", "/files/download?path=big.log")
 	without(t, "a large file's page", large, "<textarea")
-	if !regexp.MustCompile(`larger than|too large|over`).MatchString(large) {
+	if !strings.Contains(large, "This file is larger than") {
 		t.Error("a large file's page does not say it is too large")
 	}
 }
@@ -161,14 +161,14 @@ func TestSettingsPageShowsRulesLockedVariablesAndTheStartupPreview(t *testing.T)
 	id := d.deploy(body)
 	page := d.pageAs(200, "owner", "/instances/"+id+"/settings", `data-api="PATCH /api/client/instances/`+id+`"`,
 		`name="name" value="survival"`, `data-api="PUT /api/client/instances/`+id+`/variables"`,
-		`name="variables.JAR"`, "Rules: required, 3–16 characters, one of server.jar, paper.jar.",
+		`name="variables.JAR"`, "Rules: required, 3–16 characters, one of server.jar, paper.jar<",
 		`<option value="paper.jar"`, "java -Xmx512M -jar server.jar --port 25570 {{UNKNOWN}}",
 		`data-template="java -Xmx512M -jar {{JAR}} --port 25570 {{UNKNOWN}}"`, "/static/settings.")
 	without(t, "the settings page", page, "Locked")
 
 	// variablesTemplate's LICENSE is locked, PLAYERS a bounded number.
 	locked := d.pageAs(200, "owner", "/instances/"+d.id+"/settings", "Locked: only an admin sets it.",
-		"Rules: a whole number, from 1 to 100.", "Rules: at most 20 characters.")
+		"Rules: a whole number, from 1 to 100<", "Rules: at most 20 characters<")
 	if !regexp.MustCompile(`name="variables.LICENSE"[^>]*disabled`).MatchString(locked) {
 		t.Error("the locked variable LICENSE is not disabled")
 	}
