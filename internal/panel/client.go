@@ -71,6 +71,9 @@ type instanceVariableView struct {
 type variablesView struct {
 	ID        string                 `json:"id"`
 	Variables []instanceVariableView `json:"variables"`
+	// Startup is the start command, its built-in placeholders filled in
+	// and each variable's {{NAME}} left for a form's preview to fill.
+	Startup string `json:"startup" doc:"the start command with {{NAME}} of each variable unfilled; empty when the image keeps its own"`
 }
 
 // instanceTemplate returns the template an instance was deployed from,
@@ -120,7 +123,7 @@ func (s *Server) getVariables(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, variablesView{ID: t.in.ID, Variables: viewVariables(tmpl, t.in)})
+		writeJSON(w, http.StatusOK, viewInstanceVariables(tmpl, t.in))
 		return nil
 	}
 }
@@ -170,7 +173,7 @@ func (s *Server) setVariables(f instanceFront) handler {
 		s.record(r, store.AuditEntry{Action: "instance.variables", InstanceID: in.ID, Target: in.ID,
 			Detail: strings.Join(sortedNames(given), " ")})
 		s.cfg.Kick()
-		writeJSON(w, http.StatusOK, variablesView{ID: in.ID, Variables: viewVariables(tmpl, in)})
+		writeJSON(w, http.StatusOK, viewInstanceVariables(tmpl, in))
 		return nil
 	}
 }

@@ -174,6 +174,8 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"PUT /api/client/instances/{id}/subusers/{userId}":    {need: access.Subusers, change: true, body: noPerms, ok: 200},
 		"DELETE /api/client/instances/{id}/subusers/{userId}": {need: access.Subusers, change: true, ok: 204},
 		"GET /api/client/instances/{id}/activity":             {need: access.ConsoleRead, ok: 200},
+		"PATCH /api/client/instances/{id}":                    {need: access.Settings, change: true, body: map[string]any{"name": "renamed"}, ok: 200},
+		"GET /api/client/instances/{id}/disk":                 {need: access.FilesRead, ok: 200},
 	}
 }
 

@@ -261,6 +261,10 @@ func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary med
 			answers: map[int]any{noContent: nil}, errors: change},
 		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first (console.read)", auth: user,
 			query: activityQuery, answers: map[int]any{ok: activityPage{}}, errors: see},
+		{pattern: "PATCH " + inst, summary: "Rename the instance (settings)", auth: user,
+			body: instanceNameBody{}, answers: map[int]any{ok: clientInstanceView{}}, errors: change},
+		{pattern: "GET " + inst + "/disk", summary: "The disk use and limit (files.read)", auth: user,
+			answers: map[int]any{ok: diskView{}}, errors: fileErrors},
 	}
 }
 
@@ -362,3 +366,8 @@ type (
 		Scheme    string `json:"scheme,omitempty" doc:"http (the default) or https"`
 	}
 )
+
+// instanceNameBody is the body of PATCH /api/client/instances/{id}.
+type instanceNameBody struct {
+	Name string `json:"name" doc:"1 to 100 bytes, as at deploy"`
+}

@@ -289,6 +289,8 @@ func (s *Server) routes() {
 	client(clientFront, "PUT "+inst+"/subusers/{userId}", s.changeSubuser(on(access.Subusers, change)))
 	client(clientFront, "DELETE "+inst+"/subusers/{userId}", s.removeSubuser(on(access.Subusers, change)))
 	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(on(access.ConsoleRead, read)))
+	client(clientFront, "PATCH "+inst, s.renameInstance(on(access.Settings, change)))
+	client(clientFront, "GET "+inst+"/disk", s.diskUsage(on(access.FilesRead, read)))
 }
 
 // Handler returns the API with its middleware: request log, panic
