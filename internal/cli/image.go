@@ -16,11 +16,13 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 )
 
-const imageUsage = "usage: berth image import FILE|DIR... [-data DIR | -database URL], or berth image test TEMPLATE [flags]"
+const imageUsage = "usage: berth image import FILE|DIR... [-replace] [-data DIR | -database URL], or berth image test TEMPLATE [flags]"
 
 // runImage is `berth image import FILE|DIR...`: it imports each template
-// file (each .json file of a folder), reporting one line per file, and
-// fails when any file did. Each file is stored whole or not at all.
+// file (each .json, .yaml or .yml file of a folder), reporting one line
+// per file and one per warning, and fails when any file did. Each file is
+// stored whole or not at all. With -replace, a template of the same uuid
+// or name is updated rather than refused.
 func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "import" {
 		return errors.New(imageUsage)
@@ -30,6 +32,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var data, dbURL string
 	config.BindData(fs, &data)
 	config.BindDatabase(fs, &dbURL)
+	replace := fs.Bool("replace", false, "update the stored template of the same uuid or name instead of failing")
 	targets, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
@@ -49,13 +52,23 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	failed := 0
 	for _, file := range files {
-		t, format, err := importFile(ctx, st, file)
+		r, created, err := importFile(ctx, st, file, *replace)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: imported %s (%s) as %s\n", file, t.Name, format, t.ID)
+		verb, syntax := "imported", ""
+		if !created {
+			verb = "replaced"
+		}
+		if r.YAML {
+			syntax = ", YAML"
+		}
+		fmt.Fprintf(stdout, "%s: %s %s (%s%s) as %s\n", file, verb, r.Template.Name, r.Format, syntax, r.Template.ID)
+		for _, w := range r.Warnings {
+			fmt.Fprintf(stdout, "%s: warning: %s\n", file, w)
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("image import: %d of %d file(s) failed", failed, len(files))
@@ -63,28 +76,37 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// importFile imports and stores one template file.
-func importFile(ctx context.Context, st *store.Store, file string) (images.Template, images.Format, error) {
+// importFile imports and stores one template file, replacing the stored
+// template of its uuid or name when replace is set; created says whether
+// the template is new.
+func importFile(ctx context.Context, st *store.Store, file string, replace bool) (r images.Result, created bool, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return images.Template{}, "", err
+		return r, false, err
 	}
 	defer f.Close()
 	// One byte past the limit, so that Import can say the file is too big.
 	raw, err := io.ReadAll(io.LimitReader(f, images.MaxDocument+1))
 	if err != nil {
-		return images.Template{}, "", err
+		return r, false, err
 	}
-	t, format, err := images.ImportFormat(raw)
-	if err != nil {
-		return images.Template{}, "", err
+	if r, err = images.ImportDocument(raw); err != nil {
+		return r, false, err
 	}
-	t, err = st.SaveTemplate(ctx, t)
-	return t, format, err
+	if replace {
+		r.Template, created, err = st.ReplaceTemplate(ctx, r.Template)
+	} else {
+		r.Template, err = st.SaveTemplate(ctx, r.Template)
+		created = err == nil
+	}
+	return r, created, err
 }
 
+// templateExtensions are the file names a folder's templates end in.
+var templateExtensions = []string{".json", ".yaml", ".yml"}
+
 // templateFiles expands the arguments: a file as it is, a folder into its
-// .json files in name order (not recursively).
+// .json, .yaml and .yml files in name order (not recursively).
 func templateFiles(targets []string) ([]string, error) {
 	var files []string
 	for _, target := range targets {
@@ -102,12 +124,12 @@ func templateFiles(targets []string) ([]string, error) {
 		}
 		var found []string
 		for _, e := range entries {
-			if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".json") {
+			if !e.IsDir() && slices.Contains(templateExtensions, strings.ToLower(filepath.Ext(e.Name()))) {
 				found = append(found, filepath.Join(target, e.Name()))
 			}
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("%s: no .json files", target)
+			return nil, fmt.Errorf("%s: no .json, .yaml or .yml files", target)
 		}
 		slices.Sort(found)
 		files = append(files, found...)

@@ -48,8 +48,10 @@ func TestImageImportReportsEachFileAndFailsIfAnyDid(t *testing.T) {
 		"a-skyport.json": `{"Name": "Sky", "Image": "alpine:3", "StopCommand": "stop"}`,
 		"b-egg.json": `{"meta": {"version": "PLCN_v1"}, "name": "Egg", "docker_images": {"Default": "alpine:3"},
 			"startup": "./run", "variables": [{"env_variable": "A", "default_value": "x", "rules": "required|string"}]}`,
-		"c-broken.json": `{"meta": {"version": "PTDL_v2"}, "name": "Broken", "docker_images": ["alpine:3"]}`,
-		"notes.txt":     "not a template",
+		"c-broken.json": `{"meta": {"version": "PTDL_v2"}, "name": "Broken", "docker_images": 3}`,
+		"d-pelican.yaml": "meta:\n  version: PLCN_v3\nname: Yam\ndocker_images:\n  Default: 'alpine:3'\n" +
+			"config:\n  stop: '^^C'\nvariables:\n  - {env_variable: A, default_value: x, rules: [required, email]}\n",
+		"notes.txt": "not a template",
 	})
 	var stdout, stderr bytes.Buffer
 	// Flags may come after the folder.
@@ -62,6 +64,9 @@ func TestImageImportReportsEachFileAndFailsIfAnyDid(t *testing.T) {
 		"a-skyport.json: imported Sky (skyport)",
 		"b-egg.json: imported Egg (PLCN_v1)",
 		"c-broken.json: docker_images: must be an object",
+		"d-pelican.yaml: imported Yam (PLCN_v3, YAML)",
+		`d-pelican.yaml: warning: config.stop: "^^C" is no signal Wings knows`,
+		"d-pelican.yaml: warning: variables[0].rules: email: left out",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -70,11 +75,11 @@ func TestImageImportReportsEachFileAndFailsIfAnyDid(t *testing.T) {
 	if strings.Contains(out, "notes.txt") {
 		t.Errorf("a non-.json file was read:\n%s", out)
 	}
-	if !strings.Contains(stderr.String(), "1 of 3 file(s) failed") {
+	if !strings.Contains(stderr.String(), "1 of 4 file(s) failed") {
 		t.Errorf("stderr = %q, want the count of failures", stderr.String())
 	}
-	if got := storedTemplates(t, data); strings.Join(got, ",") != "Egg,Sky" {
-		t.Errorf("stored templates = %q, want Egg and Sky only", got)
+	if got := storedTemplates(t, data); strings.Join(got, ",") != "Egg,Sky,Yam" {
+		t.Errorf("stored templates = %q, want Egg, Sky and Yam only", got)
 	}
 }
 
@@ -93,8 +98,19 @@ func TestImageImportOfOneFileSucceedsOnceThenConflicts(t *testing.T) {
 	if code := Main([]string{"image", "import", "-data", data, file}, &stdout, &stderr); code != 1 {
 		t.Errorf("second import: exit code %d, want 1", code)
 	}
-	if !strings.Contains(stdout.String(), "already exists") {
-		t.Errorf("second import output = %q, want the name conflict", stdout.String())
+	if !strings.Contains(stdout.String(), "already exists") || !strings.Contains(stdout.String(), "replace") {
+		t.Errorf("second import output = %q, want the name conflict and the way out", stdout.String())
+	}
+	stdout.Reset()
+	writeFiles(t, dir, map[string]string{"own.json": `{"Format": "berth/v1", "Name": "Own", "Image": "busybox:1.37"}`})
+	if code := Main([]string{"image", "import", "-replace", "-data", data, file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("import -replace: exit code %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "replaced Own (berth/v1)") {
+		t.Errorf("import -replace output = %q", stdout.String())
+	}
+	if got := storedTemplates(t, data); len(got) != 1 {
+		t.Errorf("stored templates after -replace = %q, want Own once", got)
 	}
 }
 

@@ -189,6 +189,7 @@ type testEnv struct {
 	panel  *panelProcess
 	api    *apiClient
 	nodeID string
+	userID string // the test user, once created
 	node   *nodeapi.Client
 	rt     *docker.Runtime
 	cancel context.CancelFunc
@@ -287,17 +288,8 @@ func (env *testEnv) close(instanceID string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	var errs []error
-	if instanceID != "" && env.api != nil {
-		if _, err := env.api.call(ctx, http.MethodDelete, "/api/instance/delete", map[string]string{"id": instanceID}, nil); err != nil {
-			errs = append(errs, fmt.Errorf("delete instance: %w", err))
-		}
-		// Removed at once rather than at the reconciler's next pass.
-		if err := env.node.RemoveInstance(ctx, instanceID); err != nil {
-			errs = append(errs, fmt.Errorf("remove instance from the node: %w", err))
-		}
-		// The reconciler confirms the removal too; stopping the panel
-		// under its call would only log an error.
-		env.waitRemovals(ctx)
+	if instanceID != "" {
+		errs = append(errs, env.removeInstance(ctx, instanceID))
 	}
 	env.cancel()
 	env.wg.Wait()
@@ -311,6 +303,26 @@ func (env *testEnv) close(instanceID string) error {
 	if err := os.RemoveAll(env.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", env.dir, err))
 	}
+	return errors.Join(errs...)
+}
+
+// removeInstance deletes the test instance through the panel and from
+// the node at once, and waits until the panel has confirmed the removal.
+func (env *testEnv) removeInstance(ctx context.Context, instanceID string) error {
+	if env.api == nil {
+		return nil
+	}
+	var errs []error
+	if _, err := env.api.call(ctx, http.MethodDelete, "/api/instance/delete", map[string]string{"id": instanceID}, nil); err != nil {
+		errs = append(errs, fmt.Errorf("delete instance: %w", err))
+	}
+	// Removed at once rather than at the reconciler's next pass.
+	if err := env.node.RemoveInstance(ctx, instanceID); err != nil {
+		errs = append(errs, fmt.Errorf("remove instance from the node: %w", err))
+	}
+	// The reconciler confirms the removal too; stopping the panel under
+	// its call would only log an error.
+	env.waitRemovals(ctx)
 	return errors.Join(errs...)
 }
 
@@ -418,6 +430,16 @@ func (r *testRun) phase(name string, d time.Duration, note string) {
 // run deploys, waits for ready, stops; it returns why the template
 // failed, or "".
 func (r *testRun) run(ctx context.Context) string {
+	if reason := r.deployReady(ctx); reason != "" {
+		return reason
+	}
+	return r.stop(ctx)
+}
+
+// deployReady stores the template, deploys it, and waits until the
+// instance is installed, running and READY; it returns why it is not, or
+// "".
+func (r *testRun) deployReady(ctx context.Context) string {
 	stored, err := r.store(ctx)
 	if err != nil {
 		return "the template was refused: " + err.Error()
@@ -476,7 +498,7 @@ func (r *testRun) run(ctx context.Context) string {
 	}); err != nil {
 		return err.Error()
 	}
-	return r.stop(ctx)
+	return ""
 }
 
 // store saves the template into the test panel and returns its Id. A
@@ -493,13 +515,19 @@ func (r *testRun) store(ctx context.Context) (string, error) {
 	return t.ID, err
 }
 
+// createUser creates the user the test instances belong to, once per
+// environment.
 func (r *testRun) createUser(ctx context.Context) (string, error) {
+	if r.env.userID != "" {
+		return r.env.userID, nil
+	}
 	var u struct {
 		UserID string `json:"userId"`
 	}
 	_, err := r.env.api.call(ctx, http.MethodPost, "/api/auth/create-user", map[string]any{
 		"username": "image-test", "email": "image-test@berth.invalid", "password": secret.NewToken(""),
 	}, &u)
+	r.env.userID = u.UserID
 	return u.UserID, err
 }
 

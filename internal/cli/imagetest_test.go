@@ -171,7 +171,7 @@ func TestImageTestNeedsOneKnownTemplate(t *testing.T) {
 	}
 	stderr.Reset()
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"bad.json": `{"meta": {"version": "PTDL_v2"}, "name": "Broken", "docker_images": ["x"]}`})
+	writeFiles(t, dir, map[string]string{"bad.json": `{"meta": {"version": "PTDL_v2"}, "name": "Broken", "docker_images": 3}`})
 	if code := Main([]string{"image", "test", filepath.Join(dir, "bad.json")}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "docker_images") {
 		t.Errorf("malformed template: exit %d, stderr %q; want 1 naming the field", code, stderr.String())

@@ -200,13 +200,14 @@ func TestRender(t *testing.T) {
 	p := Placeholders{Port: 25600, IP: "0.0.0.0", MemoryMiB: 2048, Interface: "0.0.0.0",
 		Env: map[string]string{"MOTD": "hi", "SERVER_PORT": "1"}}
 	cases := map[string]string{
-		"{{server.build.default.port}}":                     "25600",
-		"{{ server.build.default.ip }}:{{env.SERVER_PORT}}": "0.0.0.0:25600",
-		"{{server.build.memory}}M":                          "2048M",
-		"{{config.docker.interface}}$2":                     "0.0.0.0$2",
-		"{{env.MOTD}} {{server.build.env.MOTD}} {{MOTD}}":   "hi hi hi",
-		"[{{env.MISSING}}][{{server.build.swap}}]":          "[][]",
-		"{{config.other}} {{UNKNOWN}}":                      "{{config.other}} {{UNKNOWN}}",
+		"{{server.build.default.port}}":                                         "25600",
+		"{{ server.build.default.ip }}:{{env.SERVER_PORT}}":                     "0.0.0.0:25600",
+		"{{server.build.memory}}M":                                              "2048M",
+		"{{server.allocations.default.ip}}:{{server.allocations.default.port}}": "0.0.0.0:25600",
+		"{{config.docker.interface}}$2":                                         "0.0.0.0$2",
+		"{{env.MOTD}} {{server.build.env.MOTD}} {{MOTD}}":                       "hi hi hi",
+		"[{{env.MISSING}}][{{server.build.swap}}]":                              "[][]",
+		"{{config.other}} {{UNKNOWN}}":                                          "{{config.other}} {{UNKNOWN}}",
 	}
 	for in, want := range cases {
 		if got := p.Render(in); got != want {

@@ -46,9 +46,10 @@ func (p Placeholders) Render(s string) string {
 // lookup returns the value of one placeholder name.
 func (p Placeholders) lookup(name string) (string, bool) {
 	switch name {
-	case "server.build.default.port", "env.SERVER_PORT", "server.build.env.SERVER_PORT":
+	// Pelican's eggs name the primary allocation server.allocations.default.
+	case "server.build.default.port", "server.allocations.default.port", "env.SERVER_PORT", "server.build.env.SERVER_PORT":
 		return strconv.Itoa(p.Port), true
-	case "server.build.default.ip", "env.SERVER_IP", "server.build.env.SERVER_IP":
+	case "server.build.default.ip", "server.allocations.default.ip", "env.SERVER_IP", "server.build.env.SERVER_IP":
 		return p.IP, true
 	case "server.build.memory", "env.SERVER_MEMORY", "server.build.env.SERVER_MEMORY":
 		return strconv.FormatInt(p.MemoryMiB, 10), true

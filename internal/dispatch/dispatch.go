@@ -35,6 +35,7 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 	for _, b := range in.Ports {
 		spec.Ports = append(spec.Ports, nodeapi.Port{Container: b.Container, Host: b.Host})
 	}
+	values := in.Variables
 	if in.TemplateID != "" {
 		row, err := st.TemplateByRef(ctx, in.TemplateID)
 		if err != nil {
@@ -49,7 +50,10 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 				spec.Env[k] = v
 			}
 		}
-		vars := images.Placeholders(in.Variables, in.MemoryMiB, in.Primary.Container)
+		// A template replaced since the deploy may declare variables the
+		// instance has no value for: they take their defaults.
+		values = t.WithDefaults(in.Variables)
+		vars := images.Placeholders(values, in.MemoryMiB, in.Primary.Container)
 		spec.Startup = images.Render(t.Startup, vars)
 		spec.StopCommand = t.StopCommand
 		spec.MountPath = t.MountPath
@@ -57,7 +61,7 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 		if s := t.Scripts.Installer; s != nil {
 			spec.Install = &nodeapi.InstallSpec{Image: s.Image, Entrypoint: s.Entrypoint, Script: s.Script}
 		}
-		downloads, err := t.RenderDownloads(in.Variables)
+		downloads, err := t.RenderDownloads(values)
 		if err != nil {
 			return spec, &permanent{err}
 		}
@@ -69,7 +73,7 @@ func Spec(ctx context.Context, st *store.Store, in store.Instance) (nodeapi.Inst
 		spec.Env[images.PlaceholderMemory] = vars[images.PlaceholderMemory]
 		spec.Env[images.PlaceholderIP] = vars[images.PlaceholderIP]
 	}
-	for k, v := range in.Variables {
+	for k, v := range values {
 		spec.Env[k] = v
 	}
 	if spec.Startup != "" {

@@ -64,3 +64,33 @@ func TestSpecCarriesTheTemplate(t *testing.T) {
 		t.Errorf("spec =\n%+v\nwant\n%+v", spec, want)
 	}
 }
+
+// TestSpecGivesANewVariableItsDefault: an instance deployed before its
+// template was replaced by a version with another variable gets that
+// variable's default, in the environment and in the startup.
+func TestSpecGivesANewVariableItsDefault(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tmpl, err := st.SaveTemplate(ctx, images.Template{Name: "Grown", Image: "busybox", Startup: "./srv {{NEW}} {{OLD}}",
+		Variables: map[string]images.Variable{"OLD": {Default: "o"}, "NEW": {Default: "fresh"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bindings, err := ports.Parse("25565")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := store.Instance{ID: "i1", Generation: 2, Image: "busybox", MemoryMiB: 64, CPU: 1, Ports: bindings,
+		Primary: bindings[0], TemplateID: tmpl.ID, Variables: map[string]string{"OLD": "mine"}}
+	spec, err := dispatch.Spec(ctx, st, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Env["NEW"] != "fresh" || spec.Env["OLD"] != "mine" || spec.Startup != "./srv fresh mine" {
+		t.Errorf("env %v, startup %q; want NEW=fresh beside OLD=mine", spec.Env, spec.Startup)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/fault"
@@ -22,11 +23,18 @@ const (
 	// FormatSkyport is Skyport's "Images v2" JSON.
 	FormatSkyport Format = "skyport"
 	// FormatPTDLv1 and FormatPTDLv2 are Pterodactyl eggs, and
-	// FormatPLCNv1 a Pelican egg, told apart by their meta.version.
+	// FormatPLCNv1 to FormatPLCNv3 Pelican eggs, told apart by their
+	// meta.version. Pelican reads all five; only PTDL_v1 (images, image)
+	// and PLCN_v3 (startup_commands) differ in shape.
 	FormatPTDLv1 Format = "PTDL_v1"
 	FormatPTDLv2 Format = "PTDL_v2"
 	FormatPLCNv1 Format = "PLCN_v1"
+	FormatPLCNv2 Format = "PLCN_v2"
+	FormatPLCNv3 Format = "PLCN_v3"
 )
+
+// eggFormats are the egg versions Import reads.
+var eggFormats = []Format{FormatPTDLv1, FormatPTDLv2, FormatPLCNv1, FormatPLCNv2, FormatPLCNv3}
 
 // MaxDocument is the largest document Import reads, the same as the API's
 // body limit.
@@ -36,41 +44,75 @@ const MaxDocument = 1 << 20
 // Berth's model, validated. A malformed or unsupported document is a
 // fault.Invalid naming the field at fault, in the terms of its own format.
 func Import(data []byte) (Template, error) {
-	t, _, err := ImportFormat(data)
-	return t, err
+	r, err := ImportDocument(data)
+	return r.Template, err
 }
 
 // ImportFormat is Import that also says which format the document was in.
 func ImportFormat(data []byte) (Template, Format, error) {
+	r, err := ImportDocument(data)
+	return r.Template, r.Format, err
+}
+
+// Result is an imported template and what the import has to say about it.
+type Result struct {
+	Template Template
+	Format   Format
+	// YAML says the document was written in YAML rather than JSON.
+	YAML bool
+	// Warnings say what the import changed or left out, each naming the
+	// field in the document's own terms: a rule Berth cannot check, a
+	// variable declared twice, a stop value that kills.
+	Warnings []string
+}
+
+// ImportDocument is Import with the format, the syntax and the warnings.
+func ImportDocument(data []byte) (Result, error) {
 	if len(data) > MaxDocument {
-		return Template{}, "", fault.InvalidField("document", "must be at most %d bytes", MaxDocument)
+		return Result{}, fault.InvalidField("document", "must be at most %d bytes", MaxDocument)
+	}
+	var r Result
+	if !isJSON(data) {
+		var err error
+		if data, err = yamlToJSON(data); err != nil {
+			return Result{}, err
+		}
+		r.YAML = true
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil || top == nil {
-		return Template{}, "", documentError(err)
+		return Result{}, documentError(err)
 	}
-	format, err := detect(top)
-	if err != nil {
-		return Template{}, "", err
+	var err error
+	if r.Format, err = detect(top); err != nil {
+		return Result{}, err
 	}
-	var t Template
-	switch format {
+	var w warnings
+	switch r.Format {
 	case FormatBerth:
-		t, err = importBerth(data)
+		r.Template, err = importBerth(data)
 	case FormatSkyport:
-		t, err = importSkyport(top)
+		r.Template, err = importSkyport(top)
 	default:
-		t, err = importEgg(top, format)
+		r.Template, err = importEgg(top, r.Format, &w)
 	}
 	if err != nil {
-		return Template{}, "", err
+		return Result{}, err
 	}
-	t.ID = ""
-	t.normalise()
-	if err := t.Validate(); err != nil {
-		return Template{}, "", err
+	r.Template.ID = ""
+	r.Template.normalise()
+	if err := r.Template.Validate(); err != nil {
+		return Result{}, err
 	}
-	return t, format, nil
+	r.Warnings = w
+	return r, nil
+}
+
+// warnings collects what an import has to say, each line naming a field.
+type warnings []string
+
+func (w *warnings) add(field, format string, args ...any) {
+	*w = append(*w, field+": "+fmt.Sprintf(format, args...))
 }
 
 // detect tells the format from the top-level keys, which are matched
@@ -86,13 +128,13 @@ func detect(top map[string]json.RawMessage) (Format, error) {
 		if err != nil {
 			return "", err
 		}
-		switch f := Format(version); f {
-		case FormatPTDLv1, FormatPTDLv2, FormatPLCNv1:
+		switch f := Format(version); {
+		case slices.Contains(eggFormats, f):
 			return f, nil
-		case "":
+		case f == "":
 			return "", fault.InvalidField("meta.version", "is required")
 		}
-		return "", fault.InvalidField("meta.version", "unsupported %q (Berth reads PTDL_v1, PTDL_v2 and PLCN_v1)", truncate(version))
+		return "", fault.InvalidField("meta.version", "unsupported %q (Berth reads %s)", truncate(version), eggVersions())
 	}
 	if raw, ok := top["Format"]; ok {
 		var f string
@@ -111,11 +153,20 @@ func detect(top map[string]json.RawMessage) (Format, error) {
 	}
 	for _, k := range []string{"name", "docker_images", "startup", "variables"} {
 		if _, ok := top[k]; ok {
-			return "", fault.InvalidField("meta.version", "is required: an egg names its format there (PTDL_v1, PTDL_v2 or PLCN_v1)")
+			return "", fault.InvalidField("meta.version", "is required: an egg names its format there (%s)", eggVersions())
 		}
 	}
 	return "", fault.InvalidField("document", "is not a template Berth knows: not a Berth template (Format), "+
 		"a Skyport image (Name, Image) or an egg (meta.version)")
+}
+
+// eggVersions lists the egg versions Import reads, for messages.
+func eggVersions() string {
+	names := make([]string, len(eggFormats))
+	for i, f := range eggFormats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
 }
 
 // importBerth reads Berth's own format strictly: an unknown field is more
@@ -275,6 +326,12 @@ func stringsField(obj map[string]json.RawMessage, key, field string) ([]string, 
 	}
 	var list []json.RawMessage
 	if json.Unmarshal(raw, &list) != nil {
+		// PHP writes an empty array as {} where it cannot tell a list
+		// from a map, as Pelican's YAML exports do.
+		var empty map[string]json.RawMessage
+		if json.Unmarshal(raw, &empty) == nil && len(empty) == 0 {
+			return nil, nil
+		}
 		return nil, fault.InvalidField(field, "must be an array of strings")
 	}
 	out := make([]string, 0, len(list))

@@ -16,34 +16,34 @@ const (
 	eggInstallEntrypoint = "ash"
 )
 
-// importEgg converts a Pterodactyl (PTDL_v1, PTDL_v2) or Pelican (PLCN_v1)
-// egg. What Berth has no equivalent for is left out: config.files (Berth
-// does not rewrite config files), config.logs, file_denylist, and the
-// inheritance fields (config.extends, copy_script_from).
-func importEgg(top map[string]json.RawMessage, format Format) (Template, error) {
+// importEgg converts a Pterodactyl (PTDL_v1, PTDL_v2) or Pelican (PLCN_v1
+// to PLCN_v3) egg. What Berth has no equivalent for is left out:
+// config.logs and the inheritance fields (config.extends,
+// copy_script_from). What it changes or drops on the way is said in w.
+func importEgg(top map[string]json.RawMessage, format Format, w *warnings) (Template, error) {
 	t := Template{MountPath: DefaultMountPath}
-	var startup string
 	err := readStrings(top, stringInto{"name", &t.Name}, stringInto{"author", &t.Author},
-		stringInto{"description", &t.Description}, stringInto{"startup", &startup})
+		stringInto{"description", &t.Description}, stringInto{"uuid", &t.UUID})
 	if err != nil {
 		return Template{}, err
 	}
-	t.Name = strings.TrimSpace(t.Name)
+	t.Name, t.UUID = strings.TrimSpace(t.Name), strings.TrimSpace(t.UUID)
 	if t.Name == "" {
 		return Template{}, fault.InvalidField("name", "is required")
 	}
 	t.Description = strings.ReplaceAll(t.Description, "\r\n", "\n")
-	if err := checkStartup("startup", startup); err != nil {
+	startup, err := eggStartupCommand(top, w)
+	if err != nil {
 		return Template{}, err
 	}
 	t.Startup = eggStartup(startup)
-	if t.Image, t.AltImages, err = eggImages(top, format); err != nil {
+	if t.Image, t.AltImages, err = eggImages(top, format, w); err != nil {
 		return Template{}, err
 	}
 	if t.Features, err = stringsField(top, "features", "features"); err != nil {
 		return Template{}, err
 	}
-	if t.StopCommand, t.ReadyPatterns, err = eggConfig(top["config"]); err != nil {
+	if t.StopCommand, t.ReadyPatterns, err = eggConfig(top["config"], w); err != nil {
 		return Template{}, err
 	}
 	if t.ConfigFiles, t.FileDenylist, err = eggExtras(top); err != nil {
@@ -52,62 +52,136 @@ func importEgg(top map[string]json.RawMessage, format Format) (Template, error) 
 	if t.Scripts.Installer, err = eggInstaller(top["scripts"]); err != nil {
 		return Template{}, err
 	}
-	if t.Variables, err = eggVariables(top["variables"]); err != nil {
+	if t.Variables, err = eggVariables(top["variables"], w); err != nil {
 		return Template{}, err
 	}
 	return t, nil
 }
 
-// eggImages reads the Docker images: PTDL_v2 and PLCN_v1 have a
-// docker_images object of label to image, whose first entry is the
-// default; PTDL_v1 has an images array, or a single image.
-func eggImages(top map[string]json.RawMessage, format Format) (string, []string, error) {
-	var refs []string
-	switch raw, ok := top["docker_images"]; {
-	case ok:
-		members, err := orderedObject(raw, "docker_images")
-		if err != nil {
-			return "", nil, err
+// eggStartupCommand reads the start command: "startup", or PLCN_v3's
+// "startup_commands", a map of label to command whose first entry is the
+// default. Berth has one start command, so the others are left out.
+func eggStartupCommand(top map[string]json.RawMessage, w *warnings) (string, error) {
+	raw, ok := top["startup_commands"]
+	if !ok || isNull(raw) {
+		startup, err := stringField(top, "startup", "startup")
+		if err == nil {
+			err = checkStartup("startup", startup)
 		}
-		for _, m := range members {
-			field := fmt.Sprintf("docker_images[%q]", m.key)
-			var ref string
-			if json.Unmarshal(m.value, &ref) != nil {
-				return "", nil, fault.InvalidField(field, "must be a string")
-			}
-			refs = append(refs, strings.TrimSpace(ref))
-			if err := checkImageRef(field, refs[len(refs)-1]); err != nil {
-				return "", nil, err
-			}
+		return startup, err
+	}
+	members, err := orderedObject(raw, "startup_commands")
+	if err != nil {
+		return "", fault.InvalidField("startup_commands", "must be an object of label to command")
+	}
+	var first string
+	for i, m := range members {
+		field := fmt.Sprintf("startup_commands[%q]", m.key)
+		var cmd string
+		if json.Unmarshal(m.value, &cmd) != nil {
+			return "", fault.InvalidField(field, "must be a string")
 		}
-		if len(refs) == 0 {
-			return "", nil, fault.InvalidField("docker_images", "must name at least one image")
+		if err := checkStartup(field, cmd); err != nil {
+			return "", err
 		}
-	case format != FormatPTDLv1:
-		return "", nil, fault.InvalidField("docker_images", "is required")
-	default:
-		list, err := stringsField(top, "images", "images")
-		if err != nil {
-			return "", nil, err
-		}
-		if len(list) == 0 {
-			single, err := stringField(top, "image", "image")
-			if err != nil {
-				return "", nil, err
-			}
-			if single == "" {
-				return "", nil, fault.InvalidField("images", "is required")
-			}
-			list = []string{single}
-		}
-		for i, ref := range list {
-			refs = append(refs, strings.TrimSpace(ref))
-			if err := checkImageRef(fmt.Sprintf("images[%d]", i), refs[i]); err != nil {
-				return "", nil, err
-			}
+		if i == 0 {
+			first = cmd
+		} else {
+			w.add(field, "left out: Berth has one start command and uses the first, %q", members[0].key)
 		}
 	}
-	return refs[0], alternatives(refs[0], refs[1:]), nil
+	return first, nil
+}
+
+// eggImages reads the Docker images, in every shape eggs use:
+// docker_images as an object of label to image (PTDL_v2 and Pelican; the
+// first is the default), as an array (older exports) or as one string;
+// PTDL_v1's images array, or its single docker_image or image. Pelican's
+// eggs use "image" for their icon, a data: URL, which is no Docker image.
+// Windows images are left out, with a warning; an egg with nothing else
+// is refused, since Berth's nodes run Linux containers.
+func eggImages(top map[string]json.RawMessage, format Format, w *warnings) (string, []string, error) {
+	var refs []imageRef
+	var err error
+	for _, key := range []string{"docker_images", "images", "docker_image", "image"} {
+		raw, ok := top[key]
+		if !ok || isNull(raw) || key == "image" && format != FormatPTDLv1 && isDataURL(raw) {
+			continue
+		}
+		if refs, err = imageList(raw, key); err != nil {
+			return "", nil, err
+		}
+		if len(refs) > 0 {
+			break
+		}
+	}
+	if len(refs) == 0 {
+		return "", nil, fault.InvalidField("docker_images", "is required: an egg names at least one Docker image")
+	}
+	var linux []string
+	for _, r := range refs {
+		if err := checkImageRef(r.field, r.ref); err != nil {
+			return "", nil, err
+		}
+		if isWindowsImage(r.ref) {
+			w.add(r.field, "left out: %s is a Windows container image, and Berth's nodes run Linux containers", r.ref)
+			continue
+		}
+		linux = append(linux, r.ref)
+	}
+	if len(linux) == 0 {
+		return "", nil, fault.InvalidField(refs[0].field, "%s is a Windows container image: this egg cannot run on Berth, "+
+			"whose nodes run Linux containers", refs[0].ref)
+	}
+	return linux[0], alternatives(linux[0], linux[1:]), nil
+}
+
+// imageRef is one image of an egg and the field that names it.
+type imageRef struct{ field, ref string }
+
+// imageList reads one images field: an object of label to image, an
+// array of images, or one image.
+func imageList(raw json.RawMessage, key string) ([]imageRef, error) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []imageRef{{key, strings.TrimSpace(one)}}, nil
+	}
+	var refs []imageRef
+	if list, err := stringsField(map[string]json.RawMessage{key: raw}, key, key); err == nil {
+		for i, ref := range list {
+			refs = append(refs, imageRef{fmt.Sprintf("%s[%d]", key, i), strings.TrimSpace(ref)})
+		}
+		return refs, nil
+	}
+	members, err := orderedObject(raw, key)
+	if err != nil {
+		return nil, fault.InvalidField(key, "must be an object of label to image, an array of images or one image")
+	}
+	for _, m := range members {
+		field := fmt.Sprintf("%s[%q]", key, m.key)
+		var ref string
+		if json.Unmarshal(m.value, &ref) != nil {
+			return nil, fault.InvalidField(field, "must be a string")
+		}
+		refs = append(refs, imageRef{field, strings.TrimSpace(ref)})
+	}
+	return refs, nil
+}
+
+// isDataURL reports whether raw is a string holding a data: URL.
+func isDataURL(raw json.RawMessage) bool {
+	var s string
+	return json.Unmarshal(raw, &s) == nil && strings.HasPrefix(strings.TrimSpace(s), "data:")
+}
+
+// windowsImages are the repositories of Microsoft's Windows base images;
+// an image under them, or tagged for Windows Server, runs only on a
+// Windows host.
+var windowsImages = regexp.MustCompile(`(^|/)(windows|windows/servercore|windows/nanoserver|windows/server|` +
+	`windowsservercore|nanoserver)(:|$|/)|:[^/]*(windowsservercore|nanoserver|ltsc20[0-9]{2})`)
+
+func isWindowsImage(ref string) bool {
+	return windowsImages.MatchString(strings.ToLower(ref))
 }
 
 // eggPlaceholder matches the panel-side placeholders of older eggs:
@@ -137,7 +211,7 @@ func eggStartup(s string) string {
 // eggConfig reads config.stop and config.startup's "done" patterns.
 // config.startup is a JSON object written as a string in Pterodactyl's
 // exports; an object is read too.
-func eggConfig(raw json.RawMessage) (stop string, ready []string, err error) {
+func eggConfig(raw json.RawMessage, w *warnings) (stop string, ready []string, err error) {
 	config, err := objectField(raw, "config")
 	if err != nil {
 		return "", nil, err
@@ -145,10 +219,7 @@ func eggConfig(raw json.RawMessage) (stop string, ready []string, err error) {
 	if stop, err = stringField(config, "stop", "config.stop"); err != nil {
 		return "", nil, err
 	}
-	stop = strings.TrimSpace(stop)
-	if stop == "^C" || stop == "^c" {
-		stop = "^SIGINT"
-	}
+	stop = eggStop(strings.TrimSpace(stop), w)
 	if err := checkStop("config.stop", stop); err != nil {
 		return "", nil, err
 	}
@@ -173,6 +244,28 @@ func eggConfig(raw json.RawMessage) (stop string, ready []string, err error) {
 		return "", nil, err
 	}
 	return stop, out, nil
+}
+
+// eggStop converts config.stop as Pelican and Wings read it. A value
+// without a caret is a console line. Otherwise the panel drops the first
+// caret and upper-cases the rest, and Wings sends SIGINT for "C" and
+// "SIGINT", SIGTERM and SIGABRT by name, and SIGKILL for anything else:
+// "^^C" (the rest being "^C") kills the server outright. Berth does the
+// same, and warns when a value kills.
+func eggStop(stop string, w *warnings) string {
+	rest, isSignal := strings.CutPrefix(stop, "^")
+	if !isSignal {
+		return stop
+	}
+	switch sig := strings.ToUpper(rest); sig {
+	case "C", "SIGINT":
+		return "^SIGINT"
+	case "SIGTERM", "SIGABRT", "SIGKILL":
+		return "^" + sig
+	}
+	w.add("config.stop", "%q is no signal Wings knows, so Wings kills the server (SIGKILL) without letting it save, "+
+		"and so does Berth; write ^C to stop it with SIGINT", truncate(stop))
+	return "^SIGKILL"
 }
 
 // embeddedObject reads an object that may be written as a JSON string
@@ -233,8 +326,13 @@ func eggInstaller(raw json.RawMessage) (*InstallScript, error) {
 }
 
 // eggVariables reads the variables array: name, description,
-// env_variable, default_value, user_editable and Laravel rules.
-func eggVariables(raw json.RawMessage) (map[string]Variable, error) {
+// env_variable, default_value, user_editable and Laravel rules. A name
+// declared twice keeps its last declaration, as in Pterodactyl, which
+// stores both and builds the environment from them in order, the later
+// overwriting the earlier (and in Pelican, whose import updates the first
+// with the second). A name Berth sets itself (SERVER_PORT, STARTUP, ...)
+// is renamed as Pelican renames it, SERVER_ and the name.
+func eggVariables(raw json.RawMessage, w *warnings) (map[string]Variable, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
@@ -246,60 +344,73 @@ func eggVariables(raw json.RawMessage) (map[string]Variable, error) {
 		return nil, fault.InvalidField("variables", "at most %d variables are allowed", maxVariables)
 	}
 	out := make(map[string]Variable, len(list))
+	declared := map[string]int{}
 	for i, item := range list {
 		field := fmt.Sprintf("variables[%d]", i)
-		obj, err := objectField(item, field)
+		env, v, err := eggVariable(item, field, w)
 		if err != nil {
 			return nil, err
 		}
-		env, err := stringField(obj, "env_variable", field+".env_variable")
-		if err != nil {
-			return nil, err
-		}
-		env = strings.TrimSpace(env)
-		switch {
-		case env == "":
-			return nil, fault.InvalidField(field+".env_variable", "is required")
-		case !IsEnvName(env):
-			return nil, fault.InvalidField(field+".env_variable", "%q is not a valid variable name", truncate(env))
-		case hasKey(out, env):
-			return nil, fault.InvalidField(field+".env_variable", "%s is declared twice", env)
-		}
-		var v Variable
-		if v.Name, err = stringField(obj, "name", field+".name"); err != nil {
-			return nil, err
-		}
-		if v.Description, err = stringField(obj, "description", field+".description"); err != nil {
-			return nil, err
-		}
-		v.Name = strings.TrimSpace(v.Name)
-		v.Description = strings.ReplaceAll(v.Description, "\r\n", "\n")
-		if v.Default, err = scalarField(obj, "default_value", field+".default_value"); err != nil {
-			return nil, err
-		}
-		editable, err := boolField(obj, "user_editable", field+".user_editable", true)
-		if err != nil {
-			return nil, err
-		}
-		if !editable {
-			v.UserEditable = &editable
-		}
-		rules, err := ruleList(obj["rules"], field+".rules")
-		if err != nil {
-			return nil, err
-		}
-		if err := applyRules(&v, rules, field+".rules"); err != nil {
-			return nil, err
-		}
-		if err := checkVariable(field, env, v); err != nil {
-			return nil, err
+		if first, ok := declared[env]; ok {
+			w.add(field+".env_variable", "%s is declared again (first in variables[%d]); the last declaration wins, as in Pterodactyl", env, first)
+		} else {
+			declared[env] = i
 		}
 		out[env] = v
 	}
 	return out, nil
 }
 
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
+// eggVariable reads one variable and its environment name.
+func eggVariable(item json.RawMessage, field string, w *warnings) (string, Variable, error) {
+	obj, err := objectField(item, field)
+	if err != nil {
+		return "", Variable{}, err
+	}
+	env, err := stringField(obj, "env_variable", field+".env_variable")
+	if err != nil {
+		return "", Variable{}, err
+	}
+	env = strings.TrimSpace(env)
+	switch {
+	case env == "":
+		return "", Variable{}, fault.InvalidField(field+".env_variable", "is required")
+	case !IsEnvName(env):
+		return "", Variable{}, fault.InvalidField(field+".env_variable", "%q is not a valid variable name", truncate(env))
+	case reserved[env]:
+		// The startup's {{NAME}} keeps meaning Berth's own value.
+		renamed := "SERVER_" + env
+		w.add(field+".env_variable", "%s is set by Berth itself, so the variable is renamed %s, as Pelican renames it", env, renamed)
+		env = renamed
+	}
+	var v Variable
+	if v.Name, err = stringField(obj, "name", field+".name"); err != nil {
+		return "", Variable{}, err
+	}
+	if v.Description, err = stringField(obj, "description", field+".description"); err != nil {
+		return "", Variable{}, err
+	}
+	v.Name = strings.TrimSpace(v.Name)
+	v.Description = strings.ReplaceAll(v.Description, "\r\n", "\n")
+	if v.Default, err = scalarField(obj, "default_value", field+".default_value"); err != nil {
+		return "", Variable{}, err
+	}
+	editable, err := boolField(obj, "user_editable", field+".user_editable", true)
+	if err != nil {
+		return "", Variable{}, err
+	}
+	if !editable {
+		v.UserEditable = &editable
+	}
+	rules, err := ruleList(obj["rules"], field+".rules")
+	if err != nil {
+		return "", Variable{}, err
+	}
+	if err := applyRules(&v, rules, field+".rules", w); err != nil {
+		return "", Variable{}, err
+	}
+	if err := checkVariable(field, env, v); err != nil {
+		return "", Variable{}, err
+	}
+	return env, v, nil
 }

@@ -15,7 +15,7 @@ import (
 // This file reads the Laravel validation rules of egg variables, such as
 // "required|string|max:20", "nullable|integer|between:1,100", "in:a,b,c"
 // or "regex:/^[a-z]+$/", into a Variable's rules. A rule Berth cannot
-// honour is an error rather than silently dropped: the operator should
+// honour is left out with a warning, never silently: the operator should
 // know a check is gone.
 
 // ruleList reads rules as Pterodactyl writes them, one string joined by
@@ -143,96 +143,145 @@ const (
 	uppercasePattern = `^\P{Ll}*$`
 )
 
-// applyRules sets v's rules from Laravel rule strings.
-func applyRules(v *Variable, rules []string, field string) error {
+// applyRules sets v's rules from Laravel rule strings. A rule Berth cannot
+// check (one that compares with another field, say, or a pattern RE2
+// cannot run) is left out with a warning: the template still runs, and
+// the operator knows which check is gone. A rule Berth knows but whose
+// parameters make no sense (max:x) is an error, as it is in Laravel.
+func applyRules(v *Variable, rules []string, field string, w *warnings) error {
 	for _, rule := range rules {
 		name, param, _ := strings.Cut(strings.TrimSpace(rule), ":")
 		name = strings.ToLower(strings.TrimSpace(name))
-		fail := func(format string, args ...any) error {
-			return fault.InvalidField(field, "%s: %s", truncate(rule), fmt.Sprintf(format, args...))
-		}
-		var err error
-		switch name {
-		case "":
-		case "required":
-			v.Required = true
-		case "nullable", "sometimes", "bail", "present", "filled":
-			// Berth skips the other rules for an empty value anyway.
-		case "string":
-			err = setType(v, TypeString)
-		case "integer", "int":
-			err = setType(v, TypeInt)
-		case "numeric":
-			err = setType(v, TypeNumber)
-		case "boolean", "bool":
-			err = setType(v, TypeBool)
-		case "accepted":
-			v.Required = true
-			v.OneOf = []string{"yes", "on", "1", "true"}
-		case "in":
-			v.OneOf, err = ruleParams(param, 1, -1)
-		case "min", "max", "size":
-			var n []int64
-			if n, err = ruleInts(param, 1); err == nil {
-				if name != "max" {
-					v.Min = &n[0]
-				}
-				if name != "min" {
-					v.Max = &n[0]
-				}
-			}
-		case "between":
-			var n []int64
-			if n, err = ruleInts(param, 2); err == nil {
-				v.Min, v.Max = &n[0], &n[1]
-			}
-		case "regex":
-			var re string
-			if re, err = pcreToGo(param); err == nil {
-				err = setRegex(v, re)
-			}
-		case "alpha":
-			err = setRegex(v, alphaPattern)
-		case "alpha_num":
-			err = setRegex(v, alphaNumPattern)
-		case "alpha_dash":
-			err = setRegex(v, alphaDashPattern)
-		case "url", "active_url":
-			err = setRegex(v, urlPattern)
-		case "lowercase":
-			err = setRegex(v, lowercasePattern)
-		case "uppercase":
-			err = setRegex(v, uppercasePattern)
-		case "digits":
-			var n []int64
-			if n, err = ruleInts(param, 1); err == nil {
-				err = setRegex(v, fmt.Sprintf(`^[0-9]{%d}$`, n[0]))
-			}
-		case "digits_between":
-			var n []int64
-			if n, err = ruleInts(param, 2); err == nil {
-				err = setRegex(v, fmt.Sprintf(`^[0-9]{%d,%d}$`, n[0], n[1]))
-			}
-		case "starts_with", "ends_with":
-			var words []string
-			if words, err = ruleParams(param, 1, -1); err == nil {
-				for i, w := range words {
-					words[i] = regexp.QuoteMeta(w)
-				}
-				re := "^(?:" + strings.Join(words, "|") + ")"
-				if name == "ends_with" {
-					re = "(?:" + strings.Join(words, "|") + ")$"
-				}
-				err = setRegex(v, re)
-			}
-		default:
-			return fault.InvalidField(field, "rule %q is not supported by Berth", truncate(name))
-		}
+		skip, err := applyRule(v, name, param)
 		if err != nil {
-			return fail("%s", err.Error())
+			return fault.InvalidField(field, "%s: %s", truncate(rule), err.Error())
+		}
+		if skip != "" {
+			w.add(field, "%s: %s", truncate(rule), skip)
 		}
 	}
 	return nil
+}
+
+// applyRule sets one rule; skip says why it was left out, if it was.
+func applyRule(v *Variable, name, param string) (skip string, err error) {
+	switch name {
+	case "":
+	case "required":
+		v.Required = true
+	case "nullable", "sometimes", "bail", "present", "filled":
+		// Berth skips the other rules for an empty value anyway.
+	case "string":
+		err = setType(v, TypeString)
+	case "integer", "int":
+		err = setType(v, TypeInt)
+	case "numeric":
+		err = setType(v, TypeNumber)
+	case "boolean", "bool":
+		err = setType(v, TypeBool)
+	case "accepted":
+		v.Required = true
+		v.OneOf = []string{"yes", "on", "1", "true"}
+	case "in":
+		v.OneOf, err = ruleParams(param, 1, -1)
+	case "not_in":
+		v.NotOneOf, err = ruleParams(param, 1, -1)
+	case "min", "max", "size", "between", "gt", "gte", "lt", "lte":
+		return applyBound(v, name, param)
+	case "regex":
+		var re string
+		if re, err = pcreToGo(param); err != nil {
+			return "left out: the pattern " + err.Error(), nil
+		}
+		return setRegex(v, re), nil
+	default:
+		if re, ok := patternRule(name, param); ok {
+			if re == "" {
+				return "", fmt.Errorf("needs whole-number parameters")
+			}
+			return setRegex(v, re), nil
+		}
+		return "left out: Berth does not check this rule", nil
+	}
+	return "", err
+}
+
+// applyBound sets a size rule: a length for a string, a value for a
+// number. gt and lt, unlike min and max, exclude the bound itself. A
+// parameter that is not a number names another field in Laravel, which
+// Berth cannot compare with.
+func applyBound(v *Variable, name, param string) (string, error) {
+	count := 1
+	if name == "between" {
+		count = 2
+	}
+	n, err := ruleInts(param, count)
+	if err != nil {
+		if (name == "gt" || name == "gte" || name == "lt" || name == "lte") && !strings.ContainsAny(param, "0123456789") {
+			return "left out: Berth cannot compare with another field", nil
+		}
+		return "", err
+	}
+	switch name {
+	case "min", "gte":
+		v.Min, v.MinExclusive = &n[0], false
+	case "gt":
+		v.Min, v.MinExclusive = &n[0], true
+	case "max", "lte":
+		v.Max, v.MaxExclusive = &n[0], false
+	case "lt":
+		v.Max, v.MaxExclusive = &n[0], true
+	case "size":
+		v.Min, v.Max, v.MinExclusive, v.MaxExclusive = &n[0], &n[0], false, false
+	case "between":
+		v.Min, v.Max, v.MinExclusive, v.MaxExclusive = &n[0], &n[1], false, false
+	}
+	return "", nil
+}
+
+// patternRule returns the regular expression that stands in for one of
+// Laravel's character-class rules, and whether name is one; "" for a rule
+// whose parameters are wrong.
+func patternRule(name, param string) (string, bool) {
+	switch name {
+	case "alpha":
+		return alphaPattern, true
+	case "alpha_num":
+		return alphaNumPattern, true
+	case "alpha_dash":
+		return alphaDashPattern, true
+	case "url", "active_url":
+		return urlPattern, true
+	case "lowercase":
+		return lowercasePattern, true
+	case "uppercase":
+		return uppercasePattern, true
+	case "digits":
+		n, err := ruleInts(param, 1)
+		if err != nil {
+			return "", true
+		}
+		return fmt.Sprintf(`^[0-9]{%d}$`, n[0]), true
+	case "digits_between":
+		n, err := ruleInts(param, 2)
+		if err != nil {
+			return "", true
+		}
+		return fmt.Sprintf(`^[0-9]{%d,%d}$`, n[0], n[1]), true
+	case "starts_with", "ends_with":
+		words, err := ruleParams(param, 1, -1)
+		if err != nil {
+			return "", true
+		}
+		for i, w := range words {
+			words[i] = regexp.QuoteMeta(w)
+		}
+		if name == "ends_with" {
+			return "(?:" + strings.Join(words, "|") + ")$", true
+		}
+		return "^(?:" + strings.Join(words, "|") + ")", true
+	}
+	return "", false
 }
 
 // setType sets the variable's type. "string" is the weakest: a rule list
@@ -247,13 +296,14 @@ func setType(v *Variable, typ string) error {
 	return nil
 }
 
-// setRegex sets the variable's one pattern.
-func setRegex(v *Variable, re string) error {
+// setRegex sets the variable's one pattern; a second is left out, and
+// the reason returned.
+func setRegex(v *Variable, re string) string {
 	if v.Regex != "" {
-		return errors.New("a variable can have one pattern rule (regex, alpha, digits, url, ...), and this is the second")
+		return "left out: a variable has one pattern rule (regex, alpha, digits, url, ...) in Berth, and this is the second"
 	}
 	v.Regex = re
-	return nil
+	return ""
 }
 
 // ruleParams reads a rule's comma-separated parameters, quoted as CSV

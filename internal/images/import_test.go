@@ -21,30 +21,45 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/im
 // golden is what a successful import is compared with.
 type golden struct {
 	Format   Format   `json:"format"`
+	YAML     bool     `json:"yaml,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 	Template Template `json:"template"`
 }
 
-// TestImportGolden imports every testdata/import/<case>.json and compares
-// the result with <case>.golden.json, or the error with <case>.err.
-func TestImportGolden(t *testing.T) {
-	cases, err := filepath.Glob(filepath.Join("testdata", "import", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	for _, in := range cases {
-		if strings.HasSuffix(in, ".golden.json") {
-			continue
+// importCases returns the documents of testdata/import: each
+// <case>.json, .yaml or .yml but the golden files.
+func importCases(t *testing.T) []string {
+	t.Helper()
+	var cases []string
+	for _, ext := range []string{"json", "yaml", "yml"} {
+		found, err := filepath.Glob(filepath.Join("testdata", "import", "*."+ext))
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, f := range found {
+			if !strings.HasSuffix(f, ".golden.json") {
+				cases = append(cases, f)
+			}
+		}
+	}
+	return cases
+}
+
+// TestImportGolden imports every testdata/import/<case>.json (or .yaml)
+// and compares the result with <case>.golden.json, or the error with
+// <case>.err.
+func TestImportGolden(t *testing.T) {
+	var n int
+	for _, in := range importCases(t) {
 		n++
-		name := strings.TrimSuffix(filepath.Base(in), ".json")
+		name := filepath.Base(in)
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			base := strings.TrimSuffix(in, ".json")
-			tmpl, format, err := ImportFormat(data)
+			base := strings.TrimSuffix(in, filepath.Ext(in))
+			r, err := ImportDocument(data)
 			var got []byte
 			var goldenFile, otherFile string
 			if err != nil {
@@ -54,7 +69,7 @@ func TestImportGolden(t *testing.T) {
 				got = []byte(err.Error() + "\n")
 				goldenFile, otherFile = base+".err", base+".golden.json"
 			} else {
-				got, err = json.MarshalIndent(golden{format, tmpl}, "", "  ")
+				got, err = json.MarshalIndent(golden{r.Format, r.YAML, r.Warnings, r.Template}, "", "  ")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -131,7 +146,7 @@ func TestImportNamesTheFieldAtFault(t *testing.T) {
 		name, doc, field string
 	}{
 		{"egg version", `{"meta":{"version":"PTDL_v9"}}`, `meta.version: unsupported "PTDL_v9"`},
-		{"egg images", `{"meta":{"version":"PTDL_v2"},"name":"x","docker_images":["a"]}`, "docker_images: must be an object"},
+		{"egg images", `{"meta":{"version":"PTDL_v2"},"name":"x","docker_images":5}`, "docker_images: must be an object"},
 		{"egg rules", `{"meta":{"version":"PLCN_v1"},"name":"x","docker_images":{"a":"alpine"},"variables":[{"env_variable":"A","rules":"max:x"}]}`, "variables[0].rules"},
 		{"skyport env", `{"Name":"x","Image":"alpine","Env":true}`, "Env: "},
 		{"skyport download", `{"Name":"x","Image":"alpine","Scripts":{"Install":[{"Uri":"ftp://x/y","Path":"y"}]}}`, "Scripts.Install[0].Uri"},
@@ -198,5 +213,52 @@ func TestPCREToGo(t *testing.T) {
 		case tc.err == "" && (err != nil || got != tc.want):
 			t.Errorf("pcreToGo(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestEggStopFollowsWings(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		warns    bool
+	}{
+		{"stop", "stop", false},
+		{"^C", "^SIGINT", false},
+		{"^c", "^SIGINT", false},
+		{"^SIGINT", "^SIGINT", false},
+		{"^sigterm", "^SIGTERM", false},
+		{"^SIGABRT", "^SIGABRT", false},
+		{"^SIGKILL", "^SIGKILL", false},
+		{"^^C", "^SIGKILL", true},
+		{"^^^C", "^SIGKILL", true},
+		{"^SIGHUP", "^SIGKILL", true},
+		{"", "", false},
+	} {
+		var w warnings
+		if got := eggStop(tc.in, &w); got != tc.want || (len(w) > 0) != tc.warns {
+			t.Errorf("eggStop(%q) = %q with warnings %q; want %q, warning %v", tc.in, got, w, tc.want, tc.warns)
+		}
+	}
+}
+
+func TestYAMLKeepsTheOrderOfMappings(t *testing.T) {
+	doc := "meta: {version: PLCN_v1}\nname: x\ndocker_images:\n  Z: 'zeta:1'\n  A: 'alpha:1'\n  M: 'mu:1'\n"
+	r, err := ImportDocument([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.YAML || r.Template.Image != "zeta:1" || !reflect.DeepEqual(r.Template.AltImages, []string{"alpha:1", "mu:1"}) {
+		t.Errorf("YAML import = %+v, want zeta:1 first, then alpha:1 and mu:1", r)
+	}
+}
+
+func TestYAMLAliasBombIsRefused(t *testing.T) {
+	doc := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		doc += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	if _, err := ImportDocument([]byte(doc)); err == nil || !fault.Is(err, fault.Invalid) {
+		t.Errorf("a document of nested aliases was read: %v", err)
 	}
 }

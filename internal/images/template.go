@@ -24,6 +24,10 @@ type Template struct {
 	// ID is assigned by the panel when the template is stored; an imported
 	// document's Id is ignored.
 	ID string `json:"Id"`
+	// UUID is the identity an egg carries across its versions (its
+	// "uuid"): importing a document of the same UUID again replaces the
+	// template, when asked to. Empty when the document has none.
+	UUID string `json:"Uuid,omitempty"`
 	// Format is "berth/v1" (FormatBerth): it marks the document as Berth's
 	// own format, so GET /api/images output can be imported unchanged.
 	Format string `json:"Format"`
@@ -106,8 +110,15 @@ type Variable struct {
 	// its value for an int or a number. Absent means unbounded.
 	Min *int64 `json:"min,omitempty"`
 	Max *int64 `json:"max,omitempty"`
-	// OneOf, when not empty, lists every value allowed.
-	OneOf []string `json:"oneOf,omitempty"`
+	// MinExclusive and MaxExclusive make Min and Max bounds the value must
+	// not reach (Laravel's gt and lt), rather than ones it may equal.
+	MinExclusive bool `json:"minExclusive,omitempty"`
+	MaxExclusive bool `json:"maxExclusive,omitempty"`
+	// OneOf, when not empty, lists every value allowed, and NotOneOf every
+	// value refused. Numbers are compared as numbers ("1.0" is "1"), as
+	// Laravel's in and not_in compare them.
+	OneOf    []string `json:"oneOf,omitempty"`
+	NotOneOf []string `json:"notOneOf,omitempty"`
 }
 
 // Editable reports whether a deploy may set the variable.
@@ -193,6 +204,9 @@ func (t *Template) normalise() {
 	for name, v := range t.Variables {
 		if len(v.OneOf) == 0 {
 			v.OneOf = nil
+		}
+		if len(v.NotOneOf) == 0 {
+			v.NotOneOf = nil
 		}
 		if v.Type == "" {
 			v.Type = TypeString

@@ -18,6 +18,7 @@ import (
 const (
 	maxName        = 100
 	maxAuthor      = 200
+	maxUUID        = 64
 	maxDescription = 4000
 	maxImageRef    = 255
 	maxImages      = 64
@@ -69,6 +70,9 @@ func (t Template) Validate() error {
 		return err
 	}
 	if err := checkText("Author", t.Author, maxAuthor, false, false); err != nil {
+		return err
+	}
+	if err := checkText("Uuid", t.UUID, maxUUID, false, false); err != nil {
 		return err
 	}
 	if err := checkText("Description", t.Description, maxDescription, false, true); err != nil {
@@ -125,6 +129,9 @@ func (t Template) Validate() error {
 		if err := checkInstaller("Scripts.Installer", *t.Scripts.Installer); err != nil {
 			return err
 		}
+	}
+	if err := t.CheckFiles(); err != nil {
+		return err
 	}
 	return checkFeatures("features", t.Features)
 }
@@ -272,24 +279,29 @@ func checkVariable(field, name string, v Variable) error {
 	if (v.Type == "" || v.Type == TypeString) && v.Min != nil && *v.Min < 0 {
 		return fault.InvalidField(field+".min", "a length cannot be negative")
 	}
-	if v.Min != nil && v.Max != nil && *v.Min > *v.Max {
-		return fault.InvalidField(field+".max", "must not be less than min (%d)", *v.Min)
+	if v.Min != nil && v.Max != nil && (*v.Min > *v.Max || *v.Min == *v.Max && (v.MinExclusive || v.MaxExclusive)) {
+		return fault.InvalidField(field+".max", "leaves no value between min (%d) and max", *v.Min)
 	}
 	if len(v.OneOf) > maxOneOf {
 		return fault.InvalidField(field+".oneOf", "at most %d values are allowed", maxOneOf)
 	}
-	for i, s := range v.OneOf {
-		if len(s) > maxValue || strings.ContainsRune(s, 0) {
-			return fault.InvalidField(fmt.Sprintf("%s.oneOf[%d]", field, i), "must be at most %d bytes, without NUL", maxValue)
+	if len(v.NotOneOf) > maxOneOf {
+		return fault.InvalidField(field+".notOneOf", "at most %d values are allowed", maxOneOf)
+	}
+	for _, list := range []struct {
+		key    string
+		values []string
+	}{{"oneOf", v.OneOf}, {"notOneOf", v.NotOneOf}} {
+		for i, s := range list.values {
+			if len(s) > maxValue || strings.ContainsRune(s, 0) {
+				return fault.InvalidField(fmt.Sprintf("%s.%s[%d]", field, list.key, i), "must be at most %d bytes, without NUL", maxValue)
+			}
 		}
 	}
 	if v.Default != "" {
 		if msg := checkValue(v, v.Default); msg != "" {
 			return fault.InvalidField(field+".default", "%q %s", truncate(v.Default), msg)
 		}
-	}
-	if !v.Editable() && v.Required && v.Default == "" {
-		return fault.InvalidField(field, "is required and not editable, so it needs a default")
 	}
 	return nil
 }

@@ -16,9 +16,11 @@ import (
 // variables: each of the template's, with its default where none was
 // given, checked against its rules. It refuses a name the template does
 // not declare (a typo, or an attempt to override the environment) and a
-// new value for a variable that is not editable. Every error is a
-// fault.Invalid on the field "variables" that names the variable. given is
-// not modified.
+// new value for a variable that is not editable, unless it is required
+// and has no default: the template leaves that value to whoever deploys
+// (an admin's licence key, say), and a deploy without it is refused.
+// Every error is a fault.Invalid on the field "variables" that names the
+// variable. given is not modified.
 func (t Template) CheckVariables(given map[string]string) (map[string]string, error) {
 	for _, name := range sortedKeys(given) {
 		v, ok := t.Variables[name]
@@ -27,7 +29,7 @@ func (t Template) CheckVariables(given map[string]string) (map[string]string, er
 		}
 		// Clients often send back every value they were shown; repeating
 		// the default is not an edit.
-		if !v.Editable() && given[name] != v.Default {
+		if !v.Editable() && given[name] != v.Default && !v.SuppliedAtDeploy() {
 			return nil, fault.InvalidField("variables", "%s: is not editable", name)
 		}
 	}
@@ -48,6 +50,28 @@ func (t Template) CheckVariables(given map[string]string) (map[string]string, er
 		out[name] = val
 	}
 	return out, nil
+}
+
+// SuppliedAtDeploy reports whether the deploy must give the variable's
+// value: it is required, not editable and has no default.
+func (v Variable) SuppliedAtDeploy() bool {
+	return v.Required && !v.Editable() && v.Default == ""
+}
+
+// WithDefaults returns vars with the default of each of the template's
+// variables that vars lacks, such as one a newer version of the template
+// added after the instance was deployed. vars is not modified.
+func (t Template) WithDefaults(vars map[string]string) map[string]string {
+	out := maps.Clone(vars)
+	if out == nil {
+		out = make(map[string]string, len(t.Variables))
+	}
+	for name, v := range t.Variables {
+		if _, ok := out[name]; !ok {
+			out[name] = v.Default
+		}
+	}
+	return out
 }
 
 // CheckChange turns an instance's current variables and the changes a user
@@ -95,7 +119,7 @@ func checkValue(v Variable, val string) string {
 		if err != nil {
 			return "must be a whole number"
 		}
-		if msg := checkRange(v, float64(n)); msg != "" {
+		if msg := checkRange(v, float64(n), ""); msg != "" {
 			return msg
 		}
 	case TypeNumber:
@@ -106,7 +130,7 @@ func checkValue(v Variable, val string) string {
 		if err != nil {
 			return "must be a number"
 		}
-		if msg := checkRange(v, f); msg != "" {
+		if msg := checkRange(v, f, ""); msg != "" {
 			return msg
 		}
 	case TypeBool:
@@ -116,12 +140,8 @@ func checkValue(v Variable, val string) string {
 			return "must be true, false, 1 or 0"
 		}
 	default:
-		n := int64(utf8.RuneCountInString(val))
-		if v.Min != nil && n < *v.Min {
-			return fmt.Sprintf("must be at least %d characters", *v.Min)
-		}
-		if v.Max != nil && n > *v.Max {
-			return fmt.Sprintf("must be at most %d characters", *v.Max)
+		if msg := checkRange(v, float64(utf8.RuneCountInString(val)), " characters"); msg != "" {
+			return msg
 		}
 	}
 	if v.Regex != "" {
@@ -130,20 +150,54 @@ func checkValue(v Variable, val string) string {
 			return "must match " + v.Regex
 		}
 	}
-	if len(v.OneOf) > 0 && !slices.Contains(v.OneOf, val) {
+	if len(v.OneOf) > 0 && !containsValue(v.OneOf, val) {
 		return "must be one of " + strings.Join(v.OneOf, ", ")
+	}
+	if containsValue(v.NotOneOf, val) {
+		return "must not be " + strings.Join(v.NotOneOf, ", ")
 	}
 	return ""
 }
 
-func checkRange(v Variable, f float64) string {
-	if v.Min != nil && f < float64(*v.Min) {
-		return fmt.Sprintf("must be at least %d", *v.Min)
-	}
-	if v.Max != nil && f > float64(*v.Max) {
-		return fmt.Sprintf("must be at most %d", *v.Max)
+// checkRange checks a number, or a string's length, against v's bounds.
+// unit follows the bound in the message: "" or " characters".
+func checkRange(v Variable, f float64, unit string) string {
+	switch {
+	case v.Min != nil && v.MinExclusive && f <= float64(*v.Min):
+		return fmt.Sprintf("must be more than %d%s", *v.Min, unit)
+	case v.Min != nil && f < float64(*v.Min):
+		return fmt.Sprintf("must be at least %d%s", *v.Min, unit)
+	case v.Max != nil && v.MaxExclusive && f >= float64(*v.Max):
+		return fmt.Sprintf("must be less than %d%s", *v.Max, unit)
+	case v.Max != nil && f > float64(*v.Max):
+		return fmt.Sprintf("must be at most %d%s", *v.Max, unit)
 	}
 	return ""
+}
+
+// containsValue reports whether list holds val, comparing as Laravel's in
+// rule does under PHP 8: as text, or as numbers when both are numeric, so
+// that "1.0" is in "1,2".
+func containsValue(list []string, val string) bool {
+	if slices.Contains(list, val) {
+		return true
+	}
+	if !numberPattern.MatchString(strings.TrimSpace(val)) {
+		return false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+	if err != nil {
+		return false
+	}
+	for _, item := range list {
+		item = strings.TrimSpace(item)
+		if numberPattern.MatchString(item) {
+			if g, err := strconv.ParseFloat(item, 64); err == nil && g == f {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sortedKeys returns m's keys in order, so that the first error reported

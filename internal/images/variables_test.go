@@ -171,3 +171,51 @@ func TestCheckChangeRefusesLockedNamesAndKeepsTheRest(t *testing.T) {
 		t.Errorf("no current values: %v, %v", got, err)
 	}
 }
+
+func TestCheckValueOfLaravelBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    Variable
+		val  string
+		want string
+	}{
+		{"gt int", Variable{Type: TypeInt, Min: ptr[int64](0), MinExclusive: true}, "0", "must be more than 0"},
+		{"gt int passes", Variable{Type: TypeInt, Min: ptr[int64](0), MinExclusive: true}, "1", ""},
+		{"gt number", Variable{Type: TypeNumber, Min: ptr[int64](0), MinExclusive: true}, "0.01", ""},
+		{"lt string", Variable{Max: ptr[int64](3), MaxExclusive: true}, "abc", "must be less than 3 characters"},
+		{"lt string passes", Variable{Max: ptr[int64](3), MaxExclusive: true}, "ab", ""},
+		{"not in", Variable{NotOneOf: []string{"admin", "root"}}, "root", "must not be admin, root"},
+		{"not in numeric", Variable{NotOneOf: []string{"0"}}, "0.0", "must not be 0"},
+		{"in numeric", Variable{OneOf: []string{"10", "20"}}, "20.0", ""},
+		{"in text", Variable{OneOf: []string{"", "Moon", "Mars"}}, "moon", "must be one of , Moon, Mars"},
+	} {
+		if got := checkValue(tc.v, tc.val); got != tc.want {
+			t.Errorf("%s: checkValue(%q) = %q, want %q", tc.name, tc.val, got, tc.want)
+		}
+	}
+}
+
+func TestDeploySuppliesALockedRequiredVariable(t *testing.T) {
+	tmpl := Template{Name: "Licensed", Image: "alpine:3", Variables: map[string]Variable{
+		"KEY": {Required: true, UserEditable: ptr(false)},
+	}}
+	if _, err := tmpl.CheckVariables(nil); err == nil || err.Error() != "variables: KEY: is required" {
+		t.Errorf("deploy without the key: %v, want variables: KEY: is required", err)
+	}
+	got, err := tmpl.CheckVariables(map[string]string{"KEY": "abc"})
+	if err != nil || got["KEY"] != "abc" {
+		t.Errorf("deploy with the key: %v, %v", got, err)
+	}
+	if _, err := tmpl.CheckChange(got, map[string]string{"KEY": "other"}); err == nil {
+		t.Error("a user changed a locked variable")
+	}
+}
+
+func TestWithDefaultsFillsOnlyMissingVariables(t *testing.T) {
+	tmpl := Template{Variables: map[string]Variable{"A": {Default: "a"}, "B": {Default: "b"}}}
+	got := tmpl.WithDefaults(map[string]string{"A": "mine", "OLD": "kept"})
+	want := map[string]string{"A": "mine", "B": "b", "OLD": "kept"}
+	if !maps.Equal(got, want) {
+		t.Errorf("WithDefaults = %v, want %v", got, want)
+	}
+}

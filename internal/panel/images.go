@@ -28,11 +28,24 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// importedView is the answer to an import: the stored template, and what
+// the import changed or left out, if anything.
+type importedView struct {
+	images.Template
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 // createImage imports the body, a template in any format images.Import
-// reads, and stores it: 201 with the stored template, 400 naming the field
-// at fault, 409 when the name is taken. The template is stored in one
-// insert after it has passed every check, so nothing is half-imported.
+// reads (JSON or YAML), and stores it: 201 with the stored template, 400
+// naming the field at fault, 409 naming the template that already has its
+// uuid or name. With ?replace=true it updates that template instead (200;
+// 201 when there was none). The template is stored in one write after it
+// has passed every check, so nothing is half-imported.
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
+	replace, err := boolQuery(r, "replace")
+	if err != nil {
+		return err
+	}
 	raw, err := io.ReadAll(r.Body)
 	if errors.As(err, new(*http.MaxBytesError)) {
 		return errTooLarge
@@ -40,16 +53,38 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fault.InvalidField("body", "could not be read")
 	}
-	t, err := images.Import(raw)
-	if err == nil {
+	res, err := images.ImportDocument(raw)
+	if err != nil {
+		return err
+	}
+	t, created := res.Template, true
+	if replace {
+		t, created, err = s.store.ReplaceTemplate(r.Context(), t)
+	} else {
 		t, err = s.store.SaveTemplate(r.Context(), t)
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(r, "image.create", t.ID)
-	writeJSON(w, http.StatusCreated, t)
+	status, action := http.StatusCreated, "image.create"
+	if !created {
+		status, action = http.StatusOK, "image.replace"
+	}
+	s.audit(r, action, t.ID)
+	writeJSON(w, status, importedView{t, res.Warnings})
 	return nil
+}
+
+// boolQuery reads a flag of the query: absent, "false" or "0" is false,
+// "true" or "1" true; anything else is a 400 naming it.
+func boolQuery(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, fault.InvalidField(name, "must be true or false")
 }
 
 // deleteImage removes a template by Id: 404 when there is none, 409 while

@@ -112,9 +112,11 @@ func TestCreateImageRejectsBadDocumentsNamingTheField(t *testing.T) {
 		words []string
 	}{
 		{`{"meta": {"version": "PTDL_v9"}, "name": "x"}`, []string{"meta.version", "PTDL_v9"}},
-		{`{"meta": {"version": "PTDL_v2"}, "name": "x", "docker_images": ["alpine"]}`, []string{"docker_images", "must be an object"}},
+		{`{"meta": {"version": "PTDL_v2"}, "name": "x", "docker_images": {"w": "mcr.microsoft.com/windows/nanoserver:ltsc2022"}}`,
+			[]string{"docker_images", "Windows", "cannot run on Berth"}},
 		{`{"meta": {"version": "PTDL_v2"}, "name": "x", "docker_images": {"a": "alpine"},
-		   "variables": [{"env_variable": "A", "rules": "required|email"}]}`, []string{"variables[0].rules", "email"}},
+		   "variables": [{"env_variable": "A", "rules": "required|max:many"}]}`, []string{"variables[0].rules", "max:many"}},
+		{"meta: [unclosed", []string{"document", "YAML"}},
 		{`{"Name": "x", "Image": "alpine", "Scripts": {"Install": [{"Uri": "http://x.example/a", "Path": "a"}]}}`, []string{"Scripts.Install[0].Uri", "https"}},
 		{`{"Name": "x", "Image": "Not An Image"}`, []string{"Image"}},
 		{`{"Format": "berth/v1", "Name": "x", "Image": "alpine", "Startp": "typo"}`, []string{"Startp"}},
@@ -136,7 +138,7 @@ func TestCreateImageRejectsATakenNameIgnoringCase(t *testing.T) {
 	p := newPanel(t, panel.Config{})
 	imgCreate(t, p, imgBerth)
 	before := p.snapshot()
-	p.expectError(409, "POST", "/api/images", strings.Replace(imgBerth, `"Own"`, `"OWN"`, 1), "OWN", "already exists")
+	p.expectError(409, "POST", "/api/images", strings.Replace(imgBerth, `"Own"`, `"OWN"`, 1), `"Own"`, "already exists", "replace")
 	p.expectUnchanged(before)
 	if n := imgCount(t, p); n != 1 {
 		t.Errorf("%d templates stored, want 1", n)
@@ -284,4 +286,71 @@ func TestDeployRejectsAVariableThatBreaksADownloadURL(t *testing.T) {
 	body["image"], body["variables"] = "Spigot", map[string]any{"Version": "1\n21"}
 	p.expectError(400, "POST", "/api/instances/deploy", body, "variables", "Scripts.Install[0].Uri")
 	p.expectUnchanged(before)
+}
+
+// imgEggYAML is a PLCN_v3 egg as Pelican exports it in YAML, with a uuid.
+const imgEggYAML = `meta:
+  version: PLCN_v3
+name: 'Moon Base'
+uuid: 0b9f0c36-8f7e-4f44-9a11-000000000001
+docker_images:
+  Default: 'ghcr.io/example/yolks:debian'
+startup_commands:
+  Default: './moon --port {{SERVER_PORT}}'
+config:
+  startup:
+    done: ready
+  stop: '^^C'
+variables:
+  -
+    name: Key
+    env_variable: LICENSE_KEY
+    default_value: ''
+    user_editable: false
+    rules:
+      - required
+      - string
+`
+
+func TestCreateImageReplacesOnlyWhenAsked(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	first := p.expect(201, "POST", "/api/images", imgEggYAML).object(t)
+	warnings, _ := first["warnings"].([]any)
+	if len(warnings) != 1 || !strings.Contains(warnings[0].(string), "config.stop") {
+		t.Errorf("warnings = %v, want one on config.stop", first["warnings"])
+	}
+	if first["StopCommand"] != "^SIGKILL" || first["Uuid"] != "0b9f0c36-8f7e-4f44-9a11-000000000001" {
+		t.Errorf("imported %v", first)
+	}
+	newer := strings.Replace(imgEggYAML, "'Moon Base'", "'Moon Base 2'", 1)
+	before := p.snapshot()
+	p.expectError(409, "POST", "/api/images", newer, `"Moon Base"`, first["Id"].(string), "uuid", "replace")
+	p.expectError(400, "POST", "/api/images?replace=maybe", newer, "replace")
+	p.expectUnchanged(before)
+
+	replaced := p.expect(200, "POST", "/api/images?replace=true", newer).object(t)
+	if replaced["Id"] != first["Id"] || replaced["Name"] != "Moon Base 2" {
+		t.Errorf("replace answered %v, want Id %v named Moon Base 2", replaced, first["Id"])
+	}
+	p.expectAudit("image.replace", first["Id"].(string))
+	if n := imgCount(t, p); n != 1 {
+		t.Errorf("%d templates after a replace, want 1", n)
+	}
+	p.expect(201, "POST", "/api/images?replace=1", imgBerth)
+}
+
+func TestDeployMustSupplyALockedRequiredVariable(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	user, node := setup(p)
+	imgCreate(t, p, imgEggYAML)
+	before := p.snapshot()
+	body := deployBody(user, node, "25565", "25565")
+	body["image"] = "Moon Base"
+	p.expectError(400, "POST", "/api/instances/deploy", body, "variables", "LICENSE_KEY", "required")
+	p.expectUnchanged(before)
+	body["variables"] = map[string]any{"LICENSE_KEY": "abc-123"}
+	in := p.expect(201, "POST", "/api/instances/deploy", body).object(t)["instance"].(map[string]any)
+	if got := in["Variables"]; !reflect.DeepEqual(got, map[string]any{"LICENSE_KEY": "abc-123"}) {
+		t.Errorf("Variables = %v", got)
+	}
 }

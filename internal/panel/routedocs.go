@@ -113,8 +113,9 @@ func routeDocs(m Mode) []routeDoc {
 		// Image templates.
 		{pattern: "GET /api/images", summary: "List image templates", auth: admin,
 			answers: map[int]any{ok: []images.Template{}}},
-		{pattern: "POST /api/images", summary: "Import an image template (Berth's format, or a Pterodactyl or Skyport one)", auth: admin,
-			body: anyObject, answers: map[int]any{created: images.Template{}}, errors: []int{conflict}},
+		{pattern: "POST /api/images", summary: "Import an image template (Berth's format, a Pterodactyl or Pelican egg in JSON or YAML, or a Skyport image)", auth: admin,
+			query: []queryParam{{name: "replace", doc: "true: update the template of the same uuid or name (200) instead of answering 409"}},
+			body:  anyObject, answers: map[int]any{created: importedView{}, ok: importedView{}}, errors: []int{conflict}},
 		{pattern: "DELETE /api/images/{id}", summary: "Delete an image template no instance uses", auth: admin,
 			answers: map[int]any{ok: messageView{}}, errors: []int{notFound, conflict}},
 

@@ -51,6 +51,7 @@ var storeSuite = []struct {
 	{"ConcurrentEnsureLocalNodeMakesOne", testConcurrentEnsureLocalNodeMakesOne},
 	{"DeployAboveTheNodesCoresIsInvalid", testDeployAboveTheNodesCoresIsInvalid},
 	{"AddMissingTemplatesAddsEachBuiltinOnce", testAddMissingTemplatesAddsEachBuiltinOnce},
+	{"ReplaceTemplateUpdatesByUUIDOrName", testReplaceTemplateUpdatesByUUIDOrName},
 	// Admin management of users and API keys (admin_test.go).
 	{"UpdateUserChangesOnlyWhatIsGiven", testUpdateUserChangesOnlyWhatIsGiven},
 	{"UpdateUserRejectsATakenNameOrUnknownUser", testUpdateUserRejectsATakenNameOrUnknownUser},

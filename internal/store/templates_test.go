@@ -130,3 +130,65 @@ func testAddMissingTemplatesAddsEachBuiltinOnce(t *testing.T, db database) {
 		}
 	}
 }
+
+// testReplaceTemplateUpdatesByUUIDOrName: a second import of an egg is a
+// conflict naming the stored template, unless it replaces it; a
+// replacement keeps the Id, matches by uuid before name, and gives the
+// template's instances a new generation so that their nodes get the new
+// spec.
+func testReplaceTemplateUpdatesByUUIDOrName(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "n", 8192, 10240, true)
+	egg := images.Template{Name: "Moon Base", UUID: "5d1c0f2e-0000-4000-8000-000000000001", Image: "alpine:3"}
+	first, err := st.SaveTemplate(ctx, egg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := instance(t, "a", "u", "n", "80")
+	in.TemplateID = first.ID
+	if err := st.CreateInstance(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.InstanceByID(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	renamed := egg
+	renamed.Name = "Moon Base 2"
+	_, err = st.SaveTemplate(ctx, renamed)
+	expectFault(t, "the same uuid again", err, fault.Exist, "Uuid")
+	if err == nil || !strings.Contains(err.Error(), `"Moon Base" (Id `+first.ID+`)`) {
+		t.Errorf("the conflict does not name the stored template: %v", err)
+	}
+	_, err = st.SaveTemplate(ctx, images.Template{Name: "moon base", Image: "alpine:3"})
+	expectFault(t, "the same name again", err, fault.Exist, "Name")
+
+	renamed.Image = "alpine:3.20"
+	got, created, err := st.ReplaceTemplate(ctx, renamed)
+	if err != nil || created || got.ID != first.ID {
+		t.Fatalf("replace by uuid = %+v, created %v, %v; want Id %s kept", got, created, err, first.ID)
+	}
+	row, err := st.TemplateByRef(ctx, first.ID)
+	if err != nil || row.Name != "Moon Base 2" || !strings.Contains(string(row.Doc), "alpine:3.20") {
+		t.Errorf("stored after replace: %+v, %v", row, err)
+	}
+	after, err := st.InstanceByID(ctx, "a")
+	if err != nil || after.Generation != before.Generation+1 {
+		t.Errorf("instance generation %d after replace (was %d), %v; want one more", after.Generation, before.Generation, err)
+	}
+
+	byName, created, err := st.ReplaceTemplate(ctx, images.Template{Name: "MOON BASE 2", Image: "alpine:3"})
+	if err != nil || created || byName.ID != first.ID {
+		t.Errorf("replace by name = %+v, created %v, %v; want Id %s kept", byName, created, err, first.ID)
+	}
+	fresh, created, err := st.ReplaceTemplate(ctx, images.Template{Name: "Mars Base", UUID: "other", Image: "alpine:3"})
+	if err != nil || !created || fresh.ID == first.ID {
+		t.Errorf("replace of nothing = %+v, created %v, %v; want a new template", fresh, created, err)
+	}
+	// A uuid of one template and the name of another: the name stays
+	// taken, and the conflict says by which.
+	_, _, err = st.ReplaceTemplate(ctx, images.Template{Name: "Mars Base", UUID: egg.UUID, Image: "alpine:3"})
+	expectFault(t, "replace onto another template's name", err, fault.Exist, "Name")
+}
