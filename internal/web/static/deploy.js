@@ -23,6 +23,8 @@
   const node = form.elements.nodeId;
   const suggestion = form.querySelector("[data-suggestion]");
   let suggested = form.elements.ports.value;
+  const firstHost = (ports) => ports.split(",")[0].trim().split(":").pop();
+  let firstPort = firstHost(suggested);
   function showNode() {
     const port = node.selectedOptions[0].dataset.port;
     const next = port === "0" ? "" : port;
@@ -30,11 +32,20 @@
       if (input.value === suggested) input.value = next;
     }
     suggested = next;
+    firstPort = firstHost(form.elements.ports.value);
     suggestion.textContent = next ? next + " is the first free host port on this node from 25565."
       : "No host port from 25565 up is free on this node.";
   }
   node.addEventListener("change", showNode);
   showNode();
+
+  // The primary port follows the first host port while the user has not
+  // set it apart.
+  form.elements.ports.addEventListener("input", () => {
+    const next = firstHost(form.elements.ports.value);
+    if (form.elements.primary.value === firstPort) form.elements.primary.value = next;
+    firstPort = next;
+  });
 
   // Errors about a variable ("variables: EULA: is required") or about the
   // image belong to a field of the template in view, which the default
