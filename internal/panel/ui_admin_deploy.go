@@ -169,7 +169,10 @@ func (s *Server) adminInstancesPage(w http.ResponseWriter, r *http.Request, v *w
 		}
 	}
 	view.Matched = len(kept)
-	from := min((f.Page-1)*instancesPerPage, len(kept))
+	if pages := (len(kept) + instancesPerPage - 1) / instancesPerPage; f.Page > max(pages, 1) {
+		return fault.InvalidField("page", "must be at most %d", max(pages, 1))
+	}
+	from := (f.Page - 1) * instancesPerPage
 	to := min(from+instancesPerPage, len(kept))
 	for _, in := range kept[from:to] {
 		view.Rows = append(view.Rows, adminInstanceRow{ID: in.ID, Name: in.Name, Owner: names[in.UserID],
@@ -233,8 +236,8 @@ type nodeChoice struct {
 
 // variableField is one of a template's variables as a form field.
 type variableField struct {
-	Key, Label, Description, Default, Type string
-	Required, Locked                       bool
+	Key, Label, Description, Default string
+	Required, Locked                 bool
 	// Choices, when set, make the field a <select>.
 	Choices []string
 	// Input is the type of the <input>: text or number.
@@ -347,7 +350,7 @@ func (s *Server) templateForms(r *http.Request) ([]templateForm, error) {
 // bounds and choices, and the rules in words for its hint.
 func fieldOf(key string, v images.Variable) variableField {
 	f := variableField{Key: key, Label: cmp.Or(v.Name, key), Description: v.Description, Default: v.Default,
-		Type: v.Type, Required: v.Required, Locked: !v.Editable(), Choices: v.OneOf, Input: "text"}
+		Required: v.Required, Locked: !v.Editable(), Choices: v.OneOf, Input: "text"}
 	bound := func(p *int64) string {
 		if p == nil {
 			return ""

@@ -120,6 +120,7 @@ func TestAdminInstancesPageStaysUnder50KBWith100InstancesAndPagesBeyond(t *testi
 	rest := slices.DeleteFunc(ids, func(id string) bool { return slices.Contains(first, id) })
 	p.expectRows(root, "/admin/instances?page=2", rest...)
 	p.expectPage(200, root, "/admin/instances?page=2", `<a class="button" href="/admin/instances" rel="prev">Previous</a>`, "Page 2")
+	p.expectPage(400, root, "/admin/instances?page=3", "page: must be at most 2")
 }
 
 func TestDeployPageSuggestsAPortFreeOnTheChosenNode(t *testing.T) {
