@@ -141,7 +141,7 @@
       bar.textContent = "The server prints faster than the console shows: lines are dropped until it slows down.";
       bar.hidden = false;
     } else if (line.startsWith("[berth] console output resumed") || / messages skipped: /.test(line)) {
-      bar.textContent = line.slice(8);
+      bar.textContent = line.charAt(8).toUpperCase() + line.slice(9);
       bar.hidden = false;
       clearTimeout(barTimer);
       barTimer = setTimeout(() => { bar.hidden = true; }, 10000);

@@ -44,7 +44,7 @@
     const r = await Berth.api("GET", base);
     if (!r.ok || !r.data) return;
     const d = r.data;
-    if (d.InternalState !== root.dataset.state || d.Node.Status !== root.dataset.node ||
+    if (d.InternalState !== root.dataset.state || d.Node.status !== root.dataset.node ||
       d.suspended !== (root.dataset.suspended !== undefined)) {
       location.reload();
       return;
