@@ -138,7 +138,7 @@
       if (i === 0) c.area.setAttribute("d", area);
     });
     c.now.textContent = nowText;
-    c.max.textContent = "Top of the chart: " + maxText;
+    c.max.textContent = "Top: " + maxText;
   }
 
   function draw(now) {
