@@ -3,8 +3,11 @@ package panel
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/access"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/web"
 )
 
@@ -49,5 +52,85 @@ func (s *Server) instancePage(tab string, need access.Permission, h instancePage
 	})
 }
 
-// instancePages registers the pages of one instance.
-func (s *Server) instancePages(page func(string, http.Handler)) {}
+// instancePages registers the pages of one instance: its overview, which
+// anyone with business on it may open, and its console.
+func (s *Server) instancePages(page func(string, http.Handler)) {
+	page("GET /instances/{id}", s.instancePage("overview", access.View.Need, s.overviewPage))
+	page("GET /instances/{id}/console", s.instancePage("console", access.ConsoleRead, s.consolePage))
+}
+
+// powerButton is one of the overview's power buttons, always shown.
+type powerButton struct {
+	Action, Label string
+	// When lists, space-separated, the power statuses the action is
+	// offered in; the page's script keeps Enabled in step with it.
+	When    string
+	Enabled bool
+}
+
+// powerActions are the overview's buttons and the statuses that offer
+// them, after the node's state machine (DESIGN §4): a start from any
+// state at rest, a stop or a restart of a process that is up, and a kill
+// of one that is up or will not stop.
+var powerActions = []powerButton{
+	{Action: nodeapi.ActionStart, Label: "Start", When: "stopped crashed offline"},
+	{Action: nodeapi.ActionRestart, Label: "Restart", When: "running"},
+	{Action: nodeapi.ActionStop, Label: "Stop", When: "starting running"},
+	{Action: nodeapi.ActionKill, Label: "Kill", When: "starting running stopping"},
+}
+
+// overviewView is the overview's own data.
+type overviewView struct {
+	Buttons []powerButton
+	// Blocked says why no power action can be taken now, whatever the
+	// status; "" when the status alone decides.
+	Blocked string
+	// Live is set when the viewer may read the console (console.read),
+	// whose stats events draw the charts.
+	Live bool
+	// Installing and Failed are the install's state.
+	Installing, Failed bool
+	// StateClass and NodeClass name the badges of the install's state and
+	// of the node's status (state-<class>).
+	StateClass, NodeClass string
+}
+
+// overviewPage renders an instance's overview.
+func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, v *web.Viewer, iv instancePageView) error {
+	blocked := powerBlocked(iv)
+	buttons := make([]powerButton, len(powerActions))
+	for i, b := range powerActions {
+		b.Enabled = blocked == "" && slices.Contains(strings.Fields(b.When), iv.State.Status)
+		buttons[i] = b
+	}
+	iv.Page = overviewView{Buttons: buttons, Blocked: blocked, Live: iv.Can(string(access.ConsoleRead)),
+		Installing: iv.State.InternalState == store.StateInstalling, Failed: iv.State.InternalState == store.StateFailed,
+		StateClass: strings.ToLower(iv.State.InternalState), NodeClass: strings.ToLower(iv.State.Node.Status)}
+	return s.render(w, r, "instance", web.Page{Title: iv.Instance.Name, Section: "instances", Viewer: v, Data: iv})
+}
+
+// powerBlocked says why the viewer can take no power action on the
+// instance now, or "" when its status alone decides.
+func powerBlocked(iv instancePageView) string {
+	st := iv.State
+	switch {
+	case !iv.Can(string(access.Power)):
+		return "You may not start or stop this server: that takes the power permission."
+	case st.Suspended:
+		return "This instance is suspended: it can be looked at, not started."
+	case st.InternalState == store.StateInstalling:
+		return "The server is being installed; it can be started once that is done."
+	case st.InternalState == store.StateFailed:
+		return "The install failed, so the server cannot be started."
+	case st.InternalState != store.StateReady:
+		return "The server is not ready yet."
+	case st.Node.Status == store.NodeOffline:
+		return "Its node is offline: power actions wait until it is back."
+	}
+	return ""
+}
+
+// consolePage renders an instance's console.
+func (s *Server) consolePage(w http.ResponseWriter, r *http.Request, v *web.Viewer, iv instancePageView) error {
+	return s.render(w, r, "console", web.Page{Title: iv.Instance.Name + " · Console", Section: "instances", Viewer: v, Data: iv})
+}
