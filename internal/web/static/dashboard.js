@@ -21,12 +21,18 @@
     });
   }
 
-  // Rows on screen are the ones whose usage is asked for.
+  // Rows on screen are the ones whose usage is asked for; a row that comes
+  // into view for the first time is filled at once.
   const visible = new Set();
   const seen = new IntersectionObserver((entries) => {
+    const fresh = [];
     for (const e of entries) {
-      if (e.isIntersecting) visible.add(e.target.dataset.instance); else visible.delete(e.target.dataset.instance);
+      const id = e.target.dataset.instance;
+      if (!e.isIntersecting) { visible.delete(id); continue; }
+      visible.add(id);
+      if (e.target.dataset.filled === undefined) { e.target.dataset.filled = ""; fresh.push(id); }
     }
+    if (fresh.length) loadUsage(fresh);
   });
   rows.forEach((tr) => seen.observe(tr));
 
@@ -46,8 +52,10 @@
     }
   }
 
-  async function refreshUsage() {
-    const ids = [...visible].filter((id) => rows.get(id).dataset.stats !== undefined).slice(0, 30);
+  function refreshUsage() { return loadUsage([...visible]); }
+
+  async function loadUsage(list) {
+    const ids = list.filter((id) => rows.get(id).dataset.stats !== undefined).slice(0, 30);
     await Promise.all(ids.map(async (id) => {
       const tr = rows.get(id);
       const r = await Berth.api("GET", "/api/client/instances/" + encodeURIComponent(id) + "/stats");
@@ -63,5 +71,5 @@
     if (!document.hidden) await Promise.all([refreshStatus(), refreshUsage()]);
     setTimeout(tick, 5000);
   }
-  setTimeout(tick, 300);
+  setTimeout(tick, 5000);
 })();
