@@ -62,22 +62,28 @@
     setTimeout(() => t.remove(), bad ? 8000 : 4000);
   };
 
+  // buttonRow makes a dialog's Cancel and yes buttons, in a row.
+  Berth.buttonRow = function (yes, yesClass, yesType) {
+    const row = document.createElement("div");
+    row.className = "row";
+    const no = document.createElement("button");
+    no.type = "button";
+    no.textContent = "Cancel";
+    const ok = document.createElement("button");
+    ok.type = yesType || "button";
+    ok.className = yesClass;
+    ok.textContent = yes;
+    row.append(no, ok);
+    return { row, no, ok };
+  };
+
   // confirm asks a yes/no question in a dialog of the page's style.
   Berth.confirm = function (text, yes) {
     return new Promise((resolve) => {
       const d = document.createElement("dialog");
       const p = document.createElement("p");
       p.textContent = text;
-      const row = document.createElement("div");
-      row.className = "row";
-      const no = document.createElement("button");
-      no.type = "button";
-      no.textContent = "Cancel";
-      const ok = document.createElement("button");
-      ok.type = "button";
-      ok.className = "danger";
-      ok.textContent = yes || "Confirm";
-      row.append(no, ok);
+      const { row, no, ok } = Berth.buttonRow(yes || "Confirm", "danger");
       d.append(p, row);
       document.body.append(d);
       const done = (v) => { d.close(); d.remove(); resolve(v); };

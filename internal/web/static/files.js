@@ -25,16 +25,7 @@
       input.required = true;
       input.autocomplete = "off";
       input.spellcheck = false;
-      const row = document.createElement("div");
-      row.className = "row";
-      const no = document.createElement("button");
-      no.type = "button";
-      no.textContent = "Cancel";
-      const ok = document.createElement("button");
-      ok.type = "submit";
-      ok.className = "primary";
-      ok.textContent = yes;
-      row.append(no, ok);
+      const { row, no } = Berth.buttonRow(yes, "primary", "submit");
       f.append(l, input, row);
       d.append(f);
       document.body.append(d);
