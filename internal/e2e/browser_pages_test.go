@@ -158,7 +158,7 @@ func TestBrowserSignInRefusesWrongPassword(t *testing.T) {
 // strictLinks makes the crawl fail on a navigation link that answers 404.
 // It is false while pages of issue 9 are still landing: such a link is
 // logged, and its 404 page checked like any other page.
-const strictLinks = false
+const strictLinks = true
 
 // TestBrowserPagesKeepTheRules visits, as an admin and as a plain user,
 // every page the navigation links to and the tabs of one instance, at 1280
