@@ -114,7 +114,9 @@ func consoleHasLine(line string, prefix bool) string {
 // people do in the browser, each step a subtest with its own browser: an
 // admin deploys through the form for a user, who watches the console, sends
 // a command, stops and starts the server, uploads and edits a file, and
-// shares the instance with a subuser who sees only what was granted.
+// shares the instance with a subuser who sees only what was granted. Then
+// every page is crawled as each of them and checked against the rules of
+// every page (checkEveryPage).
 func TestBrowserInstanceFlows(t *testing.T) {
 	c := newCluster(t, clusterOptions{nodes: 1})
 	c.importTemplate(flowTemplate)
@@ -162,6 +164,11 @@ func TestBrowserInstanceFlows(t *testing.T) {
 	t.Run("a subuser sees only what was granted", func(t *testing.T) {
 		grantConsoleRead(t, c, owner, sub, id)
 		subuserSeesGrant(t, c, sub, id)
+	})
+	// Last, so that the instance's pages show what the flows left behind:
+	// a running server, a file, a subuser.
+	t.Run("every page keeps the rules", func(t *testing.T) {
+		checkEveryPage(t, c, admin, owner, sub)
 	})
 }
 
@@ -264,7 +271,7 @@ func subuserSeesGrant(t *testing.T, c *cluster, sub webUser, id string) {
 	b.waitText("that takes the power permission")
 
 	b.open("/instances/" + id + "/console")
-	b.waitFor("the console's output", consoleHasLine("hello from the browser", false))
+	b.waitFor("the console's output", consoleHasLine("Server ready on port", true))
 	if !eval[bool](b, `document.getElementById("command-line").disabled`) {
 		t.Error("the subuser without console.write may type in the console")
 	}
