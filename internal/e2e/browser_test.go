@@ -373,7 +373,14 @@ func (b *browser) open(path string) {
 // meanwhile is just not ready yet.
 func (b *browser) waitFor(what, js string) {
 	b.tb.Helper()
-	deadline := time.Now().Add(browserTimeout)
+	b.waitForWithin(browserTimeout, what, js)
+}
+
+// waitForWithin is waitFor with its own timeout, for what the page shows
+// only once the server has done something slow (an install, a start).
+func (b *browser) waitForWithin(timeout time.Duration, what, js string) {
+	b.tb.Helper()
+	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -382,7 +389,7 @@ func (b *browser) waitFor(what, js string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.fatalf("waited %s for %s on %s (last error: %v)", browserTimeout, what, b.path(), err)
+			b.fatalf("waited %s for %s on %s (last error: %v)", timeout, what, b.path(), err)
 		}
 		<-tick.C
 	}
@@ -433,13 +440,15 @@ func controlByLabel(text string) string {
 }
 
 // fill types value into the visible field labelled text, replacing what
-// it held.
+// it held. The field is emptied through its value, as deleting its text
+// would, and not with chromedp.Clear, which empties the value attribute
+// only: that leaves a value typed or set by a script in place.
 func (b *browser) fill(label, value string) {
 	b.tb.Helper()
 	field := controlByLabel(label)
 	b.waitFor("a visible field labelled "+quote(label), field+".filter(c => c.getClientRects().length > 0).length === 1")
-	b.do("fill "+quote(label), chromedp.Clear(chromedp.JSPath(field+"[0]")),
-		chromedp.SendKeys(chromedp.JSPath(field+"[0]"), value))
+	eval[bool](b, `(() => { const c = `+field+`[0]; c.value = ""; c.dispatchEvent(new Event("input", { bubbles: true })); return true; })()`)
+	b.do("fill "+quote(label), chromedp.SendKeys(chromedp.JSPath(field+"[0]"), value))
 }
 
 // press sends one key to the focused element, as the keyboard would.
