@@ -122,8 +122,14 @@ func TestBrowserInstanceFlows(t *testing.T) {
 	c.importTemplate(flowTemplate)
 	admin := c.addUser("admin-flows", true)
 	owner := webUser{id: c.userID, name: "e2e", password: "e2e-password"}
-	sub := c.addUser("sub", false)
 	port := freePorts(t, 1)[0]
+
+	var sub webUser
+	if !t.Run("an admin creates a user in the browser", func(t *testing.T) {
+		sub = createUserThroughForm(t, c, admin, "sub")
+	}) {
+		return
+	}
 
 	var id string
 	if !t.Run("deploy through the admin form", func(t *testing.T) {
@@ -284,4 +290,38 @@ func subuserSeesGrant(t *testing.T, c *cluster, sub webUser, id string) {
 		}
 		b.checkErrors()
 	}
+}
+
+// createUserThroughForm signs admin in, creates a plain user named name on
+// the Users page, and checks that the user exists and can sign in.
+func createUserThroughForm(t *testing.T, c *cluster, admin webUser, name string) webUser {
+	b := newBrowser(t, c.url)
+	b.signIn(admin.name, admin.password, "")
+	b.open("/admin/users")
+	b.fill("Username", name)
+	b.fill("Email", name+"@example.com")
+	b.fill("Password", browserPassword)
+	b.click("Create user")
+	b.waitFor("the new user in the list", `[...document.querySelectorAll("#users td")].some((td) => td.textContent.trim() === `+quote(name)+`)`)
+	b.checkErrors()
+	var users []struct {
+		UserID   string `json:"userId"`
+		Username string `json:"username"`
+		Admin    bool   `json:"admin"`
+	}
+	c.mustCall(http.MethodGet, "/api/users", nil, http.StatusOK, &users)
+	for _, u := range users {
+		if u.Username == name {
+			if u.Admin {
+				t.Errorf("the user made on the Users page is an admin")
+			}
+			signedIn := newBrowser(t, c.url)
+			signedIn.signIn(name, browserPassword, "")
+			signedIn.waitText("Your instances")
+			signedIn.checkErrors()
+			return webUser{id: u.UserID, name: name, password: browserPassword}
+		}
+	}
+	t.Fatalf("the Users page's form made no user %q: %+v", name, users)
+	return webUser{}
 }
