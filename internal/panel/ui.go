@@ -93,10 +93,9 @@ func (s *Server) viewer(r *http.Request) (*web.Viewer, caller, error) {
 
 // render renders a page for v with the status 200.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p web.Page) error {
-	if err := s.site.Render(w, http.StatusOK, name, p); err != nil {
-		s.logError(r, "render page", err)
-	}
-	return nil
+	// Site.Render writes nothing when the template fails, so the error
+	// page can still answer.
+	return s.site.Render(w, http.StatusOK, name, p)
 }
 
 // errorView is the data of the error page.
@@ -166,7 +165,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // localPath is p when it is a path on this panel, and "/" otherwise: a
 // sign-in link must not send the user to another site.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	// Browsers drop tabs and newlines from a URL, so "/\t/evil.example"
+	// would leave as "//evil.example": no control character is let in.
+	control := func(r rune) bool { return r < 0x20 || r == 0x7f }
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsFunc(p, control) {
 		return "/"
 	}
 	return p

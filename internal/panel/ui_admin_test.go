@@ -203,3 +203,21 @@ func TestAdminListsOfManyRowsRenderEveryRow(t *testing.T) {
 		}
 	}
 }
+
+// TestAnAdminCannotDropItsOwnAdminRole: the Users page's edit dialog must
+// not let the only admin lock itself out; another admin still can.
+func TestAnAdminCannotDropItsOwnAdminRole(t *testing.T) {
+	p := newPanel(t, panel.Config{})
+	root := p.addUser("root", true)
+	other := p.addUser("other", true)
+	session := p.signIn("root", "")
+	r := p.expectAs(409, cred{cookie: session}, "PATCH", "/api/users/"+root, map[string]any{"admin": false})
+	if msg := r.errorMessage(t); !strings.HasPrefix(msg, "admin:") {
+		t.Errorf("refusal %q does not name the admin field", msg)
+	}
+	p.expectAs(200, cred{cookie: session}, "PATCH", "/api/users/"+other, map[string]any{"admin": false})
+	body := p.expectPage(200, session, "/admin/users")
+	if !strings.Contains(body, `data-self`) {
+		t.Error("the Users page does not mark the viewer's own row for the edit dialog")
+	}
+}

@@ -341,6 +341,8 @@ type permissionChoice struct {
 	Name access.Permission
 	// Help says in one line what it allows.
 	Help string
+	// Grantable is set when the viewer holds it, and so may grant it.
+	Grantable bool
 }
 
 // permissionHelp explains each permission of access.All.
@@ -379,7 +381,7 @@ func (s *Server) subusersPage(w http.ResponseWriter, r *http.Request, v *web.Vie
 	}
 	view := subusersView{Permissions: make([]permissionChoice, len(access.All))}
 	for i, p := range access.All {
-		view.Permissions[i] = permissionChoice{Name: p, Help: permissionHelp[p]}
+		view.Permissions[i] = permissionChoice{Name: p, Help: permissionHelp[p], Grantable: slices.Contains(iv.Held, p)}
 	}
 	for _, sub := range list {
 		row := subuserRow{Subuser: sub, Holds: map[access.Permission]bool{}}

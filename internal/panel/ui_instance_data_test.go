@@ -228,3 +228,18 @@ func TestActivityPageShowsEntriesAsTimesAndPages(t *testing.T) {
 	without(t, "the second page", next, `data-label="Detail">second<`)
 	d.pageAs(400, "owner", "/instances/"+d.id+"/activity?after=nonsense")
 }
+
+// TestSubusersPageOffersOnlyWhatTheViewerMayGrant: a subuser who manages
+// subusers sees the permissions it lacks, but cannot tick them.
+func TestSubusersPageOffersOnlyWhatTheViewerMayGrant(t *testing.T) {
+	d := newDataPages(t)
+	d.grant(d.id, d.userID("reader"), access.FilesRead, access.Subusers)
+	page := d.pageAs(200, "reader", "/instances/"+d.id+"/subusers")
+	for _, p := range access.All {
+		held := p == access.FilesRead || p == access.Subusers
+		disabled := strings.Contains(page, `value="`+string(p)+`" data-type="list" disabled`)
+		if held == disabled {
+			t.Errorf("permission %s: disabled %v in the add form, want %v", p, disabled, !held)
+		}
+	}
+}

@@ -19,7 +19,7 @@ func TestPagesSendAStrangerToSignInAndBack(t *testing.T) {
 		`for="username"`, `for="password"`, `for="code"`)
 	lacks(t, "sign-in page", body, p.key)
 	// A next that leaves the panel is not followed.
-	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example"} {
+	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "/%09/evil.example/x", "/%0a/evil.example"} {
 		p.expectPage(200, "", "/login?next="+next, `data-then="/"`)
 	}
 }

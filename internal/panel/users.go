@@ -194,7 +194,8 @@ func pathUserID(r *http.Request) (string, error) {
 }
 
 // updateUser changes a user's username, email, password or admin flag:
-// PATCH /api/users/{userId}. A new password ends the user's sessions.
+// PATCH /api/users/{userId}. A new password ends the user's sessions. An
+// admin user may not remove its own admin role.
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUserID(r)
 	if err != nil {
@@ -207,6 +208,11 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	ch, err := readUserChange(b)
 	if err != nil {
 		return err
+	}
+	if ch.Admin != nil && !*ch.Admin && callerOf(r).UserID == id {
+		// An admin who drops its own role may be the last one, locked
+		// out of every admin page: another admin, or a key, must do it.
+		return fault.New(fault.Conflict, "admin: you cannot remove your own admin role; another admin can")
 	}
 	u, err := s.store.UpdateUser(r.Context(), id, ch)
 	s.forgetUser(id)

@@ -214,8 +214,8 @@ func SetHeaders(h http.Header) {
 }
 
 // Render answers with the page template name executed on p. The page is
-// rendered into a buffer first, so that a template error is a 500 and not
-// half a page.
+// rendered into a buffer first, so that a template error is returned with
+// nothing written, for the caller to answer, and not half a page.
 func (s *Site) Render(w http.ResponseWriter, status int, name string, p Page) error {
 	t, ok := s.pages[name]
 	if !ok {
@@ -228,8 +228,8 @@ func (s *Site) Render(w http.ResponseWriter, status int, name string, p Page) er
 	SetHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, err := w.Write(b.Bytes())
-	return err
+	w.Write(b.Bytes()) // a failed write is the client gone: nothing to answer
+	return nil
 }
 
 // FormatBytes writes n bytes in binary units: "512 B", "1.5 KiB", "2.0 GiB".

@@ -14,18 +14,7 @@
 //     field name of the audit log's filters.
 "use strict";
 (function () {
-  const flashKey = "berth.admin.flash";
-
-  // reload shows the list as it now is, with a notice once it has loaded.
-  function reload(notice) {
-    if (notice) sessionStorage.setItem(flashKey, notice);
-    location.reload();
-  }
-  const flash = sessionStorage.getItem(flashKey);
-  if (flash) {
-    sessionStorage.removeItem(flashKey);
-    Berth.toast(flash);
-  }
+  const reload = Berth.reload;
 
   // reveal shows a secret once. Closing the dialog forgets it and reloads
   // the list, which never holds it.
@@ -69,6 +58,8 @@
       form.elements.username.value = button.dataset.username;
       form.elements.email.value = button.dataset.email;
       form.elements.admin.checked = button.dataset.admin !== undefined;
+      // One's own admin role is another admin's to remove (the API refuses).
+      form.elements.admin.disabled = button.dataset.self !== undefined;
     }
     d.showModal();
     form.querySelector("input").focus();

@@ -182,8 +182,20 @@
   function then(el, data) {
     el.dispatchEvent(new CustomEvent("berth:done", { bubbles: true, detail: data }));
     const next = el.dataset.then;
-    if (next === "reload") location.reload();
+    if (next === "reload") Berth.reload(el.dataset.done);
     else if (next && next.startsWith("/")) location.assign(next);
+  }
+
+  // reload shows the page as it now is, with notice, when given, shown once
+  // it has loaded: a toast before a reload would vanish unread.
+  const flashKey = "berth.flash";
+  Berth.reload = function (notice) {
+    if (notice) sessionStorage.setItem(flashKey, notice);
+    location.reload();
+  };
+  function showFlash() {
+    const notice = sessionStorage.getItem(flashKey);
+    if (notice) { sessionStorage.removeItem(flashKey); Berth.toast(notice); }
   }
   function split(spec) {
     const i = spec.indexOf(" ");
@@ -223,7 +235,7 @@
       if (el.dataset.body) body = JSON.parse(el.dataset.body);
       const r = await Berth.busy(el, () => Berth.api(method, url, body));
       if (!r.ok) { Berth.toast(Berth.errorText(r), true); return; }
-      if (el.dataset.done) Berth.toast(el.dataset.done);
+      if (el.dataset.done && el.dataset.then !== "reload") Berth.toast(el.dataset.done);
       then(el, r.data);
     } else if (el.dataset.copy !== undefined || el.dataset.copyFrom || el.dataset.copyPrev !== undefined) {
       e.preventDefault();
@@ -271,5 +283,5 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", () => { Berth.localTimes(); markCurrent(); });
+  document.addEventListener("DOMContentLoaded", () => { Berth.localTimes(); markCurrent(); showFlash(); });
 })();
