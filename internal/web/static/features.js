@@ -28,9 +28,12 @@
       new Blob(["eula=true\n"], { type: "text/plain; charset=utf-8" })));
     if (!r.ok) { Berth.toast("Accept the EULA: " + Berth.errorText(r), true); return; }
     eula.dataset.settled = "";
-    eula.querySelector("p").textContent = "The EULA is accepted: eula.txt says eula=true." + (start ? "" : " The server can be started now.");
+    // A server that runs has already given up on the EULA: it needs a start.
+    const up = ["starting", "running"].includes(document.querySelector("[data-status]").textContent);
+    eula.querySelector("p").textContent = "The EULA is accepted: eula.txt says eula=true." +
+      (start && !up ? "" : " The server reads it when it next starts.");
     accept.remove();
-    if (start) start.hidden = false;
+    if (start && !up) start.hidden = false;
   });
   if (start) start.addEventListener("click", async () => {
     const r = await Berth.busy(start, () => Berth.api("POST", base + "/power", { action: "start" }));
