@@ -22,6 +22,11 @@ type instancePageView struct {
 	Tab   string
 	// Page is the tab's own data.
 	Page any
+	// Notices are what the template's features say on this page (the
+	// overview and the console fill them).
+	Notices []featureNotice
+	// in is the instance as stored, for the pages that read more of it.
+	in store.Instance
 }
 
 // Can reports whether the viewer holds permission p, for templates:
@@ -47,7 +52,7 @@ func (s *Server) instancePage(tab string, need access.Permission, h instancePage
 		p := callerOf(r)
 		shared := t.in.UserID != v.ID && !p.IsAdmin()
 		iv := instancePageView{Instance: viewCard(t.in, shared, slices.Contains(t.held, access.ConsoleRead)),
-			State: viewInstance(t.in), Held: t.held, Tab: tab}
+			State: viewInstance(t.in), Held: t.held, Tab: tab, in: t.in}
 		return h(w, r, v, iv)
 	})
 }
@@ -97,6 +102,11 @@ type overviewView struct {
 
 // overviewPage renders an instance's overview.
 func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, v *web.Viewer, iv instancePageView) error {
+	notices, err := s.featureNotices(r, iv, false)
+	if err != nil {
+		return err
+	}
+	iv.Notices = notices
 	blocked := powerBlocked(iv)
 	buttons := make([]powerButton, len(powerActions))
 	for i, b := range powerActions {
@@ -132,5 +142,10 @@ func powerBlocked(iv instancePageView) string {
 
 // consolePage renders an instance's console.
 func (s *Server) consolePage(w http.ResponseWriter, r *http.Request, v *web.Viewer, iv instancePageView) error {
+	notices, err := s.featureNotices(r, iv, true)
+	if err != nil {
+		return err
+	}
+	iv.Notices = notices
 	return s.render(w, r, "console", web.Page{Title: iv.Instance.Name + " · Console", Section: "instances", Viewer: v, Data: iv})
 }

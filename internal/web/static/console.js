@@ -152,6 +152,7 @@
     const el = lineOf(line);
     if (cls) el.className = cls;
     else if (line.startsWith("[berth] ")) { el.className = "notice"; notice(line); }
+    else Berth.featureLine(line);
     add(el);
   }
 

@@ -165,6 +165,7 @@
     event(m) {
       if (m.event === "status" && typeof m.data === "string") setStatus(m.data);
       else if (m.event === "stats" && m.data) add(m.data);
+      else if (m.event === "output" && typeof m.data === "string") Berth.featureLine(m.data);
     },
     link(state, seconds) {
       live = state === "open";
