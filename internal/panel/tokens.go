@@ -104,11 +104,16 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]tokenView, len(list))
 	for i, t := range list {
-		out[i] = tokenView{ID: t.ID, Name: t.Name, ReadOnly: t.ReadOnly, ExpiresAt: optionalTime(t.ExpiresAt),
-			LastUsedAt: optionalTime(t.LastUsedAt), CreatedAt: t.CreatedAt}
+		out[i] = viewToken(t)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// viewToken shapes a stored token: never its hash.
+func viewToken(t store.AccessToken) tokenView {
+	return tokenView{ID: t.ID, Name: t.Name, ReadOnly: t.ReadOnly, ExpiresAt: optionalTime(t.ExpiresAt),
+		LastUsedAt: optionalTime(t.LastUsedAt), CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {

@@ -93,8 +93,7 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, v *web.Viewe
 	now := s.now()
 	rows := make([]tokenRow, len(list))
 	for i, t := range list {
-		rows[i] = tokenRow{tokenView: tokenView{ID: t.ID, Name: t.Name, ReadOnly: t.ReadOnly, ExpiresAt: optionalTime(t.ExpiresAt),
-			LastUsedAt: optionalTime(t.LastUsedAt), CreatedAt: t.CreatedAt}, Expired: !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)}
+		rows[i] = tokenRow{tokenView: viewToken(t), Expired: !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)}
 	}
 	return s.render(w, r, "account-tokens", web.Page{Title: "Access tokens", Section: "account", Viewer: v, Data: rows})
 }
