@@ -66,7 +66,7 @@ const SQLiteFile = "berth.db"
 func Open(ctx context.Context, url, dataDir string) (*Store, error) {
 	var s *Store
 	var err error
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+	if isPostgres(url) {
 		s, err = openPostgres(url)
 	} else {
 		if url == "" {
