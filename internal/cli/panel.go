@@ -130,12 +130,20 @@ func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// listen passes the other panels' changes to the API's caches until ctx
-// ends (store.Listen: PostgreSQL only), reconnecting after a pause when
-// the connection drops.
+// listen passes the other panels' changes to the API's caches, and their
+// changes to a node's instances to the reconciler (a deploy served by
+// another panel, for a node this one drives), until ctx ends
+// (store.Listen: PostgreSQL only), reconnecting after a pause when the
+// connection drops.
 func (p *panelProcess) listen(ctx context.Context) {
+	changed := func(table, node string) {
+		p.api.Changed(table)
+		if node != "" {
+			p.rec.Kick()
+		}
+	}
 	for {
-		err := p.store.Listen(ctx, p.api.Changed)
+		err := p.store.Listen(ctx, changed)
 		if err == nil {
 			return
 		}

@@ -26,7 +26,7 @@ func twoPanels(t *testing.T) (a, b *testPanel) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := b.st.Listen(ctx, func(table string) {
+		if err := b.st.Listen(ctx, func(table, _ string) {
 			b.server.Changed(table)
 			select {
 			case heard <- table:

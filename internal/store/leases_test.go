@@ -137,7 +137,7 @@ func TestListenHearsOtherPanelsWrites(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if err := st.Listen(lctx, func(table string) { ch <- table }); err != nil {
+			if err := st.Listen(lctx, func(table, node string) { ch <- table + node }); err != nil {
 				t.Error(err)
 			}
 		}()

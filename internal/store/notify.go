@@ -27,8 +27,10 @@ var quietColumns = []string{"last_seen", "lease_expires", "last_seen_at", "last_
 
 // installNotify makes, on PostgreSQL, a trigger on every table of the
 // schema (but quietTables) that announces each change of a row on
-// changesChannel with the payload "<schema>.<table> <application_name>"
-// (the writer's origin, see openPostgres). PostgreSQL folds the
+// changesChannel with the payload "<schema>.<table> <application_name>
+// <node_id>" (the writer's origin, see openPostgres; and the node of the
+// row, for a table that has a node_id column, so that only the panel
+// driving that node need look). PostgreSQL folds the
 // same payload sent many times in one transaction into one notification,
 // so a bulk write costs one message. It runs at every open, after the
 // migrations, so that tables a new migration adds are covered; the
@@ -55,7 +57,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	PERFORM pg_notify('` + changesChannel + `',
-		TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME || ' ' || current_setting('application_name'));
+		TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME || ' ' || current_setting('application_name') || ' ' ||
+		COALESCE(CASE TG_OP WHEN 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END ->> 'node_id', ''));
 	RETURN NULL;
 END $$`
 	if _, err := conn.ExecContext(ctx, fn); err != nil {
@@ -103,14 +106,15 @@ func isQuietTable(t string) bool {
 
 // Listen holds one connection listening to the changes other processes
 // make to the database (PostgreSQL announces them; see installNotify), and
-// calls changed with each changed table's name, after bumping Version so
-// that caches keyed by it are dropped too. It calls changed("") once it
+// calls changed with each changed table's name and, for rows that belong
+// to a node (instances, removals), the node's ID, after bumping Version so
+// that caches keyed by it are dropped too. It calls changed("", "") once it
 // listens: whatever happened before went unseen, so anything may have
 // changed. It returns when ctx ends (nil) or the connection fails; the
 // caller reconnects. This process's own writes are not passed on: it
 // knows them already. On SQLite, where one panel owns the file, there is
 // no one else to hear from, and Listen waits for ctx to end.
-func (s *Store) Listen(ctx context.Context, changed func(table string)) error {
+func (s *Store) Listen(ctx context.Context, changed func(table, node string)) error {
 	if !s.pg {
 		<-ctx.Done()
 		return nil
@@ -128,19 +132,20 @@ func (s *Store) Listen(ctx context.Context, changed func(table string)) error {
 		return listenError(ctx, err)
 	}
 	s.version.Add(1)
-	changed("")
+	changed("", "")
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return listenError(ctx, err)
 		}
-		where, origin, _ := strings.Cut(n.Payload, " ")
+		where, rest, _ := strings.Cut(n.Payload, " ")
+		origin, node, _ := strings.Cut(rest, " ")
 		table, ok := strings.CutPrefix(where, schema+".")
 		if !ok || origin == s.origin {
 			continue // another schema's panels, or this process's write
 		}
 		s.version.Add(1)
-		changed(table)
+		changed(table, node)
 	}
 }
 
