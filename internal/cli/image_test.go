@@ -134,7 +134,7 @@ func TestPanelInstallsTheBuiltinTemplatesOnFirstStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.store.Close()
+		p.close()
 	}
 	got := storedTemplates(t, data)
 	want := []string{"Minecraft Bedrock", "Minecraft Java (Paper)", "Node.js app", "Python app", "Team Fortress 2 (SteamCMD)"}

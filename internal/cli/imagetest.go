@@ -298,7 +298,7 @@ func (env *testEnv) close(instanceID string) error {
 		env.rt.Close()
 	}
 	if env.panel != nil {
-		env.panel.store.Close()
+		env.panel.close()
 	}
 	if err := os.RemoveAll(env.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", env.dir, err))

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/images"
@@ -26,7 +28,7 @@ func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	defer p.store.Close()
+	defer p.close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -49,6 +51,14 @@ type panelProcess struct {
 	api   *panel.Server
 	rec   *reconcile.Reconciler
 	log   *slog.Logger
+	// unlock lets go of the SQLite database (store.LockPanel).
+	unlock func()
+}
+
+// close closes the database, then lets another panel have it.
+func (p *panelProcess) close() {
+	p.store.Close()
+	p.unlock()
 }
 
 func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelProcess, error) {
@@ -64,8 +74,13 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := store.LockPanel(cfg.DatabaseURL, data)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, data)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	builtins, err := images.Builtins()
@@ -74,15 +89,31 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	}
 	if err != nil {
 		st.Close()
+		unlock()
 		return nil, fmt.Errorf("built-in templates: %w", err)
 	}
-	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS})
+	address := cfg.PublicURL
+	if address == "" {
+		address = cfg.Listen
+	}
+	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS, PanelID: panelID(), PanelAddress: address})
 	api := panel.New(panel.Config{
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 	})
-	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
+	return &panelProcess{store: st, api: api, rec: rec, log: log, unlock: unlock}, nil
+}
+
+// panelID names this panel process among those sharing a database: the
+// machine's name, for the operator reading GET /api/nodes' drivenBy, and
+// a random part, since a restarted panel is another holder.
+func panelID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "panel"
+	}
+	return host + "-" + store.NewID(3)
 }
 
 // serve runs the API on ln and the reconciler until ctx ends, then shuts
@@ -92,8 +123,35 @@ func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.rec.Run(recCtx) })
+	wg.Go(func() { p.listen(recCtx) })
 	err := p.api.Serve(ctx, ln)
 	stopRec()
 	wg.Wait()
 	return err
+}
+
+// listen passes the other panels' changes to the API's caches, and their
+// changes to a node's instances to the reconciler (a deploy served by
+// another panel, for a node this one drives), until ctx ends
+// (store.Listen: PostgreSQL only), reconnecting after a pause when the
+// connection drops.
+func (p *panelProcess) listen(ctx context.Context) {
+	changed := func(table, node string) {
+		p.api.Changed(table)
+		if node != "" {
+			p.rec.Kick()
+		}
+	}
+	for {
+		err := p.store.Listen(ctx, changed)
+		if err == nil {
+			return
+		}
+		p.log.Warn("listen for other panels' changes; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -40,7 +40,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	defer p.store.Close()
+	defer p.close()
 	data, _ := config.AbsData(cfg.Data)
 	nodeDir := filepath.Join(data, "node")
 	if err := ensureLocalNode(ctx, p.store, nodeDir, *nodeListen); err != nil {

@@ -62,6 +62,8 @@ type clusterOptions struct {
 	// installTimeout is the panel's -install-timeout; zero keeps the
 	// panel's default.
 	installTimeout time.Duration
+	// database is the panel's -database; empty is SQLite in its folder.
+	database string
 }
 
 // cluster is one `berth panel` and its `berth node` daemons, each a
@@ -128,7 +130,12 @@ func newCluster(tb testing.TB, opts clusterOptions) *cluster {
 	if opts.installTimeout > 0 {
 		c.panelArgs = append(c.panelArgs, "-install-timeout", opts.installTimeout.String())
 	}
-	c.key = lastLine(c.runBerth("apikey", "create", "-name", "e2e", "-data", c.panelDir))
+	keyArgs := []string{"apikey", "create", "-name", "e2e", "-data", c.panelDir}
+	if opts.database != "" {
+		c.panelArgs = append(c.panelArgs, "-database", opts.database)
+		keyArgs = append(keyArgs, "-database", opts.database)
+	}
+	c.key = lastLine(c.runBerth(keyArgs...))
 	if !strings.HasPrefix(c.key, "berth_") {
 		tb.Fatalf("apikey create: last line %q is not an API key", c.key)
 	}
@@ -259,19 +266,26 @@ func (c *cluster) signal(p *process, sig syscall.Signal) {
 // startPanel starts the panel and waits until /healthz answers 200.
 func (c *cluster) startPanel() {
 	c.tb.Helper()
-	p := c.start("panel", c.panelArgs...)
-	c.panel = p
-	c.eventually(startTimeout, "the panel to answer /healthz", func() (bool, string) {
+	c.panel = c.startPanelAt(c.url, c.panelArgs)
+}
+
+// startPanelAt starts a panel with args, serving at url, and waits until
+// its /healthz answers 200.
+func (c *cluster) startPanelAt(url string, args []string) *process {
+	c.tb.Helper()
+	p := c.start("panel", args...)
+	c.eventually(startTimeout, "the panel at "+url+" to answer /healthz", func() (bool, string) {
 		if p.exited() {
 			c.tb.Fatalf("the panel exited at start:\n%s", tail(p.logPath, 30))
 		}
-		resp, err := c.http.Get(c.url + "/healthz")
+		resp, err := c.http.Get(url + "/healthz")
 		if err != nil {
 			return false, err.Error()
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
+	return p
 }
 
 // killPanel kills the panel with SIGKILL: no shutdown code runs.
@@ -410,6 +424,11 @@ func freePorts(tb testing.TB, n int) []int {
 // nil, and decodes a JSON answer into out when out is not nil. It returns
 // the status, or the transport error.
 func (c *cluster) call(method, path string, body, out any) (int, error) {
+	return c.callAt(c.url, c.key, method, path, body, out)
+}
+
+// callAt is call to the panel at base with key.
+func (c *cluster) callAt(base, key, method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -418,11 +437,11 @@ func (c *cluster) call(method, path string, body, out any) (int, error) {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.url+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("x-api-key", c.key)
+	req.Header.Set("x-api-key", key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -326,3 +326,22 @@ func callerOf(r *http.Request) access.Principal {
 	p, _ := access.FromContext(r.Context())
 	return p
 }
+
+// credentialTables are the tables whose changes can end or change a
+// cached credential: the credentials themselves and the users behind
+// them.
+var credentialTables = map[string]bool{
+	"": true, "users": true, "api_keys": true, "sessions": true, "access_tokens": true, "two_factor": true,
+}
+
+// Changed is told of each change another panel made to the database
+// (store.Listen; "" when changes may have gone unheard). Cached answers
+// follow the store's Version, which Listen moves; cached credentials are
+// dropped here when their tables changed, so that a key revoked or a
+// session ended on another panel stops working on this one at once,
+// not when its entry ages out.
+func (s *Server) Changed(table string) {
+	if credentialTables[table] {
+		s.creds.forget(func(caller) bool { return true })
+	}
+}

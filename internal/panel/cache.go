@@ -62,10 +62,9 @@ func (c *responseCache) serve(w http.ResponseWriter, key string, version func() 
 // a credential, or the user behind one, forgets the entries it touches
 // after its write commits (Server.forgetCredential, Server.forgetUser).
 // A change made by another panel on the same database (a logout there, a
-// revoked key, a demoted user) takes effect here only when the entry ages
-// out, after credCacheTTL at most: that is why it is a few seconds.
-// Sharing these changes between panels (LISTEN/NOTIFY on PostgreSQL)
-// belongs to running several panels at scale.
+// revoked key, a demoted user) is heard through PostgreSQL's LISTEN
+// (Server.Changed) and drops the cache; credCacheTTL bounds how long it
+// could go unseen if that connection were down.
 type credCache struct {
 	mu      sync.Mutex
 	entries map[string]credEntry
@@ -93,7 +92,7 @@ type resolved struct {
 
 const (
 	// credCacheTTL bounds how long another panel's change to a credential
-	// may go unseen here: a few seconds.
+	// may go unseen here should the change go unheard: a few seconds.
 	credCacheTTL = 5 * time.Second
 	// credCacheSize bounds the cache; past it, the cache starts over.
 	credCacheSize = 8192

@@ -38,6 +38,17 @@ type nodeView struct {
 	LastSeen  *time.Time `json:"lastSeen"`
 	Version   string     `json:"version"`
 	CreatedAt time.Time  `json:"createdAt"`
+	// DrivenBy is the panel that reconciles the node now, null when none
+	// does (DESIGN §13).
+	DrivenBy *drivenByView `json:"drivenBy"`
+}
+
+// drivenByView names a panel among those sharing the database: its ID,
+// where it serves, and since when it drives the node.
+type drivenByView struct {
+	Panel   string    `json:"panel"`
+	Address string    `json:"address"`
+	Since   time.Time `json:"since"`
 }
 
 func viewNode(n store.Node) nodeView {
@@ -45,6 +56,9 @@ func viewNode(n store.Node) nodeView {
 		Address: n.Address, Port: n.Port, Scheme: n.Scheme, Status: n.Status, Version: n.Version, CreatedAt: n.CreatedAt}
 	if !n.LastSeen.IsZero() {
 		v.LastSeen = &n.LastSeen
+	}
+	if n.Lease.Live(time.Now()) {
+		v.DrivenBy = &drivenByView{Panel: n.Lease.Holder, Address: n.Lease.Address, Since: n.Lease.Since}
 	}
 	return v
 }

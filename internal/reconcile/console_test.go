@@ -111,8 +111,15 @@ func TestConsoleThroughThePanel(t *testing.T) {
 	if code != http.StatusSwitchingProtocols {
 		t.Fatalf("console from the panel's own origin: %d", code)
 	}
-	pc.waitFor(t, "the replayed ready line", isEvent(nodeapi.EventOutput, "Server ready on port"))
-	pc.waitFor(t, "the status", isEvent(nodeapi.EventStatus, "running"))
+	// The instance counts as running once its container started, which
+	// may be a moment before the game prints its ready line: that line
+	// comes either replayed, before the status, or live, after it.
+	var ready, running bool
+	pc.waitFor(t, "the ready line and the running status", func(m nodeapi.ConsoleMessage) bool {
+		ready = ready || isEvent(nodeapi.EventOutput, "Server ready on port")(m)
+		running = running || isEvent(nodeapi.EventStatus, "running")(m)
+		return ready && running
+	})
 	pc.send(t, nodeapi.EventCommand, "say hello through the panel")
 	pc.waitFor(t, "the command's answer", func(m nodeapi.ConsoleMessage) bool {
 		return m.Event == nodeapi.EventOutput && m.Text() == "hello through the panel"

@@ -38,6 +38,17 @@ type Config struct {
 	NodeTLS *tls.Config
 	// Parallel is how many instances of one node are ensured at once (8).
 	Parallel int
+	// PanelID names this panel among those sharing the database, and
+	// PanelAddress says where it serves; a random ID when empty. A
+	// panel drives only the nodes whose lease it holds (store.ClaimNodes).
+	PanelID      string
+	PanelAddress string
+	// LeaseTTL is how long a node's lease lasts unless renewed (10s). The
+	// reconciler renews a third of the way through, so a panel that dies
+	// hands its nodes to another within LeaseTTL and a renewal or two.
+	LeaseTTL time.Duration
+	// Now is the clock the leases are judged by; nil means time.Now.
+	Now func() time.Time
 }
 
 // Reconciler owns one worker per configured node.
@@ -49,6 +60,12 @@ type Reconciler struct {
 	mu      sync.Mutex
 	workers map[string]*worker
 	wake    chan struct{}
+
+	// held is the nodes whose leases this panel holds, as of claimed;
+	// they are trusted until claimed+LeaseTTL, when they run out unless
+	// a claim succeeded since.
+	held    map[string]bool
+	claimed time.Time
 }
 
 // New returns a Reconciler; Run starts it.
@@ -68,6 +85,15 @@ func New(cfg Config) *Reconciler {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.PanelID == "" {
+		cfg.PanelID = "panel-" + store.NewID(8)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
 }
 
@@ -81,9 +107,16 @@ func (r *Reconciler) Kick() {
 
 // Run supervises the workers until ctx ends, then waits for each to stop
 // at a safe point: between two calls, never inside a database write.
+// On the way out it releases its leases, so that another panel takes its
+// nodes at once instead of when the leases run out.
 func (r *Reconciler) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		if err := r.st.ReleaseNodes(context.WithoutCancel(ctx), r.cfg.PanelID); err != nil {
+			r.log.Error("reconcile: release node leases", "err", err)
+		}
+	}()
 	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
 	for {
@@ -102,8 +135,43 @@ func (r *Reconciler) Run(ctx context.Context) {
 	}
 }
 
-// syncWorkers starts a worker for each node and stops those of deleted
-// nodes.
+// claim renews this panel's node leases and takes those that are free,
+// when a third of LeaseTTL has passed since the last claim, or at once
+// when nodes holds one that nobody drives (a new node, or one whose panel
+// let go). When claims keep failing (the database is away), the leases
+// are given up as they run out: another panel may be driving those nodes
+// by then.
+func (r *Reconciler) claim(ctx context.Context, nodes []store.Node) {
+	now := r.cfg.Now()
+	free := false
+	for _, n := range nodes {
+		free = free || !r.held[n.ID] && !n.Lease.Live(now)
+	}
+	if !free && now.Sub(r.claimed) < r.cfg.LeaseTTL/3 {
+		return
+	}
+	ids, err := r.st.ClaimNodes(ctx, r.cfg.PanelID, r.cfg.PanelAddress, now, r.cfg.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("reconcile: claim node leases", "err", err)
+		}
+		if now.Sub(r.claimed) >= r.cfg.LeaseTTL {
+			r.held = nil
+		}
+		return
+	}
+	held := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !r.held[id] {
+			r.log.Info("reconcile: driving node", "node_id", id, "panel_id", r.cfg.PanelID)
+		}
+		held[id] = true
+	}
+	r.held, r.claimed = held, now
+}
+
+// syncWorkers starts a worker for each node this panel holds the lease of,
+// and stops those of deleted nodes and of leases lost.
 func (r *Reconciler) syncWorkers(ctx context.Context, wg *sync.WaitGroup) {
 	nodes, err := r.st.ListNodes(ctx)
 	if err != nil {
@@ -112,10 +180,14 @@ func (r *Reconciler) syncWorkers(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		return
 	}
+	r.claim(ctx, nodes)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := map[string]bool{}
 	for _, n := range nodes {
+		if !r.held[n.ID] {
+			continue
+		}
 		seen[n.ID] = true
 		if r.workers[n.ID] != nil {
 			continue

@@ -37,17 +37,21 @@ type Node struct {
 	Version   string
 	Token     string
 	CreatedAt time.Time
+	// Lease is which panel drives the node.
+	Lease Lease
 }
 
 const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token,
-	created_at, cpus`
+	created_at, cpus, lease_holder, lease_address, lease_since, lease_expires`
 
 func scanNode(row scanner) (Node, error) {
 	var n Node
-	var seen, created int64
+	var seen, created, since, expires int64
 	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
-		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs)
+		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs,
+		&n.Lease.Holder, &n.Lease.Address, &since, &expires)
 	n.LastSeen, n.CreatedAt = fromMillis(seen), fromMillis(created)
+	n.Lease.Since, n.Lease.Expires = fromMillis(since), fromMillis(expires)
 	return n, err
 }
 

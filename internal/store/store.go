@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,13 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	pg    bool
+	// url is the PostgreSQL connection string, for the connection that
+	// listens to other panels' changes (Listen); empty on SQLite.
+	url string
+	// origin names this process's connections to PostgreSQL (their
+	// application_name), so that Listen can tell its own writes' echoes
+	// from other panels' writes.
+	origin string
 	// bytewise follows each text column of an ORDER BY, so that text
 	// sorts by its bytes on both databases: SQLite compares bytes, while
 	// PostgreSQL would use the database's locale, which puts "a" before
@@ -58,7 +66,7 @@ const SQLiteFile = "berth.db"
 func Open(ctx context.Context, url, dataDir string) (*Store, error) {
 	var s *Store
 	var err error
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+	if isPostgres(url) {
 		s, err = openPostgres(url)
 	} else {
 		if url == "" {
@@ -73,17 +81,31 @@ func Open(ctx context.Context, url, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.installNotify(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func openPostgres(url string) (*Store, error) {
-	db, err := sql.Open("pgx", url)
+func openPostgres(dsn string) (*Store, error) {
+	origin := "berth-" + rand.Text()[:12]
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Not echoed: a connection string may hold a password.
+		return nil, errors.New("open postgres: the database URL does not parse")
+	}
+	q := u.Query()
+	q.Set("application_name", origin)
+	u.RawQuery = q.Encode()
+	dsn = u.String()
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	return &Store{write: db, read: db, pg: true, bytewise: ` COLLATE "C"`}, nil
+	return &Store{write: db, read: db, pg: true, url: dsn, origin: origin, bytewise: ` COLLATE "C"`}, nil
 }
 
 func openSQLite(path string) (*Store, error) {

@@ -95,21 +95,51 @@ func NewSQLite(t testing.TB) Database {
 }
 
 // NewPostgres is a fresh schema on the server at base, dropped when the
-// test ends; the store reaches it through search_path in its URL, which
-// pgx sends to the server as a run-time parameter.
+// test ends (NewPostgresURL).
 func NewPostgres(t testing.TB, base string) Database {
+	t.Helper()
+	dsn := NewPostgresURL(t, base)
+	u, _ := url.Parse(dsn)
+	schema := u.Query().Get("search_path")
+	return func(t testing.TB) *store.Store {
+		t.Helper()
+		st := open(t, dsn, "")
+		if !st.Postgres() {
+			t.Fatalf("store on %s is not PostgreSQL", redact(dsn))
+		}
+		// The tables must be in the test's schema, not public: that is
+		// what keeps tests apart.
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatalf("connect to %s: %v", PostgresEnv, err)
+		}
+		defer admin.Close()
+		var where sql.NullString
+		if err := admin.QueryRowContext(context.Background(), "SELECT to_regclass($1)::text", schema+".users").Scan(&where); err != nil || !where.Valid {
+			t.Fatalf("the store's tables are not in schema %s (%v): search_path in the URL was not applied", schema, err)
+		}
+		return st
+	}
+}
+
+// NewPostgresURL makes a fresh schema on the server at base, dropped when
+// the test ends, and returns the URL that reaches it: search_path in the
+// URL, which pgx sends to the server as a run-time parameter. A test that
+// starts panels as processes hands them this URL.
+func NewPostgresURL(t testing.TB, base string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", PostgresEnv, err)
 	}
-	t.Cleanup(func() { admin.Close() })
 	schema := "t_" + store.NewID(8)
 	ctx := context.Background()
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
+		defer admin.Close()
 		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
@@ -121,20 +151,7 @@ func NewPostgres(t testing.TB, base string) Database {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return func(t testing.TB) *store.Store {
-		t.Helper()
-		st := open(t, u.String(), "")
-		if !st.Postgres() {
-			t.Fatalf("store on %s is not PostgreSQL", u.Redacted())
-		}
-		// The tables must be in the test's schema, not public: that is
-		// what keeps tests apart.
-		var where sql.NullString
-		if err := admin.QueryRowContext(ctx, "SELECT to_regclass($1)::text", schema+".users").Scan(&where); err != nil || !where.Valid {
-			t.Fatalf("the store's tables are not in schema %s (%v): search_path in the URL was not applied", schema, err)
-		}
-		return st
-	}
+	return u.String()
 }
 
 func open(t testing.TB, url, dir string) *store.Store {
