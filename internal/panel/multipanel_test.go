@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // twoPanels is two panels on one PostgreSQL database, the second hearing
 // the first's changes through LISTEN as `berth panel` wires it.
-func twoPanels(t *testing.T) (a, b *testPanel) {
+func twoPanels(t testing.TB) (a, b *testPanel) {
 	t.Helper()
 	base := storetest.SkipWithoutPostgres(t)
 	if base == "" {
@@ -107,5 +108,41 @@ func TestNodesShowWhichPanelDrivesThem(t *testing.T) {
 	}
 	if d := node()["drivenBy"]; d != nil {
 		t.Fatalf("drivenBy after the release = %v", d)
+	}
+}
+
+// BenchmarkReadAfterWriteAcrossPanels measures how long a user created
+// on one panel takes to be listed by a second panel on the same
+// PostgreSQL, whose list was cached before the write; the baseline is
+// the same write read back on the writing panel. Run with
+// BERTH_TEST_POSTGRES set:
+//
+//	go test -run '^$' -bench ReadAfterWrite -benchtime 200x ./internal/panel/
+func BenchmarkReadAfterWriteAcrossPanels(b *testing.B) {
+	for _, other := range []bool{false, true} {
+		name := "same-panel"
+		if other {
+			name = "other-panel"
+		}
+		b.Run(name, func(b *testing.B) {
+			writer, reader := twoPanels(b)
+			if !other {
+				reader = writer
+			}
+			n := len(reader.expect(http.StatusOK, "GET", "/api/users", nil).array(b))
+			b.ResetTimer()
+			for i := range b.N {
+				// Only the wait is timed: hashing the new password
+				// would swamp it.
+				b.StopTimer()
+				writer.expect(http.StatusCreated, "POST", "/api/auth/create-user", map[string]any{
+					"username": fmt.Sprintf("u%d", i), "email": fmt.Sprintf("u%d@example.com", i), "password": "correct horse"})
+				n++
+				b.StartTimer()
+				for len(reader.expect(http.StatusOK, "GET", "/api/users", nil).array(b)) != n {
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+		})
 	}
 }
