@@ -90,6 +90,8 @@ type Server struct {
 	creds credCache
 	// responses caches the answers of the instance reads.
 	responses responseCache
+	// instanceCache caches the whole instance list, patched per write.
+	instanceCache instanceList
 	// base ends with the server's shutdown: what outlives a request, the
 	// console proxies, ends with it.
 	base     context.Context
