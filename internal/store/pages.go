@@ -57,7 +57,9 @@ func (s *Store) pageQuery(selectFrom string, where []string, args []any, p Page,
 			where = append(where, key+" > ?")
 			args = append(args, p.After.Key)
 		} else {
-			where = append(where, "("+atCol+" > ? OR ("+atCol+" = ? AND "+key+" > ?))")
+			// The bound on atCol alone lets the index on (atCol, keyCol)
+			// seek to the page's start rather than scan up to it.
+			where = append(where, atCol+" >= ? AND ("+atCol+" > ? OR "+key+" > ?)")
 			args = append(args, p.After.At, p.After.At, p.After.Key)
 		}
 	}
