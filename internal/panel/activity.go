@@ -105,12 +105,11 @@ func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.A
 	if more {
 		next := activityCursor(list[len(list)-1])
 		page.Next = &next
-		// The same next page as the other lists name it, for clients
-		// that follow Link headers; the query parsed when f was read.
+		// The same next page, named as the other lists name theirs, for
+		// clients that follow Link headers. The query parsed when f was
+		// read.
 		q, _ := url.ParseQuery(r.URL.RawQuery)
-		q.Set("limit", strconv.Itoa(limit))
-		q.Set("after", next)
-		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		setNextLink(w, r, q, limit, next)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

@@ -1,7 +1,6 @@
 package panel
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,13 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -168,59 +163,19 @@ func BenchmarkListInstancesMemory100k(b *testing.B) {
 	}
 }
 
-// measurePeak runs fn and returns how far the heap in use rose above
-// where it stood before, at its highest, and how far the resident memory
-// grew.
+// measurePeak runs fn and returns how far the Go heap rose above where
+// it stood before, at its highest, and how far the resident memory
+// (VmRSS) grew.
 func measurePeak(fn func() (int64, error)) (peak, rss, n int64, err error) {
 	runtime.GC()
 	debug.FreeOSMemory()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	base, rssBefore := int64(m.HeapInuse), residentBytes()
-	var mu sync.Mutex
-	high := base
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		var s runtime.MemStats
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				runtime.ReadMemStats(&s)
-				mu.Lock()
-				high = max(high, int64(s.HeapInuse))
-				mu.Unlock()
-			}
-		}
-	}()
+	var before, high uint64
+	sampleHeap(&before)()
+	rssBefore := procStatusBytes("VmRSS:")
+	stop := sampleHeap(&high)
 	n, err = fn()
-	close(done)
-	wg.Wait()
-	return high - base, residentBytes() - rssBefore, n, err
-}
-
-// residentBytes is the process's resident memory (VmRSS), 0 where
-// /proc does not tell.
-func residentBytes() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	stop()
+	return int64(high - before), int64(procStatusBytes("VmRSS:")) - int64(rssBefore), n, err
 }
 
 // countingWriter counts what is written to it.

@@ -157,14 +157,28 @@ func writePage[T cursored](out *arrayWriter, r *http.Request, lq listQuery, fetc
 	}
 	if len(rows) > lq.page.Limit {
 		rows = rows[:lq.page.Limit]
-		next := make(url.Values, len(lq.query)+2)
-		for k, v := range lq.query {
-			next[k] = v
-		}
-		next.Set("limit", strconv.Itoa(lq.page.Limit))
-		next.Set("after", encodeCursor(rows[len(rows)-1].Cursor()))
-		out.w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+		setNextLink(out.w, r, lq.query, lq.page.Limit, encodeCursor(rows[len(rows)-1].Cursor()))
 	}
+	if err := addRows(out, rows, view); err != nil {
+		return err
+	}
+	return out.close()
+}
+
+// setNextLink names the next page in the Link header: the request's
+// path and query, with limit and after set.
+func setNextLink(w http.ResponseWriter, r *http.Request, query url.Values, limit int, after string) {
+	next := make(url.Values, len(query)+2)
+	for k, v := range query {
+		next[k] = v
+	}
+	next.Set("limit", strconv.Itoa(limit))
+	next.Set("after", after)
+	w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+}
+
+// addRows adds each row's view to out.
+func addRows[T any](out *arrayWriter, rows []T, view func(T) (any, error)) error {
 	for _, row := range rows {
 		v, err := view(row)
 		if err != nil {
@@ -174,7 +188,7 @@ func writePage[T cursored](out *arrayWriter, r *http.Request, lq listQuery, fetc
 			return err
 		}
 	}
-	return out.close()
+	return nil
 }
 
 // streamList writes the whole list after after to out, a batch at a
@@ -186,14 +200,8 @@ func streamList[T cursored](out *arrayWriter, after store.Cursor, fetch func(sto
 		if err != nil {
 			return err
 		}
-		for _, row := range rows {
-			v, err := view(row)
-			if err != nil {
-				return err
-			}
-			if err := out.add(v); err != nil {
-				return err
-			}
+		if err := addRows(out, rows, view); err != nil {
+			return err
 		}
 		if len(rows) < p.Limit {
 			return out.close()
