@@ -88,7 +88,7 @@ type Server struct {
 	openapi []byte
 	// creds caches resolved credentials: admin keys, sessions, tokens.
 	creds credCache
-	// responses caches the answers of the instance reads.
+	// responses caches the answers of single instance reads.
 	responses responseCache
 	// instanceCache caches the whole instance list, patched per write.
 	instanceCache instanceList
