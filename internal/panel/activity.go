@@ -16,13 +16,14 @@ import (
 // instance's users read its own at GET /api/client/instances/{id}/activity.
 // Both take ?action= (an action or a dotted prefix of one), ?actor= (a
 // user id or a credential id), ?since= and ?until= (RFC 3339), ?limit=
-// (1 to maxActivityPage) and ?after= (the "next" of the previous page);
+// (1 to maxActivityPage) and ?after= (the "next" of the previous page,
+// also named in a Link header as the other lists do);
 // the admin's also ?instance= and ?target= (what was changed).
 
 // Page sizes of the activity log.
 const (
 	defaultActivityPage = 50
-	maxActivityPage     = 500
+	maxActivityPage     = maxListPage
 )
 
 // actorView is who made a change.
@@ -80,9 +81,17 @@ func (s *Server) instanceActivity(fr instanceFront) handler {
 }
 
 func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.AuditFilter, credentials bool) error {
+	// One entry beyond the page tells whether another follows, so the
+	// last page names no next one.
+	limit := f.Limit
+	f.Limit++
 	list, err := s.store.AuditPage(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	more := len(list) > limit
+	if more {
+		list = list[:limit]
 	}
 	page := activityPage{Data: make([]activityView, len(list))}
 	for i, e := range list {
@@ -93,9 +102,14 @@ func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.A
 		}
 		page.Data[i] = v
 	}
-	if len(list) == f.Limit {
+	if more {
 		next := activityCursor(list[len(list)-1])
 		page.Next = &next
+		// The same next page, named as the other lists name theirs, for
+		// clients that follow Link headers. The query parsed when f was
+		// read.
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		setNextLink(w, r, q, limit, next)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

@@ -137,7 +137,11 @@ func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) 
 
 // highWaterRSS is the process's peak RSS in bytes (VmHWM), 0 where it
 // cannot be read.
-func highWaterRSS() uint64 {
+func highWaterRSS() uint64 { return procStatusBytes("VmHWM:") }
+
+// procStatusBytes is the field of /proc/self/status given in kB, in
+// bytes; 0 where it cannot be read.
+func procStatusBytes(field string) uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -145,7 +149,7 @@ func highWaterRSS() uint64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb << 10
 		}

@@ -9,8 +9,9 @@ import (
 )
 
 // responseCache keeps encoded answers while the store's Version stays the
-// same: reads far outnumber writes, and the instance list is large. Any
-// write empties it.
+// same: reads far outnumber writes. Any write empties it. The whole
+// instance list, large, has a cache of its own that a write patches
+// rather than empties (listcache.go).
 type responseCache struct {
 	mu      sync.Mutex
 	version uint64

@@ -32,17 +32,14 @@ func viewClientInstance(p access.Principal, sh store.Shared) clientInstanceView 
 // of, each with its permissions. An admin user sees its own here too; all
 // of them are on the admin API.
 func (s *Server) listClientInstances(w http.ResponseWriter, r *http.Request) error {
-	p := callerOf(r)
-	list, err := s.store.InstancesOfUser(r.Context(), p.UserID)
+	lq, err := readListQuery(r)
 	if err != nil {
 		return err
 	}
-	out := make([]clientInstanceView, len(list))
-	for i, sh := range list {
-		out[i] = viewClientInstance(p, sh)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	caller := callerOf(r)
+	return writeList(s, w, r, lq, func(p store.Page) ([]store.Shared, error) {
+		return s.store.SharedPage(r.Context(), caller.UserID, p)
+	}, func(sh store.Shared) (any, error) { return viewClientInstance(caller, sh), nil })
 }
 
 // getClientInstance answers one instance with the user's permissions.

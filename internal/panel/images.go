@@ -7,25 +7,26 @@ import (
 
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/store"
 )
 
-// listImages answers every template, in the shape the seed's clients read.
+// listImages answers every template, in the shape the seed's clients read,
+// by name, ignoring case.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.store.ListTemplates(r.Context())
+	lq, err := readListQuery(r)
 	if err != nil {
 		return err
 	}
-	out := make([]images.Template, 0, len(list))
-	for _, row := range list {
+	return writeList(s, w, r, lq, func(p store.Page) ([]store.Template, error) {
+		return s.store.TemplatePage(r.Context(), p)
+	}, func(row store.Template) (any, error) {
 		t, err := images.Decode(row.Doc)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.ID, t.Name = row.ID, row.Name
-		out = append(out, t)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+		return t, nil
+	})
 }
 
 // importedView is the answer to an import: the stored template, and what

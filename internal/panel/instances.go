@@ -2,11 +2,13 @@ package panel
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/fault"
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -27,11 +29,63 @@ func pathValue(r *http.Request, name string) (string, error) {
 	return id, nil
 }
 
+// listInstances answers the instances, oldest first: all of them, from
+// the patched cache, or with filters or a page, from the database.
 func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) error {
-	return s.responses.serve(w, "instances", s.store.Version, func() (any, error) {
-		list, err := s.store.ListInstances(r.Context())
-		return viewInstances(list), err
-	})
+	lq, err := readListQuery(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.readInstanceFilter(r, lq.query)
+	if err != nil {
+		return err
+	}
+	if lq.page == (store.Page{}) && f == (store.InstanceFilter{}) {
+		return s.serveInstanceList(w, r, lq)
+	}
+	return writeList(s, w, r, lq, func(p store.Page) ([]store.Instance, error) {
+		return s.store.InstancePage(r.Context(), f, p)
+	}, viewInstanceRow)
+}
+
+// readInstanceFilter reads the instance list's filters: ?node= and
+// ?user= (ids, which must exist), ?state= (an InternalState), ?status=
+// (a power status as the list shows it) and ?name= (a prefix of the
+// name, case and all).
+func (s *Server) readInstanceFilter(r *http.Request, q url.Values) (store.InstanceFilter, error) {
+	var f store.InstanceFilter
+	var err error
+	if f.NodeID, err = filterText(q, "node"); err != nil {
+		return f, err
+	}
+	if f.NodeID != "" {
+		if _, err := s.store.NodeByID(r.Context(), f.NodeID); fault.Is(err, fault.NotExist) {
+			return f, fault.InvalidField("node", "no node has id %q", f.NodeID)
+		} else if err != nil {
+			return f, err
+		}
+	}
+	if f.UserID, err = filterText(q, "user"); err != nil {
+		return f, err
+	}
+	if f.UserID != "" {
+		if _, err := s.store.UserByID(r.Context(), f.UserID); fault.Is(err, fault.NotExist) {
+			return f, fault.InvalidField("user", "no user has userId %q", f.UserID)
+		} else if err != nil {
+			return f, err
+		}
+	}
+	if f.State, err = filterWord(q, "state", store.StateInstalling, store.StateReady, store.StateFailed); err != nil {
+		return f, err
+	}
+	if f.Status, err = filterWord(q, "status", nodeapi.StatusOffline, nodeapi.StatusInstalling, nodeapi.StatusStarting,
+		nodeapi.StatusRunning, nodeapi.StatusStopping, nodeapi.StatusStopped, nodeapi.StatusCrashed); err != nil {
+		return f, err
+	}
+	if f.NamePrefix, err = filterText(q, "name"); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) error {

@@ -18,17 +18,15 @@ import (
 // hostnamePattern accepts DNS names; IP addresses are checked separately.
 var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 
+// listNodes answers the nodes, oldest first.
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
-	nodes, err := s.store.ListNodes(r.Context())
+	lq, err := readListQuery(r)
 	if err != nil {
 		return err
 	}
-	out := make([]nodeView, len(nodes))
-	for i, n := range nodes {
-		out[i] = viewNode(n)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(s, w, r, lq, func(p store.Page) ([]store.Node, error) {
+		return s.store.NodePage(r.Context(), p)
+	}, func(n store.Node) (any, error) { return viewNode(n), nil })
 }
 
 // ParseSize reads a size in MiB: a bare number is MiB, and the suffixes

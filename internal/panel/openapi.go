@@ -54,7 +54,21 @@ type routeDoc struct {
 	// errors lists the statuses answered with {"error": "..."} beyond
 	// those every route of its kind has (see commonErrors).
 	errors []int
+	// paged is set for a list that takes ?limit and ?after and names its
+	// next page in a Link header (lists.go).
+	paged bool
 }
+
+// pageParams are the query parameters of a paged list.
+var pageParams = []queryParam{
+	{name: "limit", integer: true, doc: "answer a page of at most this many (1 to 1000); without it, the whole list"},
+	{name: "after", doc: "the cursor of the page to answer, as the previous page's Link header names it"},
+}
+
+// linkHeader documents the Link header of a paged list's answer.
+var linkHeader = map[string]header{"Link": {
+	Description: `the next page, <path?limit=N&after=CURSOR&...>; rel="next", when there is one`,
+	Schema:      &schema{Type: "string"}}}
 
 // queryParam is one query parameter of a route.
 type queryParam struct {
@@ -118,7 +132,12 @@ type (
 	}
 	response struct {
 		Description string               `json:"description"`
+		Headers     map[string]header    `json:"headers,omitempty"`
 		Content     map[string]mediaType `json:"content,omitempty"`
+	}
+	header struct {
+		Description string  `json:"description"`
+		Schema      *schema `json:"schema"`
 	}
 	mediaType struct {
 		Schema *schema `json:"schema,omitempty"`
@@ -150,7 +169,7 @@ func commonErrors(d routeDoc, path string) []int {
 	if d.auth != public {
 		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden)
 	}
-	if d.body != nil || len(d.query) > 0 || strings.Contains(path, "{") {
+	if d.body != nil || len(d.query) > 0 || d.paged || strings.Contains(path, "{") {
 		codes = append(codes, http.StatusBadRequest)
 	}
 	if d.body != nil {
@@ -236,7 +255,15 @@ func buildDocument(docs []routeDoc, m Mode) (*document, error) {
 			Parameters:  params,
 			Responses:   map[string]response{},
 		}
-		for _, q := range d.query {
+		query := slices.Clip(d.query)
+		if d.paged {
+			for _, p := range pageParams {
+				if !slices.ContainsFunc(query, func(q queryParam) bool { return q.name == p.name }) {
+					query = append(query, p)
+				}
+			}
+		}
+		for _, q := range query {
 			s := &schema{Type: "string"}
 			if q.integer {
 				s = &schema{Type: "integer"}
@@ -248,6 +275,9 @@ func buildDocument(docs []routeDoc, m Mode) (*document, error) {
 		}
 		for status, body := range d.answers {
 			r := response{Description: statusText(status)}
+			if d.paged && status == http.StatusOK {
+				r.Headers = linkHeader
+			}
 			if body != nil {
 				r.Content = g.content(body)
 			}

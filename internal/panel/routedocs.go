@@ -51,7 +51,8 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: anyObject}},
 
 		// Users (the seed).
-		{pattern: "GET /api/users", summary: "List users", auth: admin,
+		{pattern: "GET /api/users", summary: "List users, oldest first", auth: admin, paged: true,
+			query:   []queryParam{{name: "name", doc: "keep the users whose username or email starts with it, ignoring case"}},
 			answers: map[int]any{ok: []userView{}}},
 		{pattern: "POST /api/getUser", summary: "Find a user by email or username", auth: admin,
 			body: getUserBody{}, answers: map[int]any{m.status(userFound): userView{}}, errors: []int{missing}},
@@ -59,7 +60,12 @@ func routeDocs(m Mode) []routeDoc {
 			body: createUserBody{}, answers: map[int]any{created: userView{}}, errors: []int{conflict}},
 
 		// Instances (the seed, then power, logs, files, stats, console).
-		{pattern: "GET /api/instances", summary: "List instances", auth: admin,
+		{pattern: "GET /api/instances", summary: "List instances, oldest first", auth: admin, paged: true,
+			query: []queryParam{{name: "node", doc: "keep the instances of this node id"},
+				{name: "user", doc: "keep the instances of this userId"},
+				{name: "state", doc: "keep the instances in this InternalState: INSTALLING, READY or FAILED"},
+				{name: "status", doc: "keep the instances with this Status, as the list shows it: offline (an instance of an offline node is), installing, starting, running, stopping, stopped or crashed"},
+				{name: "name", doc: "keep the instances whose Name starts with it, case and all"}},
 			answers: map[int]any{ok: []instanceView{}}},
 		{pattern: "POST /api/instances/deploy", summary: "Deploy an instance; it installs asynchronously", auth: admin,
 			body: deployBody{}, answers: map[int]any{created: deployed{}}},
@@ -111,7 +117,7 @@ func routeDocs(m Mode) []routeDoc {
 			query: []queryParam{tail}, answers: map[int]any{ok: installLogView{}}, errors: nodeErrors},
 
 		// Image templates.
-		{pattern: "GET /api/images", summary: "List image templates", auth: admin,
+		{pattern: "GET /api/images", summary: "List image templates, by name", auth: admin, paged: true,
 			answers: map[int]any{ok: []images.Template{}}},
 		{pattern: "POST /api/images", summary: "Import an image template (Berth's format, a Pterodactyl or Pelican egg in JSON or YAML, or a Skyport image)", auth: admin,
 			query: []queryParam{{name: "replace", doc: "true: update the template of the same uuid or name (200) instead of answering 409"}},
@@ -120,7 +126,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: messageView{}}, errors: []int{notFound, conflict}},
 
 		// Nodes.
-		{pattern: "GET /api/nodes", summary: "List nodes", auth: admin,
+		{pattern: "GET /api/nodes", summary: "List nodes, oldest first", auth: admin, paged: true,
 			answers: map[int]any{ok: []nodeView{}}},
 		{pattern: "POST /api/nodes/create", summary: "Create a node; its configure key is shown once", auth: admin,
 			body: nodeBody{}, answers: map[int]any{created: createdNode{}}},
@@ -197,20 +203,20 @@ func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary med
 		{name: "actor", doc: "a user id or a credential id"},
 		{name: "since", doc: "RFC 3339; entries at or after it"},
 		{name: "until", doc: "RFC 3339; entries before it"},
-		{name: "limit", integer: true, doc: "entries per page, 1 to 500 (default 50)"},
-		{name: "after", doc: "the next of the previous page"},
+		{name: "limit", integer: true, doc: "entries per page, 1 to 1000 (default 50)"},
+		{name: "after", doc: "the next of the previous page, also named in its Link header"},
 	}
 	see := []int{http.StatusNotFound}
 	change := []int{http.StatusNotFound, http.StatusConflict}
 	const inst = "/api/client/instances/{id}"
 	fileErrors := nodeErrors
 	return []routeDoc{
-		{pattern: "GET /api/audit", summary: "Page through all activity, newest first", auth: admin,
+		{pattern: "GET /api/audit", summary: "Page through all activity, newest first", auth: admin, paged: true,
 			query: append([]queryParam{{name: "instance", doc: "an instance's id"},
 				{name: "target", doc: "what was changed: an instance's, user's, node's or key's id"}}, activityQuery...),
 			answers: map[int]any{ok: activityPage{}}},
 
-		{pattern: "GET /api/client/instances", summary: "The instances the user owns or is a subuser of, with its permissions", auth: user,
+		{pattern: "GET /api/client/instances", summary: "The instances the user owns or is a subuser of, with its permissions, oldest first", auth: user, paged: true,
 			answers: map[int]any{ok: []clientInstanceView{}}},
 		{pattern: "GET " + inst, summary: "One of the user's instances, with its permissions", auth: user,
 			answers: map[int]any{ok: clientInstanceView{}}, errors: see},
@@ -260,7 +266,7 @@ func clientRouteDocs(nodeErrors []int, tail, path, folder queryParam, binary med
 			body: permissionsBody{}, answers: map[int]any{ok: subuserView{}}, errors: change},
 		{pattern: "DELETE " + inst + "/subusers/{userId}", summary: "Take a subuser's every permission (subusers)", auth: user,
 			answers: map[int]any{noContent: nil}, errors: change},
-		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first (console.read)", auth: user,
+		{pattern: "GET " + inst + "/activity", summary: "Page through the instance's activity, newest first (console.read)", auth: user, paged: true,
 			query: activityQuery, answers: map[int]any{ok: activityPage{}}, errors: see},
 		{pattern: "PATCH " + inst, summary: "Rename the instance (settings)", auth: user,
 			body: instanceNameBody{}, answers: map[int]any{ok: clientInstanceView{}}, errors: change},

@@ -88,8 +88,10 @@ type Server struct {
 	openapi []byte
 	// creds caches resolved credentials: admin keys, sessions, tokens.
 	creds credCache
-	// responses caches the answers of the instance reads.
+	// responses caches the answers of single instance reads.
 	responses responseCache
+	// instanceCache caches the whole instance list, patched per write.
+	instanceCache instanceList
 	// base ends with the server's shutdown: what outlives a request, the
 	// console proxies, ends with it.
 	base     context.Context

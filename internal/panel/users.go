@@ -24,17 +24,20 @@ const (
 	maxPassword = 1024
 )
 
+// listUsers answers the users, oldest first; ?name= keeps those whose
+// username or email starts with it, ignoring case.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	users, err := s.store.ListUsers(r.Context())
+	lq, err := readListQuery(r)
 	if err != nil {
 		return err
 	}
-	out := make([]userView, len(users))
-	for i, u := range users {
-		out[i] = viewUser(u)
+	var f store.UserFilter
+	if f.NamePrefix, err = filterText(lq.query, "name"); err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(s, w, r, lq, func(p store.Page) ([]store.User, error) {
+		return s.store.UserPage(r.Context(), f, p)
+	}, func(u store.User) (any, error) { return viewUser(u), nil })
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {

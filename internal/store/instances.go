@@ -121,7 +121,7 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 	if err != nil {
 		return fmt.Errorf("create instance: %w", err)
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.txFor(ctx, []string{in.ID}, func(tx *sql.Tx) error {
 		ok, err := userExists(ctx, s, tx, in.UserID)
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 
 // ListInstances returns every instance, oldest first.
 func (s *Store) ListInstances(ctx context.Context) ([]Instance, error) {
-	return s.instancesWhere(ctx, "")
+	return s.InstancePage(ctx, InstanceFilter{}, Page{})
 }
 
 // InstancesByUser returns the instances userID owns.
@@ -255,7 +255,7 @@ func (s *Store) SetDesired(ctx context.Context, id, desired string) (Instance, e
 // changeDesire applies set when cond holds and bumps the generation, so the
 // reconciler carries the change to the node; then it reads the instance.
 func (s *Store) changeDesire(ctx context.Context, id, set, cond string, v any) (Instance, error) {
-	_, err := s.exec(ctx, `UPDATE instances SET `+set+`, generation = generation + 1, attempts = 0, next_attempt_at = 0,
+	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET `+set+`, generation = generation + 1, attempts = 0, next_attempt_at = 0,
 		updated_at = ? WHERE id = ? AND `+cond, v, millis(time.Now()), id, v)
 	if err != nil {
 		return Instance{}, fmt.Errorf("update instance %s: %w", id, err)
@@ -266,7 +266,7 @@ func (s *Store) changeDesire(ctx context.Context, id, set, cond string, v any) (
 // MarkApplied records that the node applied generation gen, and what it
 // observed. An INSTALLING instance becomes READY here, exactly once.
 func (s *Store) MarkApplied(ctx context.Context, id string, gen int64, status, containerID string) error {
-	_, err := s.exec(ctx, `UPDATE instances SET applied_generation = ?, status = ?, container_id = ?, attempts = 0,
+	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET applied_generation = ?, status = ?, container_id = ?, attempts = 0,
 		last_error = '', next_attempt_at = 0, updated_at = ?,
 		internal_state = CASE WHEN internal_state = ? THEN ? ELSE internal_state END
 		WHERE id = ? AND applied_generation <= ?`,
@@ -279,7 +279,7 @@ func (s *Store) MarkApplied(ctx context.Context, id string, gen int64, status, c
 
 // RecordAttemptFailure counts a failed attempt and when to try again.
 func (s *Store) RecordAttemptFailure(ctx context.Context, id, reason string, next time.Time) error {
-	_, err := s.exec(ctx, `UPDATE instances SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
 		updated_at = ? WHERE id = ?`, reason, millis(next), millis(time.Now()), id)
 	if err != nil {
 		return fmt.Errorf("record failure %s: %w", id, err)
@@ -290,7 +290,7 @@ func (s *Store) RecordAttemptFailure(ctx context.Context, id, reason string, nex
 // MarkFailed turns an instance that is still installing into FAILED, with
 // a reason a person can read.
 func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
-	_, err := s.exec(ctx, `UPDATE instances SET internal_state = ?, last_error = ?, updated_at = ?
+	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET internal_state = ?, last_error = ?, updated_at = ?
 		WHERE id = ? AND internal_state = ?`, StateFailed, reason, millis(time.Now()), id, StateInstalling)
 	if err != nil {
 		return fmt.Errorf("mark failed %s: %w", id, err)
@@ -315,7 +315,7 @@ type Observation struct {
 // on another node is ignored.
 func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observation) error {
 	oom := boolInt(o.OOMKilled)
-	_, err := s.exec(ctx, `UPDATE instances SET status = ?, container_id = ?, exit_code = ?, oom_killed = ?,
+	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET status = ?, container_id = ?, exit_code = ?, oom_killed = ?,
 		node_error = ?, updated_at = ?
 		WHERE id = ? AND node_id = ? AND (status <> ? OR container_id <> ? OR exit_code <> ? OR oom_killed <> ?
 		OR node_error <> ?)`,
@@ -332,7 +332,7 @@ func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observatio
 // transaction: the removal outlives a node that is down and a panel that
 // restarts.
 func (s *Store) DeleteInstance(ctx context.Context, id string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txFor(ctx, []string{id}, func(tx *sql.Tx) error {
 		var nodeID string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id FROM instances WHERE id = ?`), id).Scan(&nodeID)
 		if err != nil {
@@ -385,7 +385,7 @@ func scanRemoval(row scanner) (Removal, error) {
 
 // CompleteRemoval forgets a removal the node confirmed.
 func (s *Store) CompleteRemoval(ctx context.Context, instanceID string) error {
-	_, err := s.exec(ctx, `DELETE FROM removals WHERE instance_id = ?`, instanceID)
+	_, err := s.execFor(ctx, []string{}, `DELETE FROM removals WHERE instance_id = ?`, instanceID)
 	if err != nil {
 		return fmt.Errorf("complete removal %s: %w", instanceID, err)
 	}
@@ -394,7 +394,7 @@ func (s *Store) CompleteRemoval(ctx context.Context, instanceID string) error {
 
 // RecordRemovalFailure counts a failed removal and when to try again.
 func (s *Store) RecordRemovalFailure(ctx context.Context, instanceID, reason string, next time.Time) error {
-	_, err := s.exec(ctx, `UPDATE removals SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+	_, err := s.execFor(ctx, []string{}, `UPDATE removals SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
 		WHERE instance_id = ?`, reason, millis(next), instanceID)
 	if err != nil {
 		return fmt.Errorf("record removal failure %s: %w", instanceID, err)

@@ -91,7 +91,7 @@ func (s *Store) EnsureLocalNode(ctx context.Context, n Node) (Node, error) {
 
 // ListNodes returns every node, oldest first.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	return queryAll(ctx, s, "list nodes", scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY created_at, id`+s.bytewise)
+	return s.NodePage(ctx, Page{})
 }
 
 // NodeByID returns one node.

@@ -28,9 +28,10 @@ var quietColumns = []string{"last_seen", "lease_expires", "last_seen_at", "last_
 // installNotify makes, on PostgreSQL, a trigger on every table of the
 // schema (but quietTables) that announces each change of a row on
 // changesChannel with the payload "<schema>.<table> <application_name>
-// <node_id>" (the writer's origin, see openPostgres; and the node of the
-// row, for a table that has a node_id column, so that only the panel
-// driving that node need look). PostgreSQL folds the
+// <node_id> <instance_id>": the writer's origin (see openPostgres); the
+// node of the row, for a table that has a node_id column, so that only the
+// panel driving that node need look; and the instance of the row, so that
+// a cached instance list re-reads that row alone. PostgreSQL folds the
 // same payload sent many times in one transaction into one notification,
 // so a bulk write costs one message. It runs at every open, after the
 // migrations, so that tables a new migration adds are covered; the
@@ -52,13 +53,17 @@ func (s *Store) installNotify(ctx context.Context) error {
 
 	quiet := "'" + strings.Join(quietColumns, "','") + "'"
 	fn := `CREATE OR REPLACE FUNCTION berth_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	j jsonb;
 BEGIN
 	IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - ARRAY[` + quiet + `]) = (to_jsonb(OLD) - ARRAY[` + quiet + `]) THEN
 		RETURN NULL;
 	END IF;
+	IF TG_OP = 'DELETE' THEN j := to_jsonb(OLD); ELSE j := to_jsonb(NEW); END IF;
 	PERFORM pg_notify('` + changesChannel + `',
 		TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME || ' ' || current_setting('application_name') || ' ' ||
-		COALESCE(CASE TG_OP WHEN 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END ->> 'node_id', ''));
+		COALESCE(j ->> 'node_id', '') || ' ' ||
+		COALESCE(CASE WHEN TG_TABLE_NAME = 'instances' THEN j ->> 'id' ELSE j ->> 'instance_id' END, ''));
 	RETURN NULL;
 END $$`
 	if _, err := conn.ExecContext(ctx, fn); err != nil {
@@ -131,21 +136,23 @@ func (s *Store) Listen(ctx context.Context, changed func(table, node string)) er
 	if _, err := conn.Exec(ctx, `LISTEN `+changesChannel); err != nil {
 		return listenError(ctx, err)
 	}
-	s.version.Add(1)
+	s.bump(nil)
 	changed("", "")
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return listenError(ctx, err)
 		}
-		where, rest, _ := strings.Cut(n.Payload, " ")
-		origin, node, _ := strings.Cut(rest, " ")
-		table, ok := strings.CutPrefix(where, schema+".")
-		if !ok || origin == s.origin {
+		f := strings.Split(n.Payload, " ")
+		if len(f) != 4 {
+			continue
+		}
+		table, ok := strings.CutPrefix(f[0], schema+".")
+		if !ok || f[1] == s.origin {
 			continue // another schema's panels, or this process's write
 		}
-		s.version.Add(1)
-		changed(table, node)
+		s.bump(changedInstances(table, f[3]))
+		changed(table, f[2])
 	}
 }
 
@@ -155,4 +162,14 @@ func listenError(ctx context.Context, err error) error {
 		return nil
 	}
 	return fmt.Errorf("listen for changes: %w", err)
+}
+
+// changedInstances is what a change to table, of a row of instance (""
+// for none), did to the instance list (see bump): that one row when the
+// row is an instance's or its ports'; anything, to be safe, otherwise.
+func changedInstances(table, instance string) []string {
+	if instance != "" && (table == "instances" || table == "instance_ports") {
+		return []string{instance}
+	}
+	return nil
 }

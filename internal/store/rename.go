@@ -10,7 +10,7 @@ import (
 // only on the panel: the node knows instances by id, so the generation is
 // not bumped and nothing is carried to the node.
 func (s *Store) RenameInstance(ctx context.Context, id, name string) (Instance, error) {
-	res, err := s.exec(ctx, `UPDATE instances SET name = ?, updated_at = ? WHERE id = ?`, name, millis(time.Now()), id)
+	res, err := s.execFor(ctx, []string{id}, `UPDATE instances SET name = ?, updated_at = ? WHERE id = ?`, name, millis(time.Now()), id)
 	if err != nil {
 		return Instance{}, fmt.Errorf("rename instance %s: %w", id, err)
 	}

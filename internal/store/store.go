@@ -52,6 +52,8 @@ type Store struct {
 	// version counts the writes this process has made, so that callers can
 	// cache what they read until the next write.
 	version atomic.Uint64
+	// changes says which instances the latest writes changed (changes.go).
+	changes changeLog
 	// stmts caches prepared read statements by their text: parsing SQL
 	// costs more than running a primary-key lookup.
 	stmts sync.Map
@@ -318,7 +320,13 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 
 // tx runs fn in a write transaction and commits it when fn succeeds.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	defer s.version.Add(1)
+	return s.txFor(ctx, nil, fn)
+}
+
+// txFor is tx for a write that changes only the instances changed (see
+// changeLog.bump).
+func (s *Store) txFor(ctx context.Context, changed []string, fn func(*sql.Tx) error) error {
+	defer s.bump(changed)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -336,12 +344,18 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // exec runs one write statement outside any transaction.
 // A statement that changed no row leaves Version alone.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.execFor(ctx, nil, query, args...)
+}
+
+// execFor is exec for a write that changes only the instances changed
+// (see changeLog.bump).
+func (s *Store) execFor(ctx context.Context, changed []string, query string, args ...any) (sql.Result, error) {
 	res, err := s.execQuiet(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		s.version.Add(1)
+		s.bump(changed)
 	}
 	return res, nil
 }

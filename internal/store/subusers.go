@@ -157,8 +157,7 @@ func (s *Store) InstanceForUser(ctx context.Context, id, userID string) (Shared,
 // InstancesOfUser returns the instances a user owns or is a subuser of,
 // oldest first, each with the user's grant.
 func (s *Store) InstancesOfUser(ctx context.Context, userID string) ([]Shared, error) {
-	return queryAll(ctx, s, "list instances of user", scanShared, `SELECT `+instanceColumns+`, s.permissions`+sharedFrom+`
-		WHERE i.user_id = ? OR s.user_id IS NOT NULL ORDER BY i.created_at, i.id`+s.bytewise, userID, userID)
+	return s.SharedPage(ctx, userID, Page{})
 }
 
 // InstanceCard is the part of an instance that a list of them shows: what

@@ -154,7 +154,7 @@ func (s *Store) AddMissingTemplates(ctx context.Context, list []images.Template)
 
 // ListTemplates returns every template, by name.
 func (s *Store) ListTemplates(ctx context.Context) ([]Template, error) {
-	return queryAll(ctx, s, "list templates", scanTemplate, `SELECT `+templateColumns+` FROM templates ORDER BY name_key`+s.bytewise)
+	return s.TemplatePage(ctx, Page{})
 }
 
 // TemplateByRef finds a template by its Id, or else by its Name ignoring

@@ -72,7 +72,7 @@ func userTaken(err error) error {
 
 // ListUsers returns every user, oldest first.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`+s.bytewise)
+	return s.UserPage(ctx, UserFilter{}, Page{})
 }
 
 // UserByID returns the user with that userId.
