@@ -101,7 +101,7 @@ type S3Config struct {
 	SecretKey string
 	// PartSize is the size of each part of the multipart upload, and so
 	// the memory one upload buffers; 0 means DefaultPartSize.
-	PartSize uint64
+	PartSize int64
 }
 
 // DefaultPartSize is the S3 part size when none is set: with S3's limit
@@ -149,7 +149,7 @@ func newBucket(c S3Config) (*bucket, error) {
 		// minio's message may quote the endpoint, never the keys.
 		return nil, fmt.Errorf("backup-s3-endpoint: %w", err)
 	}
-	ps := c.PartSize
+	ps := uint64(c.PartSize)
 	if ps == 0 {
 		ps = DefaultPartSize
 	}
