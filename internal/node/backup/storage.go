@@ -164,10 +164,18 @@ const cleanupTimeout = time.Minute
 // client buffers one part at a time, never the whole archive, and retries
 // each part request on its own. A failed upload is aborted, so no part
 // is left for the bucket to keep (and bill).
+//
+// Each part carries its MD5 (Content-MD5), which the server checks,
+// instead of a SHA-256 of its payload: over plain HTTP the client would
+// otherwise sign the payload in aws-chunked encoding, which costs a second
+// hash of every byte and which not every S3-compatible server decodes in
+// parts (gofakes3 does not).
 func (b *bucket) put(ctx context.Context, key string, r io.Reader) error {
 	_, err := b.client.PutObject(ctx, b.name, key, r, -1, minio.PutObjectOptions{
-		PartSize:    b.partSize,
-		ContentType: "application/gzip",
+		PartSize:             b.partSize,
+		ContentType:          "application/gzip",
+		SendContentMd5:       true,
+		DisableContentSha256: true,
 	})
 	if err == nil {
 		return nil
