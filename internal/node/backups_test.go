@@ -1,7 +1,9 @@
 package node
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"github.com/berth-dev/berth/internal/node/console"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime/fake"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 func TestBackupAPIRefusesBadInputNamingTheField(t *testing.T) {
@@ -112,5 +116,61 @@ func TestStartPutsBackTheOldFolderOfARestoreCutMidSwap(t *testing.T) {
 	}
 	if _, err := os.Stat(staging); !os.IsNotExist(err) {
 		t.Errorf("staging folder left: %v", err)
+	}
+}
+
+func TestBackupInS3RestoresThroughTheNode(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("berth"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	rt := fake.New()
+	d := newTunedTestDaemon(t, rt, t.TempDir(), nil, func(c *Config) {
+		c.BackupS3 = BackupS3Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "berth", Region: "us-east-1",
+			Insecure: true, AccessKey: "access", SecretKey: "secret-key"}
+	})
+	spec := validSpec("inst-1")
+	ensureOK(t, d, spec)
+	data := d.volumes.Path(spec.ID)
+	writeFiles(t, data, map[string]string{"world.dat": "v1"})
+	c := serveAPI(t, d)
+	if _, err := c.CreateBackup(t.Context(), spec.ID, nodeapi.BackupRequest{ID: "b1"}); err != nil {
+		t.Fatal(err)
+	}
+	var st nodeapi.BackupStatus
+	waitFor(t, "the backup", func() bool {
+		st, _ = c.GetBackup(t.Context(), spec.ID, "b1")
+		return st.State != nodeapi.BackupCreating
+	})
+	if st.State != nodeapi.BackupCompleted {
+		t.Fatalf("backup = %+v, want completed", st)
+	}
+	if _, err := os.Stat(filepath.Join(d.cfg.Dir, "backups", spec.ID, "b1.tar.gz")); !os.IsNotExist(err) {
+		t.Errorf("an S3 backup has a copy on the node's disk: %v", err)
+	}
+	s, err := c.DownloadBackup(t.Context(), spec.ID, "b1", http.Header{"Range": {"bytes=10-19"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(s.Body)
+	s.Close()
+	if s.Status != http.StatusPartialContent || len(part) != 10 {
+		t.Errorf("ranged download from S3 = %d, %d bytes; want 206 with 10", s.Status, len(part))
+	}
+	writeFiles(t, data, map[string]string{"world.dat": "v2"})
+	if _, err := c.RestoreBackup(t.Context(), spec.ID, "b1", nodeapi.RestoreRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restore", func() bool {
+		st, _ = c.GetBackup(t.Context(), spec.ID, "b1")
+		return st.Restore != nodeapi.RestoreRunning
+	})
+	if b, _ := os.ReadFile(filepath.Join(data, "world.dat")); st.Restore != nodeapi.RestoreCompleted || string(b) != "v1" {
+		t.Errorf("restore from S3 = %q %q, world.dat %q; want completed, v1", st.Restore, st.RestoreError, b)
+	}
+	if st, err := d.inspect(t.Context(), spec.ID); err != nil || st == nil || !st.Running {
+		t.Errorf("the running instance is not running after the restore: %+v, %v", st, err)
 	}
 }

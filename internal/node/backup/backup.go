@@ -299,21 +299,29 @@ func (s *Service) busyLocked(instance string, restore bool) bool {
 	return false
 }
 
-// startLocked registers a job and runs it in the background.
-func (s *Service) startLocked(instance, backupID string, restore bool, run func(ctx context.Context, j *job)) {
+// startLocked registers a job and runs it in the background. run
+// returns the record to save as the job's end, or false when there is
+// none to save (the backup was deleted meanwhile). The record is saved and
+// the job dropped at once, under s.mu, so that whoever reads the end also
+// finds the instance free for the next job.
+func (s *Service) startLocked(instance, backupID string, restore bool, run func(ctx context.Context, j *job) (Record, bool)) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	j := &job{instance: instance, restore: restore, cancel: cancel, done: make(chan struct{})}
 	key := jobKey(instance, backupID)
 	s.jobs[key] = j
 	s.wg.Go(func() {
-		defer func() {
-			cancel()
-			s.mu.Lock()
-			delete(s.jobs, key)
-			s.mu.Unlock()
-			close(j.done)
-		}()
-		run(ctx, j)
+		defer close(j.done)
+		rec, save := run(ctx, j)
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.jobs, key)
+		if !save {
+			return
+		}
+		if err := s.save(instance, rec); err != nil {
+			s.log.Error("record the end of a backup or restore", "instance", instance, "backup", backupID, "err", err)
+		}
 	})
 }
 
@@ -344,8 +352,8 @@ func (s *Service) Create(instance string, req nodeapi.BackupRequest, src Source)
 	if err := s.save(instance, rec); err != nil {
 		return nodeapi.BackupStatus{}, err
 	}
-	s.startLocked(instance, req.ID, false, func(ctx context.Context, j *job) {
-		s.create(ctx, j, instance, rec, req, src)
+	s.startLocked(instance, req.ID, false, func(ctx context.Context, j *job) (Record, bool) {
+		return s.create(ctx, j, instance, rec, req, src)
 	})
 	return rec.BackupStatus, nil
 }
@@ -359,9 +367,10 @@ func (s *Service) statusLocked(instance string, rec Record) nodeapi.BackupStatus
 	return st
 }
 
-// create runs one backup and records how it ended. After is sent even
-// when archiving failed: a game left with saving off loses its progress.
-func (s *Service) create(ctx context.Context, j *job, instance string, rec Record, req nodeapi.BackupRequest, src Source) {
+// create runs one backup and returns how it ended, and whether to record
+// it. After is sent even when archiving failed: a game left with saving
+// off loses its progress.
+func (s *Service) create(ctx context.Context, j *job, instance string, rec Record, req nodeapi.BackupRequest, src Source) (Record, bool) {
 	if req.Before != "" {
 		_ = src.Command(req.Before) // a stopped instance gets nothing
 	}
@@ -378,13 +387,9 @@ func (s *Service) create(ctx context.Context, j *job, instance string, rec Recor
 		rec.State, rec.Error = nodeapi.BackupFailed, "archive the data folder: "+err.Error()
 		s.log.Warn("backup failed", "instance", instance, "backup", rec.ID, "err", err)
 	}
-	if ctx.Err() != nil && s.ctx.Err() == nil {
-		// Deleted while it ran: Delete removes the record.
-		return
-	}
-	if err := s.save(instance, rec); err != nil {
-		s.log.Error("record a backup's end", "instance", instance, "backup", rec.ID, "err", err)
-	}
+	// Deleted while it ran: Delete removes the record.
+	deleted := ctx.Err() != nil && s.ctx.Err() == nil
+	return rec, !deleted
 }
 
 // progress counts what passes through it.
@@ -570,7 +575,7 @@ func (s *Service) Restore(instance, backupID string, run func(ctx context.Contex
 		_, err = io.Copy(w, r)
 		return err
 	}
-	s.startLocked(instance, backupID, true, func(ctx context.Context, _ *job) {
+	s.startLocked(instance, backupID, true, func(ctx context.Context, _ *job) (Record, bool) {
 		err := run(ctx, fetch)
 		rec.Restore, rec.RestoreError = nodeapi.RestoreCompleted, ""
 		switch {
@@ -580,12 +585,9 @@ func (s *Service) Restore(instance, backupID string, run func(ctx context.Contex
 			rec.Restore, rec.RestoreError = nodeapi.RestoreFailed, err.Error()
 			s.log.Warn("restore failed", "instance", instance, "backup", backupID, "err", err)
 		}
-		if ctx.Err() != nil && s.ctx.Err() == nil {
-			return // the instance was removed, its backups with it
-		}
-		if err := s.save(instance, rec); err != nil {
-			s.log.Error("record a restore's end", "instance", instance, "backup", backupID, "err", err)
-		}
+		// Canceled alone: the instance was removed, its backups with it.
+		removed := ctx.Err() != nil && s.ctx.Err() == nil
+		return rec, !removed
 	})
 	return rec.BackupStatus, nil
 }
