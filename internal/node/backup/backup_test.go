@@ -171,8 +171,8 @@ func newTestService(t *testing.T, dir string, s3 S3Config) *Service {
 	return s
 }
 
-// waitBackup polls a backup until it leaves creating.
-func waitBackup(t *testing.T, s *Service, instance, id string) nodeapi.BackupStatus {
+// waitUntil polls a backup until done accepts its status.
+func waitUntil(t *testing.T, s *Service, instance, id string, done func(nodeapi.BackupStatus) bool) nodeapi.BackupStatus {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -180,33 +180,26 @@ func waitBackup(t *testing.T, s *Service, instance, id string) nodeapi.BackupSta
 		if err != nil {
 			t.Fatalf("Status: %v", err)
 		}
-		if st.State != nodeapi.BackupCreating {
+		if done(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("backup %s still creating", id)
+			t.Fatalf("backup %s still at %+v", id, st)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// waitBackup polls a backup until it leaves creating.
+func waitBackup(t *testing.T, s *Service, instance, id string) nodeapi.BackupStatus {
+	t.Helper()
+	return waitUntil(t, s, instance, id, func(st nodeapi.BackupStatus) bool { return st.State != nodeapi.BackupCreating })
+}
+
 // waitRestore polls a backup until its restore ends.
 func waitRestore(t *testing.T, s *Service, instance, id string) nodeapi.BackupStatus {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st, err := s.Status(instance, id)
-		if err != nil {
-			t.Fatalf("Status: %v", err)
-		}
-		if st.Restore != nodeapi.RestoreRunning {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restore of %s still running", id)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return waitUntil(t, s, instance, id, func(st nodeapi.BackupStatus) bool { return st.Restore != nodeapi.RestoreRunning })
 }
 
 // readAll reads a completed backup's archive whole.
