@@ -189,9 +189,19 @@ func (b *bucket) put(ctx context.Context, key string, r io.Reader) error {
 }
 
 // open reads the object; each read after a seek is a ranged GetObject,
-// so a download resumed with Range fetches only what it asks.
+// so a download resumed with Range fetches only what it asks. The object
+// is looked up first, so that a missing one fails here rather than in
+// the middle of an answer.
 func (b *bucket) open(ctx context.Context, key string) (io.ReadSeekCloser, error) {
-	return b.client.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
+	obj, err := b.client.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, err
+	}
+	return obj, nil
 }
 
 // remove deletes the object and any incomplete upload of it.
