@@ -575,6 +575,7 @@ func (s *Service) Restore(instance, backupID string, run func(ctx context.Contex
 		_, err = io.Copy(w, r)
 		return err
 	}
+	answer := rec.BackupStatus
 	s.startLocked(instance, backupID, true, func(ctx context.Context, _ *job) (Record, bool) {
 		err := run(ctx, fetch)
 		rec.Restore, rec.RestoreError = nodeapi.RestoreCompleted, ""
@@ -589,5 +590,5 @@ func (s *Service) Restore(instance, backupID string, run func(ctx context.Contex
 		removed := ctx.Err() != nil && s.ctx.Err() == nil
 		return rec, !removed
 	})
-	return rec.BackupStatus, nil
+	return answer, nil
 }
