@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -25,7 +24,17 @@ func benchFolder(b *testing.B, size int64) string {
 	b.Helper()
 	dir := b.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
-	words := strings.Fields("the world chunk region player entity block level spawn north south east west minecraft server plugin config true false 0 1 2 3 4 5 6 7 8 9 data tick save load")
+	// A vocabulary of a few thousand words, like a server's logs and
+	// configs: a handful of words repeated is far easier (and, for
+	// gzip's lazy matching, far slower) than real text.
+	words := make([]string, 4096)
+	for i := range words {
+		w := make([]byte, 2+rng.IntN(9))
+		for j := range w {
+			w[j] = "etaoinshrdlucmfwypvbgkqjxz0123456789"[min(rng.IntN(36), rng.IntN(36))]
+		}
+		words[i] = string(w)
+	}
 	text := func(w io.Writer, n int64) {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		for written := int64(0); written < n; {
