@@ -94,6 +94,7 @@ func bindContainerUserFlag(fs *flag.FlagSet, dst *string) {
 type nodeSettings struct {
 	install       node.InstallConfig
 	files         node.FilesConfig
+	backupS3      node.BackupS3Config
 	containerUser string
 	runtime       runtimeSettings
 }
@@ -103,6 +104,7 @@ func bindNodeFlags(fs *flag.FlagSet) *nodeSettings {
 	s := &nodeSettings{}
 	bindInstallFlags(fs, &s.install)
 	bindFilesFlags(fs, &s.files)
+	bindBackupFlags(fs, &s.backupS3)
 	bindContainerUserFlag(fs, &s.containerUser)
 	bindRuntimeFlags(fs, &s.runtime)
 	return s
@@ -113,5 +115,7 @@ func (s *nodeSettings) apply(cfg *node.Config) {
 	cfg.Version = Version
 	cfg.Install = s.install
 	cfg.Files = s.files
+	cfg.BackupS3 = s.backupS3
+	backupCredentials(&cfg.BackupS3)
 	cfg.ContainerUser = s.containerUser
 }

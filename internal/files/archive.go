@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -77,8 +78,9 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	cw.w = tmp
 	gz := gzip.NewWriter(cw)
 	tw := tar.NewWriter(gz)
+	skip := func(name string, _ bool) bool { return name == tmp.name }
 	for _, name := range names {
-		if err = f.addToTar(tw, name, tmp.name); err != nil {
+		if err = f.addToTar(context.Background(), tw, name, skip); err != nil {
 			break
 		}
 	}
@@ -94,11 +96,19 @@ func (f *Folder) Compress(paths []string, destination string) (Entry, error) {
 	return f.settle("destination", dst, cw)
 }
 
+// WriteTar adds the whole folder to tw as Compress archives it, leaving
+// out every path skip reports (a folder with everything under it), in
+// name order. It stops with ctx's error when ctx ends.
+func (f *Folder) WriteTar(ctx context.Context, tw *tar.Writer, skip func(name string, isDir bool) bool) error {
+	return f.addToTar(ctx, tw, ".", skip)
+}
+
 // addToTar adds name, and everything under it when it is a folder, to tw,
-// leaving out skip (the archive being written).
-func (f *Folder) addToTar(tw *tar.Writer, name, skip string) error {
-	if name == skip {
-		return nil
+// leaving out what skip reports (the archive being written, ignored
+// paths).
+func (f *Folder) addToTar(ctx context.Context, tw *tar.Writer, name string, skip func(name string, isDir bool) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	info, err := f.root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) && name != "." {
@@ -106,6 +116,9 @@ func (f *Folder) addToTar(tw *tar.Writer, name, skip string) error {
 	}
 	if err != nil {
 		return fsError("paths", name, err)
+	}
+	if name != "." && skip(name, info.IsDir()) {
+		return nil
 	}
 	switch {
 	case info.Mode()&fs.ModeSymlink != 0:
@@ -131,7 +144,7 @@ func (f *Folder) addToTar(tw *tar.Writer, name, skip string) error {
 		}
 		slices.Sort(children)
 		for _, c := range children {
-			if err := f.addToTar(tw, path.Join(name, c), skip); err != nil {
+			if err := f.addToTar(ctx, tw, path.Join(name, c), skip); err != nil {
 				return err
 			}
 		}

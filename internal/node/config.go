@@ -43,7 +43,8 @@ type ConfigFile struct {
 
 // Config is everything New needs to run a daemon.
 type Config struct {
-	// Dir is the node's data folder: node.json, instances/ (specs) and
+	// Dir is the node's data folder: node.json, instances/ (specs),
+	// backups/ (the backups' records and the archives kept on disk) and
 	// volumes/ (the instances' data folders).
 	Dir string
 	// TokenSHA256 is the hex SHA-256 of the bearer token the panel sends.
@@ -103,6 +104,9 @@ type Config struct {
 	// ConsoleConnections caps the console connections of one instance.
 	// Zero means DefaultConsoleConnections.
 	ConsoleConnections int
+	// BackupS3 is the S3-compatible bucket backups go to; without an
+	// endpoint they stay on the node's disk, in <Dir>/backups.
+	BackupS3 BackupS3Config
 }
 
 // DefaultContainerUser is the user and group instances run as when the

@@ -167,8 +167,10 @@ type InstallConfig = install.Config
 // Close stops the daemon's background work: running installs are
 // canceled (their containers killed and removed) and waited for. Each
 // reruns at the instance's next ensure, from this daemon's successor.
-// Serve calls it on its way out.
+// Backups being created or restored end failed, and say so. Serve calls it on its way out.
 func (d *Daemon) Close() {
+	// First the backups: a restore's last step may start an instance.
+	d.backups.Close()
 	d.installs.Close()
 	// After the installs, whose last step may start an instance.
 	d.sups.close()

@@ -481,6 +481,10 @@ func (d *Daemon) remove(ctx context.Context, id string) error {
 	if err := d.installer.Logs.Remove(id); err != nil {
 		return fmt.Errorf("install log of %s: %w", id, err)
 	}
+	// Locked backups too: deleting an instance deletes all its backups.
+	if err := d.backups.RemoveInstance(ctx, id); err != nil {
+		return fmt.Errorf("backups of %s: %w", id, err)
+	}
 	if err := d.records.Remove(id); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/httplog"
+	"github.com/berth-dev/berth/internal/node/backup"
 	"github.com/berth-dev/berth/internal/node/disk"
 	"github.com/berth-dev/berth/internal/node/install"
 	"github.com/berth-dev/berth/internal/node/records"
@@ -54,6 +55,8 @@ type Daemon struct {
 	extracts *extractLimiter
 	// disk keeps the instances' disk usage.
 	disk *disk.Accounting
+	// backups makes and keeps the instances' backups (backups.go).
+	backups *backup.Service
 }
 
 // recoverTimeout bounds the runtime listing New does to rebuild its view.
@@ -109,6 +112,17 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	d.sups.init(d)
 	if err := d.records.SweepTemp(); err != nil {
 		return nil, fmt.Errorf("node: instances folder: %w", err)
+	}
+	if d.backups, err = backup.New(filepath.Join(dir, "backups"), cfg.BackupS3, logger); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if err := d.backups.Recover(); err != nil {
+		d.backups.Close()
+		return nil, fmt.Errorf("node: backups folder: %w", err)
+	}
+	if err := d.recoverRestores(); err != nil {
+		d.backups.Close()
+		return nil, fmt.Errorf("node: restores cut off by a stop: %w", err)
 	}
 	internalError := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, nodeapi.ErrorBody{Error: "internal error"})
@@ -193,6 +207,11 @@ func (d *Daemon) routes() http.Handler {
 	handle("POST /v1/instances/{id}/files/compress", d.fileRoute(true, d.handleCompress))
 	handle("POST /v1/instances/{id}/files/extract", d.fileRoute(true, d.handleExtract))
 	handle("GET /v1/instances/{id}/install-log", d.api(d.handleInstallLog))
+	handle("POST /v1/instances/{id}/backups", d.api(d.handleCreateBackup))
+	handle("GET /v1/instances/{id}/backups/{backupId}", d.backupRoute(d.handleGetBackup))
+	handle("DELETE /v1/instances/{id}/backups/{backupId}", d.backupRoute(d.handleDeleteBackup))
+	handle("GET /v1/instances/{id}/backups/{backupId}/download", d.backupRoute(d.handleDownloadBackup))
+	handle("POST /v1/instances/{id}/backups/{backupId}/restore", d.backupRoute(d.handleRestoreBackup))
 	return httplog.Unmatched(mux, nil)
 }
 

@@ -28,6 +28,9 @@ type Volumes struct {
 // New returns the data folders under dir (absolute) owned by owner.
 func New(dir string, owner Owner) Volumes { return Volumes{dir: dir, owner: owner} }
 
+// Dir is the folder that holds every data folder.
+func (v Volumes) Dir() string { return v.dir }
+
 // Owner is the container user, who owns each data folder.
 func (v Volumes) Owner() Owner { return v.owner }
 
