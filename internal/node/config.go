@@ -103,6 +103,10 @@ type Config struct {
 	// ConsoleConnections caps the console connections of one instance.
 	// Zero means DefaultConsoleConnections.
 	ConsoleConnections int
+	// KeepStats streams every instance's resource use from the runtime all
+	// the time, so that Usage has a recent sample of each for the metrics;
+	// otherwise an instance's stats stream only while a console is open.
+	KeepStats bool
 }
 
 // DefaultContainerUser is the user and group instances run as when the
