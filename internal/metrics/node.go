@@ -47,6 +47,8 @@ var (
 		"Output lines of the instance the console's throttle dropped.", instanceLabel, nil)
 	sftpDesc = prometheus.NewDesc("berth_sftp_sessions",
 		"SFTP sessions open on the node.", nil, nil)
+	nodeInstancesDesc = prometheus.NewDesc("berth_node_instances",
+		"Instances this node holds.", nil, nil)
 )
 
 // nodeCollector reports the node's instances at each scrape, from memory.
@@ -56,7 +58,7 @@ type nodeCollector struct {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{runningDesc, cpuDesc, memoryDesc, memoryLimitDesc, rxDesc, txDesc,
-		diskDesc, diskLimitDesc, consoleDroppedDesc, sftpDesc} {
+		diskDesc, diskLimitDesc, consoleDroppedDesc, sftpDesc, nodeInstancesDesc} {
 		ch <- d
 	}
 }
@@ -68,7 +70,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, id string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), id)
 	}
-	for _, u := range c.src.Usage() {
+	usage := c.src.Usage()
+	ch <- prometheus.MustNewConstMetric(nodeInstancesDesc, prometheus.GaugeValue, float64(len(usage)))
+	for _, u := range usage {
 		running := 0.0
 		if u.Running {
 			running = 1

@@ -66,11 +66,16 @@ func TestNodeMetricsReportEachInstanceFromTheStatsStream(t *testing.T) {
 		{"berth_instance_disk_limit_bytes", dto.MetricType_GAUGE, 1024 << 20},
 		{"berth_console_lines_dropped_total", dto.MetricType_COUNTER, 7},
 		{"berth_instance_cpu_usage_cores", dto.MetricType_GAUGE, 1.5},
+		{"berth_node_instances", dto.MetricType_GAUGE, 1},
 	} {
 		if got := typeOf(fams, c.name); got != c.typ {
 			t.Errorf("%s has type %v, want %v", c.name, got, c.typ)
 		}
-		if v, ok := sample(fams, c.name, instance); !ok || v != c.want {
+		labels := instance
+		if c.name == "berth_node_instances" {
+			labels = nil
+		}
+		if v, ok := sample(fams, c.name, labels); !ok || v != c.want {
 			t.Errorf("%s{instance_id=%q} = %v (present %v), want %v", c.name, id, v, ok, c.want)
 		}
 	}
