@@ -57,6 +57,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	}
 	stopMetrics, err := serveMetrics(ctx, metricsListen, reg, log)
 	if err != nil {
+		d.Close()
 		return err
 	}
 	log.Info("node listening", "address", cfg.Listen, "tls", cfg.TLSCert != "", "data", dir)

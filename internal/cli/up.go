@@ -97,6 +97,7 @@ func up(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger, 
 	}
 	stopMetrics, err := serveMetrics(ctx, cfg.MetricsListen, reg, log)
 	if err != nil {
+		daemon.Close()
 		nodeLn.Close()
 		panelLn.Close()
 		return err

@@ -54,6 +54,15 @@ func TestNodeMetricsReportEachInstanceFromTheStatsStream(t *testing.T) {
 		return cpu == 1.5 && dropped == 7
 	})
 
+	// A scrape reads what the stream kept: it samples nothing itself.
+	samples := n.Runtime.Calls("Stats")
+	for range 3 {
+		scrape(t, url)
+	}
+	if got := n.Runtime.Calls("Stats"); got != samples {
+		t.Errorf("3 scrapes made %d calls to the runtime's Stats, want none", got-samples)
+	}
+
 	for _, c := range []struct {
 		name string
 		typ  dto.MetricType
