@@ -130,7 +130,7 @@ func TestImageImportNeedsAFile(t *testing.T) {
 func TestPanelInstallsTheBuiltinTemplatesOnFirstStart(t *testing.T) {
 	data := t.TempDir()
 	for range 2 {
-		p, err := openPanel(context.Background(), config.Panel{Data: data}, slog.New(slog.DiscardHandler))
+		p, err := openPanel(context.Background(), config.Panel{Data: data}, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

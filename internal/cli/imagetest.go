@@ -214,7 +214,7 @@ func startTestEnv(ctx context.Context, opts imageTestOptions) (_ *testEnv, err e
 	// The panel's own install deadline is later than the test's, so that
 	// the test's timeout is the one that decides, and says so.
 	p, err := openPanel(ctx, config.Panel{Data: filepath.Join(dir, "panel"), APICompat: "seed",
-		InstallTimeout: opts.timeout + time.Minute}, opts.log)
+		InstallTimeout: opts.timeout + time.Minute}, opts.log, nil)
 	if err != nil {
 		return env, err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/node"
 )
 
@@ -22,6 +23,8 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	config.BindData(fs, &data)
 	listen := fs.String("listen", "",
 		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
+	var metricsListen string
+	config.BindMetrics(fs, &metricsListen)
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,6 +41,8 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		cfg.Listen = *listen
 	}
 	settings.apply(&cfg)
+	reg := metricsRegistry(metricsListen)
+	cfg.KeepStats = reg != nil
 	rt, err := settings.runtime.newRuntime(ctx, dir, log)
 	if err != nil {
 		return err
@@ -47,8 +52,17 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	if reg != nil {
+		metrics.RegisterNode(reg, metrics.NodeSource{Usage: d.Usage})
+	}
+	stopMetrics, err := serveMetrics(ctx, metricsListen, reg, log)
+	if err != nil {
+		d.Close()
+		return err
+	}
 	log.Info("node listening", "address", cfg.Listen, "tls", cfg.TLSCert != "", "data", dir)
-	return d.Run(ctx)
+	err = d.Run(ctx)
+	return errors.Join(err, stopMetrics())
 }
 
 func runNodeConfigure(ctx context.Context, args []string, stdout io.Writer) error {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/runtime/docker"
 )
 
@@ -59,6 +60,15 @@ func (s runtimeSettings) newRuntime(ctx context.Context, dir string, log *slog.L
 		log.Warn("instances may open connections to this machine and the link-local range (allow-instance-host-access)")
 	}
 	return rt, nil
+}
+
+// open is newRuntime as an openRuntime.
+func (s runtimeSettings) open(ctx context.Context, dir string, log *slog.Logger) (runtime.Runtime, func() error, error) {
+	rt, err := s.newRuntime(ctx, dir, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rt, rt.Close, nil
 }
 
 // mibSetter parses a positive number of MiB into dst, in bytes.

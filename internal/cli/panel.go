@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
@@ -24,7 +29,8 @@ func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := openPanel(ctx, cfg, log)
+	reg := metricsRegistry(cfg.MetricsListen)
+	p, err := openPanel(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -40,8 +46,14 @@ func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err := printFirstStart(ctx, p.store, stdout, url); err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(ctx, cfg.MetricsListen, reg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	log.Info("panel listening", "url", "http://"+ln.Addr().String(), "version", Version)
-	return p.serve(ctx, ln)
+	err = p.serve(ctx, ln)
+	return errors.Join(err, stopMetrics())
 }
 
 // panelProcess is a panel ready to serve: its database, API and
@@ -61,7 +73,9 @@ func (p *panelProcess) close() {
 	p.unlock()
 }
 
-func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelProcess, error) {
+// openPanel opens the database and builds the API and the reconciler; with
+// a registry, their metrics are registered on it.
+func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *prometheus.Registry) (*panelProcess, error) {
 	mode, err := panel.ParseMode(cfg.APICompat)
 	if err != nil {
 		return nil, err
@@ -97,10 +111,15 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 		address = cfg.Listen
 	}
 	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS, PanelID: panelID(), PanelAddress: address})
+	var observe httplog.Observer
+	if reg != nil {
+		observe = metrics.RegisterPanel(reg, metrics.PanelSource{Store: st, Reconciler: rec.Stats})
+	}
 	api := panel.New(panel.Config{
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
+		ObserveRequest: observe,
 	})
 	return &panelProcess{store: st, api: api, rec: rec, log: log, unlock: unlock}, nil
 }

@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/config"
+	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -27,6 +29,16 @@ import (
 // runUp is `berth up`: the panel and a local node in one process, on
 // loopback, with SQLite and the machine's Docker engine.
 func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	return up(ctx, args, stdout, log, nil)
+}
+
+// openRuntime opens the runtime of the node whose data folder is dir, and
+// returns how to release it.
+type openRuntime func(ctx context.Context, dir string, log *slog.Logger) (rt runtime.Runtime, release func() error, err error)
+
+// up is runUp on the runtime open gives; nil means the Docker engine, as
+// the flags set it up. Tests give the in-memory one.
+func up(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger, open openRuntime) error {
 	fs := newFlags("up")
 	var cfg config.Panel
 	config.BindPanel(fs, &cfg)
@@ -36,7 +48,10 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := openPanel(ctx, cfg, log)
+	// The panel's and the node's metrics share one registry, and one
+	// listener.
+	reg := metricsRegistry(cfg.MetricsListen)
+	p, err := openPanel(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -51,14 +66,21 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	settings.apply(&ncfg)
-	rt, err := settings.runtime.newRuntime(ctx, nodeDir, log.With("component", "node"))
+	ncfg.KeepStats = reg != nil
+	if open == nil {
+		open = settings.runtime.open
+	}
+	rt, release, err := open(ctx, nodeDir, log.With("component", "node"))
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
+	defer release()
 	daemon, err := node.New(ncfg, rt, log.With("component", "node"))
 	if err != nil {
 		return err
+	}
+	if reg != nil {
+		metrics.RegisterNode(reg, metrics.NodeSource{Usage: daemon.Usage})
 	}
 	nodeLn, err := net.Listen("tcp", ncfg.Listen)
 	if err != nil {
@@ -73,6 +95,13 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err := printFirstStart(ctx, p.store, stdout, url); err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(ctx, cfg.MetricsListen, reg, log)
+	if err != nil {
+		daemon.Close()
+		nodeLn.Close()
+		panelLn.Close()
+		return err
+	}
 	log.Info("berth up", "panel", url, "node", ncfg.Listen, "data", data)
 
 	var wg sync.WaitGroup
@@ -84,7 +113,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	}()
 	err = p.serve(ctx, panelLn)
 	wg.Wait()
-	return errors.Join(err, nodeErr)
+	return errors.Join(err, nodeErr, stopMetrics())
 }
 
 // localNodeName names the node `berth up` creates for its own machine.

@@ -49,6 +49,9 @@ type Panel struct {
 	SessionMax time.Duration
 	// Require2FAAdmins makes two-factor mandatory for admin users.
 	Require2FAAdmins bool
+	// MetricsListen is the address of the Prometheus metrics' own
+	// listener; empty serves none.
+	MetricsListen string
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -70,6 +73,14 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 		"a user's session ends this long after sign-in, used or not (BERTH_SESSION_MAX)")
 	fs.BoolVar(&p.Require2FAAdmins, "require-2fa-admins", false,
 		"admin users must turn on two-factor before they can do anything else (BERTH_REQUIRE_2FA_ADMINS)")
+	BindMetrics(fs, &p.MetricsListen)
+}
+
+// BindMetrics registers -metrics-listen, for the panel, the node and `berth
+// up`.
+func BindMetrics(fs *flag.FlagSet, dst *string) {
+	fs.StringVar(dst, "metrics-listen", "",
+		"address to serve Prometheus metrics on, at /metrics, apart from the API; empty: none (BERTH_METRICS_LISTEN)")
 }
 
 // BindData registers -data.

@@ -111,6 +111,19 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // if the answer had already begun, the connection is cut instead, so that
 // the client cannot take half a body for a whole one.
 func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http.Request), next http.Handler) http.Handler {
+	return Observed(log, internalError, nil, next)
+}
+
+// Observer hears of every request when it ends: the pattern of the route
+// that served it ("" when none matched), the status answered, and how long
+// it took. It is how the metrics count requests by route, a bounded set,
+// never by path.
+type Observer func(pattern string, status int, elapsed time.Duration)
+
+// Observed is Handler that also tells observe, when not nil, of each
+// request. The pattern is read from the request the ServeMux inside next
+// filled in, so next must pass that request on unchanged (Unmatched does).
+func Observed(log *slog.Logger, internalError func(w http.ResponseWriter, r *http.Request), observe Observer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var b [8]byte
@@ -136,6 +149,14 @@ func Handler(log *slog.Logger, internalError func(w http.ResponseWriter, r *http
 				attrs = append(attrs, slog.Bool("caller_gone", true))
 			}
 			log.LogAttrs(r.Context(), level, "request", attrs...)
+			if observe != nil {
+				status := rec.status
+				if status == 0 {
+					// Nothing written: net/http answers 200 itself.
+					status = http.StatusOK
+				}
+				observe(r.Pattern, status, time.Since(start))
+			}
 		}()
 		defer func() {
 			v := recover()

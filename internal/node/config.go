@@ -107,6 +107,10 @@ type Config struct {
 	// BackupS3 is the S3-compatible bucket backups go to; without an
 	// endpoint they stay on the node's disk, in <Dir>/backups.
 	BackupS3 BackupS3Config
+	// KeepStats streams every instance's resource use from the runtime all
+	// the time, so that Usage has a recent sample of each for the metrics;
+	// otherwise an instance's stats stream only while a console is open.
+	KeepStats bool
 }
 
 // DefaultContainerUser is the user and group instances run as when the

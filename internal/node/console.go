@@ -31,7 +31,7 @@ func errTooManyConsoles(limit int) error {
 type consoleState struct {
 	hub *console.Hub
 	// stopStats ends the stats stream, which runs while clients are
-	// connected.
+	// connected, or all the time with Config.KeepStats.
 	stopStats context.CancelFunc
 	// throttleWatched is set while watchThrottle runs.
 	throttleWatched bool
@@ -134,19 +134,26 @@ func (s *supervisor) subscribe() (c *console.Client, replay []string, state stri
 	if !ok {
 		return nil, nil, "", errTooManyConsoles(s.d.cfg.ConsoleConnections)
 	}
-	if s.cons.hub.Clients() == 1 {
-		ctx, cancel := context.WithCancel(s.d.sups.ctx)
-		s.cons.stopStats = cancel
-		s.d.sups.wg.Go(func() { s.streamStats(ctx) })
+	if s.cons.stopStats == nil {
+		s.startStatsLocked()
 	}
 	return c, replay, s.state, nil
 }
 
-// unsubscribe disconnects c; the stats stream stops with the last client.
+// startStatsLocked starts the stats stream. The caller holds s.mu, or
+// has the supervisor to itself.
+func (s *supervisor) startStatsLocked() {
+	ctx, cancel := context.WithCancel(s.d.sups.ctx)
+	s.cons.stopStats = cancel
+	s.d.sups.wg.Go(func() { s.streamStats(ctx) })
+}
+
+// unsubscribe disconnects c; the stats stream stops with the last client,
+// unless the daemon keeps it for the metrics.
 func (s *supervisor) unsubscribe(c *console.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cons.hub.Unsubscribe(c) && s.cons.stopStats != nil {
+	if s.cons.hub.Unsubscribe(c) && s.cons.stopStats != nil && !s.d.cfg.KeepStats {
 		s.cons.stopStats()
 		s.cons.stopStats = nil
 	}

@@ -135,3 +135,43 @@ func (s *supervisor) publishStats(rs runtime.Stats, r *containerRun) {
 	}
 	s.broadcastLocked(console.StatsFrame(st))
 }
+
+// InstanceUsage is the last resource sample of one instance, for the
+// node's metrics.
+type InstanceUsage struct {
+	ID string
+	// Running is whether the instance's process runs now.
+	Running bool
+	// Stats is the last sample streamed: CPU, memory and network are
+	// zeros while the process is down; DiskBytes is kept either way.
+	Stats nodeapi.Stats
+	// DiskLimitBytes is the instance's disk limit; 0 when it has none.
+	DiskLimitBytes uint64
+	// ConsoleLinesDropped counts the output lines the console's throttle
+	// dropped since the daemon started following the instance.
+	ConsoleLinesDropped uint64
+}
+
+// Usage returns every instance's last sample, read from what the stats
+// streams keep (Config.KeepStats keeps one running for each instance): it
+// calls no runtime, so a scrape costs the same however slow Docker is.
+func (d *Daemon) Usage() []InstanceUsage {
+	d.sups.mu.Lock()
+	list := make([]*supervisor, 0, len(d.sups.m))
+	for _, s := range d.sups.m {
+		list = append(list, s)
+	}
+	d.sups.mu.Unlock()
+	out := make([]InstanceUsage, 0, len(list))
+	for _, s := range list {
+		s.mu.Lock()
+		u := InstanceUsage{ID: s.id, Running: s.run != nil, Stats: s.cons.stats,
+			ConsoleLinesDropped: s.cons.hub.DroppedLines()}
+		if s.spec.diskMiB > 0 {
+			u.DiskLimitBytes = uint64(s.spec.diskMiB) << 20
+		}
+		s.mu.Unlock()
+		out = append(out, u)
+	}
+	return out
+}

@@ -97,6 +97,9 @@ func (ss *supervisors) get(id string) *supervisor {
 		// One asked for while the daemon closes starts nothing.
 		s.closed = ss.closed
 		ss.m[id] = s
+		if ss.d.cfg.KeepStats && !s.closed {
+			s.startStatsLocked()
+		}
 	}
 	return s
 }
@@ -153,6 +156,7 @@ type watched struct {
 	wantRunning bool
 	suspended   bool
 	memoryMiB   int64
+	diskMiB     int64
 	ready       readiness
 }
 
@@ -223,6 +227,7 @@ func (s *supervisor) configure(rec *records.Record) {
 		wantRunning: wantRunning(rec.Spec) && !rec.StoppedByNode,
 		suspended:   rec.Spec.Suspended,
 		memoryMiB:   rec.Spec.MemoryMiB,
+		diskMiB:     rec.Spec.DiskMiB,
 		ready:       ready,
 	}
 }

@@ -64,6 +64,9 @@ type Config struct {
 	// Require2FAAdmins lets an admin user without two-factor do nothing
 	// but set it up.
 	Require2FAAdmins bool
+	// ObserveRequest, when set, hears of every request as it ends, with
+	// the pattern of its route: the metrics' request counts and latencies.
+	ObserveRequest httplog.Observer
 	// Now is the clock of sessions, tokens, two-factor and sign-in
 	// throttling; nil means time.Now.
 	Now func() time.Time
@@ -295,13 +298,13 @@ func (s *Server) routes() {
 	client(clientFront, "GET "+inst+"/disk", s.diskUsage(on(access.FilesRead, read)))
 }
 
-// Handler returns the API with its middleware: request log, panic
-// recovery, and JSON 404/405 answers. Body limits are set per route.
+// Handler returns the API with its middleware: request log and
+// observer, panic recovery, and JSON 404/405 answers. Body limits are set per route.
 func (s *Server) Handler() http.Handler {
 	internalError := func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMessage(w, http.StatusInternalServerError, "internal error (request "+requestID(r)+")")
 	}
-	return httplog.Handler(s.log, internalError, httplog.Unmatched(s.mux, s.guardUnmatched))
+	return httplog.Observed(s.log, internalError, s.cfg.ObserveRequest, httplog.Unmatched(s.mux, s.guardUnmatched))
 }
 
 // guardUnmatched wraps the answer to a request no route matches: an /api

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/dispatch"
@@ -66,6 +67,55 @@ type Reconciler struct {
 	// a claim succeeded since.
 	held    map[string]bool
 	claimed time.Time
+	// The figures Stats reports.
+	queued          atomic.Int64
+	passes          atomic.Uint64
+	installFailures atomic.Uint64
+	errors          [len(ErrorStages)]atomic.Uint64
+}
+
+// ErrorStages name the steps of a pass whose failures Stats counts: a
+// node's health call, an ensure, a removal, the listing of a node's
+// instances, and the reconciler's own database reads and writes.
+var ErrorStages = [...]string{"health", "ensure", "remove", "observe", "store"}
+
+// Indexes into ErrorStages.
+const (
+	stageHealth = iota
+	stageEnsure
+	stageRemove
+	stageObserve
+	stageStore
+)
+
+// Stats are the reconciler's running figures, for the metrics.
+type Stats struct {
+	// Workers is how many nodes have a worker.
+	Workers int
+	// Queued is how many instances were found due, for an ensure or a
+	// removal, and are waiting for or in their call to the node.
+	Queued int64
+	// Passes counts the visits to nodes.
+	Passes uint64
+	// InstallFailures counts the deploys failed for good: install script
+	// failed, image refused, or install timed out.
+	InstallFailures uint64
+	// Errors counts failures by stage, in the order of ErrorStages.
+	Errors [len(ErrorStages)]uint64
+}
+
+// Stats returns the reconciler's figures now.
+func (r *Reconciler) Stats() Stats {
+	r.mu.Lock()
+	st := Stats{Workers: len(r.workers)}
+	r.mu.Unlock()
+	st.Queued = r.queued.Load()
+	st.Passes = r.passes.Load()
+	st.InstallFailures = r.installFailures.Load()
+	for i := range r.errors {
+		st.Errors[i] = r.errors[i].Load()
+	}
+	return st
 }
 
 // New returns a Reconciler; Run starts it.
@@ -153,6 +203,7 @@ func (r *Reconciler) claim(ctx context.Context, nodes []store.Node) {
 	ids, err := r.st.ClaimNodes(ctx, r.cfg.PanelID, r.cfg.PanelAddress, now, r.cfg.LeaseTTL)
 	if err != nil {
 		if ctx.Err() == nil {
+			r.errors[stageStore].Add(1)
 			r.log.Error("reconcile: claim node leases", "err", err)
 		}
 		if now.Sub(r.claimed) >= r.cfg.LeaseTTL {
@@ -244,9 +295,11 @@ func (w *worker) run(ctx context.Context) {
 // pass is one visit to the node: health, removals, ensures, observation.
 func (w *worker) pass(ctx context.Context) {
 	log := w.r.log.With("node_id", w.nodeID)
+	w.r.passes.Add(1)
 	n, err := w.r.st.NodeByID(ctx, w.nodeID)
 	if err != nil {
 		if ctx.Err() == nil {
+			w.r.errors[stageStore].Add(1)
 			log.Error("reconcile: load node", "err", err)
 		}
 		return
@@ -263,6 +316,7 @@ func (w *worker) pass(ctx context.Context) {
 		return
 	}
 	if err != nil {
+		w.r.errors[stageHealth].Add(1)
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
 		}
@@ -293,6 +347,7 @@ func (w *worker) failOverdue(ctx context.Context, reason string) {
 	w.record(ctx, "list overdue installs", err)
 	for _, in := range list {
 		w.r.log.Warn("install timed out", "instance_id", in.ID, "reason", reason)
+		w.r.installFailures.Add(1)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+reason))
 	}
 }
@@ -300,14 +355,21 @@ func (w *worker) failOverdue(ctx context.Context, reason string) {
 func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
 	list, err := w.r.st.DueNodeRemovals(ctx, w.nodeID, time.Now())
 	w.record(ctx, "list due removals", err)
+	// Those not reached, when ctx ends, leave the queue too.
+	left := int64(len(list))
+	w.r.queued.Add(left)
+	defer func() { w.r.queued.Add(-left) }()
 	for _, rm := range list {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := c.RemoveInstance(cctx, rm.InstanceID)
 		cancel()
+		left--
+		w.r.queued.Add(-1)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			w.r.errors[stageRemove].Add(1)
 			log.Warn("remove failed", "instance_id", rm.InstanceID, "err", err)
 			w.record(ctx, "RecordRemovalFailure", w.r.st.RecordRemovalFailure(ctx, rm.InstanceID, err.Error(), time.Now().Add(backoff(rm.Attempts))))
 			continue
@@ -321,13 +383,14 @@ func (w *worker) removeDeleted(ctx context.Context, c *nodeapi.Client, log *slog
 func (w *worker) ensureDue(ctx context.Context, c *nodeapi.Client, log *slog.Logger) {
 	list, err := w.r.st.DueInstances(ctx, w.nodeID, time.Now())
 	w.record(ctx, "list due instances", err)
+	w.r.queued.Add(int64(len(list)))
 	sem := make(chan struct{}, w.r.cfg.Parallel)
 	var wg sync.WaitGroup
 	for _, in := range list {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-sem; w.r.queued.Add(-1); wg.Done() }()
 			w.ensure(ctx, c, in, log)
 		}()
 	}
@@ -346,6 +409,7 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 		}
 		if err == nil {
 			if err := w.r.st.MarkApplied(ctx, in.ID, spec.Generation, st.Status, st.ContainerID); err != nil {
+				w.r.errors[stageStore].Add(1)
 				log.Error("reconcile: mark applied", "instance_id", in.ID, "err", err)
 			} else if in.InternalState == store.StateInstalling {
 				log.Info("instance ready", "instance_id", in.ID)
@@ -356,14 +420,17 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 	if ctx.Err() != nil {
 		return
 	}
+	w.r.errors[stageEnsure].Add(1)
 	switch {
 	// Only an install fails for good: MarkFailed leaves a READY instance
 	// be, so one whose image is gone from its node, say, is retried with
 	// backoff (the default case) rather than at every pass, pull and all.
 	case (nodeapi.IsImageError(err) || dispatch.IsPermanent(err)) && in.InternalState == store.StateInstalling:
+		w.r.installFailures.Add(1)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, err.Error()))
 		log.Warn("install failed", "instance_id", in.ID, "err", err)
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
+		w.r.installFailures.Add(1)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: "+err.Error()))
 		log.Warn("install timed out", "instance_id", in.ID, "err", err)
 	default:
@@ -381,15 +448,18 @@ func (w *worker) ensure(ctx context.Context, c *nodeapi.Client, in store.Instanc
 func (w *worker) installPending(ctx context.Context, in store.Instance, st nodeapi.InstanceStatus, log *slog.Logger) bool {
 	switch {
 	case st.InstallError != "":
+		w.r.installFailures.Add(1)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install failed: "+st.InstallError))
 		log.Warn("install failed", "instance_id", in.ID, "err", st.InstallError)
 	case !st.Installing:
 		return false
 	case in.InternalState == store.StateInstalling && time.Now().After(in.InstallDeadline):
+		w.r.installFailures.Add(1)
 		w.record(ctx, "MarkFailed", w.r.st.MarkFailed(ctx, in.ID, "install timed out: the install script or downloads were still running"))
 		log.Warn("install timed out", "instance_id", in.ID)
 	default:
 		if err := w.r.st.SetObserved(ctx, w.nodeID, in.ID, dispatch.Observation(st)); err != nil {
+			w.r.errors[stageStore].Add(1)
 			log.Error("reconcile: record observed state", "instance_id", in.ID, "err", err)
 		}
 	}
@@ -404,12 +474,14 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
+			w.r.errors[stageObserve].Add(1)
 			log.Warn("reconcile: list node instances", "err", err)
 		}
 		return
 	}
 	for _, st := range list {
 		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, dispatch.Observation(st)); err != nil {
+			w.r.errors[stageStore].Add(1)
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}
@@ -421,6 +493,7 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 // with it.
 func (w *worker) record(ctx context.Context, what string, err error) {
 	if err != nil && ctx.Err() == nil {
+		w.r.errors[stageStore].Add(1)
 		w.r.log.Error("reconcile: "+what, "node_id", w.nodeID, "err", err)
 	}
 }

@@ -79,6 +79,8 @@ type Hub struct {
 	ring     ring
 	clients  map[*Client]struct{}
 	throttle throttle
+	// dropped counts the output lines the throttle ever dropped.
+	dropped uint64
 }
 
 // NewHub returns the console of an instance with limits l.
@@ -122,6 +124,7 @@ func (h *Hub) Output(line []byte, now time.Time) (dropped bool) {
 		h.Emit(notice)
 	}
 	if !ok {
+		h.dropped++
 		return true
 	}
 	text := string(line)
@@ -131,6 +134,10 @@ func (h *Hub) Output(line []byte, now time.Time) (dropped bool) {
 	}
 	return false
 }
+
+// DroppedLines is how many output lines the throttle has dropped since
+// the hub was made, for the node's metrics.
+func (h *Hub) DroppedLines() uint64 { return h.dropped }
 
 // Settle ends the throttling of output that has calmed down by now, with
 // its notice, even when no further line comes to do it. It reports whether

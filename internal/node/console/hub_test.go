@@ -205,3 +205,20 @@ func TestThrottleEndsAfterACalmSecondWithoutAnotherLine(t *testing.T) {
 		t.Errorf("two seconds after a flood: %q, want the resume notice", notice)
 	}
 }
+
+// TestHubCountsEveryLineItsThrottleDrops: DroppedLines keeps counting
+// across throttled spells, for the node's metrics, while the notice's
+// count starts again with each spell.
+func TestHubCountsEveryLineItsThrottleDrops(t *testing.T) {
+	h := NewHub(Limits{Lines: 100, LineRate: 3, ByteRate: 1 << 20, Connections: 1})
+	t0 := time.Unix(1000, 0)
+	for spell := range 2 {
+		start := t0.Add(time.Duration(spell) * 10 * time.Second)
+		for i := range 10 {
+			h.Output([]byte("line"), start.Add(time.Duration(i)*time.Millisecond))
+		}
+	}
+	if got := h.DroppedLines(); got != 14 {
+		t.Errorf("DroppedLines after two spells of 10 lines at a rate of 3 = %d, want 14", got)
+	}
+}
