@@ -353,6 +353,8 @@ func (st scheduleTasks) Power(ctx context.Context, sc schedule.Schedule, action 
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, powerTimeout)
+	defer cancel()
 	_, err = st.s.powerAs(ctx, in, action, func(e store.AuditEntry) { st.record(ctx, sc, e) })
 	return err
 }
