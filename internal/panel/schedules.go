@@ -96,8 +96,13 @@ func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (sch
 	if err != nil {
 		return sc, err
 	}
-	sc.NextRunAt = time.Time{}
-	if sc.Enabled {
+	switch {
+	case !sc.Enabled:
+		sc.NextRunAt = time.Time{}
+	case base.Enabled && sc.Cron == base.Cron && sc.Timezone == base.Timezone && !base.NextRunAt.IsZero():
+		// The times are as they were: a run due and not yet taken stays
+		// due, rather than a rename skipping it.
+	default:
 		sc.NextRunAt = spec.Next(s.now())
 	}
 	return sc, nil

@@ -325,6 +325,10 @@ func TestPanelRunsDueSchedules(t *testing.T) {
 	sid := c.expectAs(201, "owner", "POST", base, map[string]any{"name": "tick", "cron": "30 3 * * *",
 		"tasks": []map[string]any{{"action": "command", "payload": "say due"}}}).object(t)["id"].(string)
 	clock.advance(time.Hour) // 04:04: the 03:30 run is due.
+	// A rename while it is due keeps it due.
+	if m := c.expectAs(200, "owner", "PATCH", base+"/"+sid, map[string]any{"name": "renamed"}).object(t); m["nextRunAt"] != "2030-01-02T03:30:00Z" {
+		t.Errorf("a rename moved the due run to %v", m["nextRunAt"])
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { c.server.RunSchedules(ctx) })
