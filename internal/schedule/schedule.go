@@ -109,9 +109,6 @@ func Parse(expr, zone string) (Spec, error) {
 	return Spec{sched: sched, onceADay: !strings.Contains(fields[1], "*")}, nil
 }
 
-// Location is the zone the spec is read in.
-func (s Spec) Location() *time.Location { return s.sched.Location }
-
 // Next returns the first time after after that the spec names, in UTC, or
 // the zero time when it names none in the next five years (February 30th).
 //

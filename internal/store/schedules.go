@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -98,11 +99,13 @@ func (s *Store) DeleteSchedule(ctx context.Context, instanceID, id string) error
 	return oneScheduleChanged(res, err, "delete schedule")
 }
 
-func oneScheduleChanged(res interface{ RowsAffected() (int64, error) }, err error, op string) error {
+// oneScheduleChanged checks that a write by instance and id changed its
+// row: none is a schedule not found.
+func oneScheduleChanged(res sql.Result, err error, op string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(res)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
