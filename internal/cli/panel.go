@@ -135,14 +135,16 @@ func panelID() string {
 	return host + "-" + store.NewID(3)
 }
 
-// serve runs the API on ln and the reconciler until ctx ends, then shuts
-// down gracefully: in-flight requests finish (for up to 30s), and the
-// reconciler stops between two calls.
+// serve runs the API on ln, the reconciler and the schedules until ctx
+// ends, then shuts down gracefully: in-flight requests finish (for up to
+// 30s), the reconciler stops between two calls, and a schedule's run stops
+// before its next task, its result recorded.
 func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.rec.Run(recCtx) })
 	wg.Go(func() { p.listen(recCtx) })
+	wg.Go(func() { p.api.RunSchedules(recCtx) })
 	err := p.api.Serve(ctx, ln)
 	stopRec()
 	wg.Wait()

@@ -192,6 +192,7 @@ func (d *Daemon) routes() http.Handler {
 	handle("PUT /v1/instances/{id}", d.api(d.handleEnsureInstance))
 	handle("DELETE /v1/instances/{id}", d.api(d.handleRemoveInstance))
 	handle("POST /v1/instances/{id}/power", d.api(d.handlePower))
+	handle("POST /v1/instances/{id}/command", d.api(d.handleCommand))
 	handle("GET /v1/instances/{id}/logs", d.api(d.handleLogs))
 	handle("GET /v1/instances/{id}/console", d.api(d.handleConsole))
 	handle("GET /v1/instances/{id}/stats", d.api(d.handleStats))

@@ -28,7 +28,8 @@ const (
 
 // actorView is who made a change.
 type actorView struct {
-	// Kind is "key", "session" or "token".
+	// Kind is "key", "session" or "token", or "schedule" for what a
+	// schedule did (its id is then credentialId).
 	Kind         string `json:"kind"`
 	CredentialID string `json:"credentialId,omitempty"`
 	UserID       string `json:"userId,omitempty"`
@@ -97,7 +98,9 @@ func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, f store.A
 	for i, e := range list {
 		v := activityView{ID: e.ID, Action: e.Action, Instance: e.InstanceID, Target: e.Target, Detail: e.Detail,
 			Actor: actorView{Kind: e.ActorKind, UserID: e.UserID, Username: e.Username}, IP: e.IP, At: e.At}
-		if credentials {
+		// A schedule's id is no credential: everyone who reads the log
+		// may see which schedule acted.
+		if credentials || e.ActorKind == scheduleActorKind {
 			v.Actor.CredentialID = e.CredentialID
 		}
 		page.Data[i] = v

@@ -15,9 +15,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/berth-dev/berth/internal/access"
+	"github.com/berth-dev/berth/internal/schedule"
 	"github.com/berth-dev/berth/internal/secret"
 )
 
@@ -176,8 +178,37 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"GET /api/client/instances/{id}/activity":             {need: access.ConsoleRead, ok: 200},
 		"PATCH /api/client/instances/{id}":                    {need: access.Settings, change: true, body: map[string]any{"name": "renamed"}, ok: 200},
 		"GET /api/client/instances/{id}/disk":                 {need: access.FilesRead, ok: 200},
+
+		"GET /api/client/instances/{id}/schedules":                   {need: access.Schedules, ok: 200},
+		"POST /api/client/instances/{id}/schedules":                  {need: access.Schedules, change: true, body: matrixSchedule, ok: 201},
+		"GET /api/client/instances/{id}/schedules/{scheduleId}":      {need: access.Schedules, ok: 200},
+		"PUT /api/client/instances/{id}/schedules/{scheduleId}":      {need: access.Schedules, change: true, body: matrixSchedule, ok: 200},
+		"PATCH /api/client/instances/{id}/schedules/{scheduleId}":    {need: access.Schedules, change: true, body: map[string]any{"enabled": false}, ok: 200},
+		"DELETE /api/client/instances/{id}/schedules/{scheduleId}":   {need: access.Schedules, change: true, ok: 204},
+		"POST /api/client/instances/{id}/schedules/{scheduleId}/run": {need: access.Schedules, change: true, ok: 202},
 	}
 }
+
+// matrixSchedule is a schedule the matrix creates and replaces. Its run,
+// which ends after the answer, only fails a backup, so that it changes
+// nothing on the node that a later try could see.
+var matrixSchedule = map[string]any{"name": "matrix", "cron": "0 4 * * *",
+	"tasks": []map[string]any{{"action": "backup"}}}
+
+// ensureMatrixSchedule gives instance the schedule that the matrix's
+// {scheduleId} names, whatever an earlier try did to it.
+func (c *clientPanel) ensureMatrixSchedule(instance string) {
+	c.t.Helper()
+	_ = c.st.DeleteSchedule(c.t.Context(), instance, matrixScheduleID(instance))
+	err := c.st.CreateSchedule(c.t.Context(), schedule.Schedule{ID: matrixScheduleID(instance), InstanceID: instance, Name: "matrix",
+		Cron: "0 4 * * *", Timezone: "UTC", Tasks: []schedule.Task{{Action: schedule.ActionBackup}}, CreatedAt: time.Now()})
+	if err != nil {
+		c.t.Fatalf("create the matrix's schedule: %v", err)
+	}
+}
+
+// matrixScheduleID is the id of instance's matrix schedule.
+func matrixScheduleID(instance string) string { return "matrix-" + instance }
 
 // TestClientAuthorizationMatrix tries every /api/client/instances route as
 // every kind of caller, each with a real credential: no credential and an
@@ -244,13 +275,16 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 				} else if strings.Contains(pattern, "{userId}") {
 					c.grant(instance, target)
 				}
+				if strings.Contains(pattern, "{scheduleId}") {
+					c.ensureMatrixSchedule(instance)
+				}
 				// The files and the server are as the request expects.
 				c.resetFiles(instance)
 				if instance == id && !c.nodeState(id).running {
 					c.expect(200, "POST", "/api/instances/power/"+id, map[string]any{"action": "start"})
 				}
 				before := c.nodeState(instance)
-				p := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", instance), "{userId}", target) + e.query
+				p := strings.NewReplacer("{id}", instance, "{userId}", target, "{scheduleId}", matrixScheduleID(instance)).Replace(path) + e.query
 				var code int
 				if strings.HasSuffix(pattern, "/console") {
 					_, code = c.dialConsoleAs(who, key, instance)

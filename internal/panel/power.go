@@ -63,6 +63,12 @@ func isPowerAction(action string) bool {
 // returns in with the status the node answered. r is the request, for the
 // audit entry.
 func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Instance, action string) (store.Instance, error) {
+	return s.powerAs(ctx, in, action, func(e store.AuditEntry) { s.record(r, e) })
+}
+
+// powerAs is applyPower for any actor: record writes the action's entry
+// in the activity log, as a request's caller or a schedule.
+func (s *Server) powerAs(ctx context.Context, in store.Instance, action string, record func(store.AuditEntry)) (store.Instance, error) {
 	desired := nodeapi.DesiredRunning
 	if action == nodeapi.ActionStop || action == nodeapi.ActionKill {
 		desired = nodeapi.DesiredStopped
@@ -77,7 +83,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 	if err != nil {
 		return in, err
 	}
-	s.auditInstance(r, "instance.power."+action, in.ID)
+	record(store.AuditEntry{Action: "instance.power." + action, InstanceID: in.ID, Target: in.ID})
 	c, err := s.nodeClient(ctx, in)
 	if err != nil {
 		return in, err
@@ -95,7 +101,7 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 		return in, nodeFault(in, err)
 	}
 	if err := s.store.SetObserved(ctx, in.NodeID, in.ID, dispatch.Observation(st)); err != nil {
-		s.logError(r, "record observed state", err)
+		s.log.ErrorContext(ctx, "record observed state", "instance", in.ID, "err", err)
 	}
 	in.Status, in.ContainerID, in.ExitCode, in.OOMKilled, in.NodeError = st.Status, st.ContainerID, st.ExitCode, st.OOMKilled, st.Error
 	return in, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/httplog"
 	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/schedule"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/web"
 )
@@ -112,6 +113,9 @@ type Server struct {
 	// outcome of each.
 	consoleTicks   <-chan time.Time
 	consoleChecked func(error)
+	// schedules runs the instances' schedules, and the runs asked for
+	// through the API.
+	schedules *schedule.Runner
 }
 
 // New builds the API server.
@@ -155,6 +159,7 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Log, cfg: cfg, mux: http.NewServeMux(),
 		crossOrigin: crossOriginProtection(cfg.PublicURL)}
 	s.base, s.shutdown = context.WithCancel(context.Background())
+	s.schedules = schedule.New(schedule.Config{Store: cfg.Store, Tasks: scheduleTasks{s}, Log: cfg.Log, Now: cfg.Now})
 	s.site = web.MustNew()
 	s.routes()
 	s.uiRoutes()
@@ -217,6 +222,14 @@ func (s *Server) routes() {
 	api("GET /api/instances/stats/{id}", s.stats(admin))
 	api("GET /api/instances/console/{id}", s.console(adminFront, admin))
 	api("GET /api/instances/install-log/{id}", s.installLog(admin))
+	const adminSchedules = "/api/instances/schedules/{id}"
+	api("GET "+adminSchedules, s.listSchedules(admin))
+	api("POST "+adminSchedules, s.createSchedule(admin))
+	api("GET "+adminSchedules+"/{scheduleId}", s.getSchedule(admin))
+	api("PUT "+adminSchedules+"/{scheduleId}", s.changeSchedule(admin, false))
+	api("PATCH "+adminSchedules+"/{scheduleId}", s.changeSchedule(admin, true))
+	api("DELETE "+adminSchedules+"/{scheduleId}", s.deleteSchedule(admin))
+	api("POST "+adminSchedules+"/{scheduleId}/run", s.runSchedule(admin))
 
 	api("GET /api/images", s.listImages)
 	api("POST /api/images", s.createImage)
@@ -296,6 +309,13 @@ func (s *Server) routes() {
 	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(on(access.ConsoleRead, read)))
 	client(clientFront, "PATCH "+inst, s.renameInstance(on(access.Settings, change)))
 	client(clientFront, "GET "+inst+"/disk", s.diskUsage(on(access.FilesRead, read)))
+	client(clientFront, "GET "+inst+"/schedules", s.listSchedules(on(access.Schedules, read)))
+	client(clientFront, "POST "+inst+"/schedules", s.createSchedule(on(access.Schedules, change)))
+	client(clientFront, "GET "+inst+"/schedules/{scheduleId}", s.getSchedule(on(access.Schedules, read)))
+	client(clientFront, "PUT "+inst+"/schedules/{scheduleId}", s.changeSchedule(on(access.Schedules, change), false))
+	client(clientFront, "PATCH "+inst+"/schedules/{scheduleId}", s.changeSchedule(on(access.Schedules, change), true))
+	client(clientFront, "DELETE "+inst+"/schedules/{scheduleId}", s.deleteSchedule(on(access.Schedules, change)))
+	client(clientFront, "POST "+inst+"/schedules/{scheduleId}/run", s.runSchedule(on(access.Schedules, change)))
 }
 
 // Handler returns the API with its middleware: request log and

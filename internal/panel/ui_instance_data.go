@@ -26,11 +26,12 @@ import (
 // forms and buttons call that API with the session cookie.
 
 // instanceDataPages registers the pages of an instance's data and
-// people: files, settings, subusers and activity.
+// people: files, settings, subusers, schedules and activity.
 func (s *Server) instanceDataPages(page func(string, http.Handler)) {
 	page("GET /instances/{id}/files", s.instancePage("files", access.FilesRead, s.filesPage))
 	page("GET /instances/{id}/settings", s.instancePage("settings", access.Settings, s.settingsPage))
 	page("GET /instances/{id}/subusers", s.instancePage("subusers", access.Subusers, s.subusersPage))
+	page("GET /instances/{id}/schedules", s.instancePage("schedules", access.Schedules, s.schedulesPage))
 	page("GET /instances/{id}/activity", s.instancePage("activity", access.ConsoleRead, s.activityPage))
 }
 
@@ -451,6 +452,9 @@ func actorName(e store.AuditEntry) string {
 	switch {
 	case e.ActorKind == "key":
 		return "an admin API key"
+	case e.ActorKind == scheduleActorKind:
+		// The detail names it: "schedule <name>: ...".
+		return "a schedule"
 	case e.Username == "":
 		return "a deleted user"
 	case e.ActorKind == "token":
