@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/webhook"
 )
 
 func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -42,12 +43,13 @@ func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	return p.serve(ctx, ln)
 }
 
-// panelProcess is a panel ready to serve: its database, API and
-// reconciler.
+// panelProcess is a panel ready to serve: its database, API, reconciler
+// and webhook worker.
 type panelProcess struct {
 	store *store.Store
 	api   *panel.Server
 	rec   *reconcile.Reconciler
+	hooks *webhook.Worker
 	log   *slog.Logger
 }
 
@@ -81,17 +83,21 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
+		AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 	})
-	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
+	hooks := webhook.NewWorker(webhook.Config{Store: st, Log: log, AllowPrivate: cfg.AllowPrivateWebhooks})
+	return &panelProcess{store: st, api: api, rec: rec, hooks: hooks, log: log}, nil
 }
 
-// serve runs the API on ln and the reconciler until ctx ends, then shuts
-// down gracefully: in-flight requests finish (for up to 30s), and the
-// reconciler stops between two calls.
+// serve runs the API on ln, the reconciler and the webhook worker until
+// ctx ends, then shuts down gracefully: in-flight requests finish (for up
+// to 30s), the reconciler stops between two calls, and the webhook worker
+// after the attempt in flight.
 func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.rec.Run(recCtx) })
+	wg.Go(func() { p.hooks.Run(recCtx) })
 	err := p.api.Serve(ctx, ln)
 	stopRec()
 	wg.Wait()

@@ -49,6 +49,9 @@ type Panel struct {
 	SessionMax time.Duration
 	// Require2FAAdmins makes two-factor mandatory for admin users.
 	Require2FAAdmins bool
+	// AllowPrivateWebhooks lets webhooks reach private, loopback and
+	// link-local addresses, for tests and homelabs.
+	AllowPrivateWebhooks bool
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -70,6 +73,8 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 		"a user's session ends this long after sign-in, used or not (BERTH_SESSION_MAX)")
 	fs.BoolVar(&p.Require2FAAdmins, "require-2fa-admins", false,
 		"admin users must turn on two-factor before they can do anything else (BERTH_REQUIRE_2FA_ADMINS)")
+	fs.BoolVar(&p.AllowPrivateWebhooks, "allow-private-webhooks", false,
+		"let webhooks reach private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_WEBHOOKS)")
 }
 
 // BindData registers -data.

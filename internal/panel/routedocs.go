@@ -2,6 +2,7 @@ package panel
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/internal/images"
@@ -179,7 +180,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
 			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
-	}, clientRouteDocs(nodeErrors, tail, path, folder, binary)...)
+	}, slices.Concat(clientRouteDocs(nodeErrors, tail, path, folder, binary), webhookRouteDocs())...)
 }
 
 // clientRouteDocs documents the activity log and the client API

@@ -67,6 +67,9 @@ type Config struct {
 	// Now is the clock of sessions, tokens, two-factor and sign-in
 	// throttling; nil means time.Now.
 	Now func() time.Time
+	// AllowPrivateWebhooks lets a webhook's address be a private,
+	// loopback or link-local one (-allow-private-webhooks).
+	AllowPrivateWebhooks bool
 }
 
 // Session lifetimes when Config leaves them at zero.
@@ -291,6 +294,10 @@ func (s *Server) routes() {
 	client(clientFront, "GET "+inst+"/activity", s.instanceActivity(on(access.ConsoleRead, read)))
 	client(clientFront, "PATCH "+inst, s.renameInstance(on(access.Settings, change)))
 	client(clientFront, "GET "+inst+"/disk", s.diskUsage(on(access.FilesRead, read)))
+
+	// Webhooks (DESIGN §12): an instance's, for its users and for admins,
+	// and the global ones.
+	s.webhookRoutes(api, func(pattern string, h handler) { client(clientFront, pattern, h) }, on)
 }
 
 // Handler returns the API with its middleware: request log, panic
