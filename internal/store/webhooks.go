@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/fault"
@@ -199,8 +200,8 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, ev Event) error {
 	// matches whole names only. No event name holds a LIKE wildcard.
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM webhooks
 		WHERE (' ' || events || ' ') LIKE ? AND (instance_id IS NULL OR instance_id = ?
-		OR (? <> '' AND instance_id IN (SELECT id FROM instances WHERE node_id = ?)))`),
-		"% "+ev.Event+" %", ev.InstanceID, ev.NodeID, ev.NodeID)
+		OR (? = '' AND ? <> '' AND instance_id IN (SELECT id FROM instances WHERE node_id = ?)))`),
+		"% "+ev.Event+" %", ev.InstanceID, ev.InstanceID, ev.NodeID, ev.NodeID)
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", ev.Event, err)
 	}
@@ -221,12 +222,30 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, ev Event) error {
 	for _, id := range ids {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_deliveries (id, webhook_id, event, body, state,
 			next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			NewID(16), id, ev.Event, string(body), DeliveryPending, now, now)
+			deliveryID(), id, ev.Event, string(body), DeliveryPending, now, now)
 		if err != nil {
 			return fmt.Errorf("emit %s: %w", ev.Event, err)
 		}
 	}
 	return nil
+}
+
+// lastDelivery is the time part of the last delivery id this process
+// made.
+var lastDelivery atomic.Int64
+
+// deliveryID returns a new delivery's id: the time in nanoseconds, made
+// to grow with every id of this process, then random bytes against other
+// panels'. The log sorts by creation time and then id, so events queued
+// within one millisecond still read in the order they happened.
+func deliveryID() string {
+	for {
+		last := lastDelivery.Load()
+		next := max(time.Now().UnixNano(), last+1)
+		if lastDelivery.CompareAndSwap(last, next) {
+			return fmt.Sprintf("%016x", next) + NewID(8)
+		}
+	}
 }
 
 // DueDelivery is a pending delivery with what sending it takes.
