@@ -210,3 +210,24 @@ func TestWebhookPrivateAddressesWithTheFlag(t *testing.T) {
 	p := newPanel(t, panel.Config{AllowPrivateWebhooks: true})
 	p.expect(201, "POST", "/api/webhooks", map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"node.online"}})
 }
+
+func TestWebhooksPageListsWithoutSecretsForSchedulesOnly(t *testing.T) {
+	d := newDataPages(t)
+	hook := d.webhookOf(d.id)
+	if err := d.st.SetObserved(t.Context(), d.nodeID, d.id, store.Observation{Status: "crashed", ExitCode: 1}); err != nil {
+		t.Fatal(err)
+	}
+	body := d.pageAs(200, "owner", "/instances/"+d.id+"/webhooks", "<h1>survival</h1>",
+		`data-api="POST /api/client/instances/`+d.id+`/webhooks" data-reveal="secret"`, "https://example.com/"+hook,
+		`value="node.offline"`, `<option value="discord">`, "instance.crashed</code>", "pending", `id="reveal"`,
+		`data-call="DELETE /api/client/instances/`+d.id+`/webhooks/`+hook+`"`)
+	without(t, "the webhooks page", body, storedWebhookSecret)
+	if other := d.pageAs(200, "owner", "/instances/"+d.id+"/files"); !strings.Contains(other, `/instances/`+d.id+`/webhooks"`) {
+		t.Error("the owner's tabs do not link the webhooks page")
+	}
+	reader := d.pageAs(200, "reader", "/instances/"+d.id+"/files")
+	without(t, "a reader's tabs", reader, `/webhooks"`)
+	d.pageAs(403, "reader", "/instances/"+d.id+"/webhooks")
+	d.pageAs(404, "stranger", "/instances/"+d.id+"/webhooks")
+	d.expectSignInRedirect("/instances/" + d.id + "/webhooks")
+}
