@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/netguard"
@@ -30,8 +32,10 @@ const (
 	// workers' reach: past Timeout with room to record the outcome. A
 	// worker that dies mid-attempt leaves the row due once it ends.
 	lease = 3 * Timeout
-	// batch is how many due deliveries one pass takes.
-	batch = 50
+	// batch is how many due deliveries one pass takes, and parallel how
+	// many of them are attempted at once.
+	batch    = 50
+	parallel = 4
 	// keepLog is how long finished deliveries stay in the log.
 	keepLog = 30 * 24 * time.Hour
 	// answerSnippet is how much of a refusing answer's body is kept in
@@ -134,29 +138,40 @@ func (w *Worker) DeliverDue(ctx context.Context) int {
 	if err != nil && ctx.Err() == nil {
 		w.cfg.Log.Error("webhooks: list due deliveries", "err", err)
 	}
-	n := 0
+	// A few attempts at once, so that one receiver that times out does
+	// not hold up every other's deliveries.
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
 	for _, d := range due {
 		if ctx.Err() != nil {
 			break
 		}
+		// The claim waits for a free slot, so that the lease runs from
+		// the attempt's start.
+		sem <- struct{}{}
 		leaseEnd := w.cfg.Now().Add(lease)
 		won, err := w.cfg.Store.ClaimDelivery(ctx, d.ID, d.NextAttemptAt, leaseEnd)
-		if err != nil {
-			w.cfg.Log.Error("webhooks: claim delivery", "delivery_id", d.ID, "err", err)
+		if err != nil || !won {
+			if err != nil {
+				w.cfg.Log.Error("webhooks: claim delivery", "delivery_id", d.ID, "err", err)
+			}
+			<-sem
 			continue
 		}
-		if !won {
-			continue
-		}
-		n++
-		outcome := w.attempt(ctx, d)
-		// A worker stopped mid-attempt records nothing: the lease's end
-		// makes the row due again.
-		if err := w.cfg.Store.FinishDelivery(ctx, d.ID, leaseEnd, outcome); err != nil && ctx.Err() == nil {
-			w.cfg.Log.Error("webhooks: record delivery", "delivery_id", d.ID, "err", err)
-		}
+		n.Add(1)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outcome := w.attempt(ctx, d)
+			// A worker stopped mid-attempt records nothing: the lease's
+			// end makes the row due again.
+			if err := w.cfg.Store.FinishDelivery(ctx, d.ID, leaseEnd, outcome); err != nil && ctx.Err() == nil {
+				w.cfg.Log.Error("webhooks: record delivery", "delivery_id", d.ID, "err", err)
+			}
+		})
 	}
-	return n
+	wg.Wait()
+	return int(n.Load())
 }
 
 // attempt sends one delivery and says what comes of it. d.Attempts counts
