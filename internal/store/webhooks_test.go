@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func runWebhookSuite(t *testing.T, fresh func(t testing.TB) database) {
 		{"NodeHealthChangesEmitOfflineAndOnline", testNodeHealthEmits},
 		{"ADeliveryIsClaimedByOneWorker", testDeliveryClaim},
 		{"WebhooksGoWithTheirInstance", testWebhooksCascade},
+		{"TwoPanelsObservingOneChangeEmitOnce", testTwoPanelsEmitOnce},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, fresh(t)) })
 	}
@@ -276,5 +278,25 @@ func testWebhooksCascade(t *testing.T, db database) {
 	}
 	if due, err := st.DueDeliveries(ctx, time.Now().Add(time.Hour), 10); err != nil || len(due) != 0 {
 		t.Errorf("due after delete = %+v, %v; want none", due, err)
+	}
+}
+
+func testTwoPanelsEmitOnce(t *testing.T, db database) {
+	a, b := db(t), db(t)
+	sharedSetup(t, a)
+	addWebhook(t, a, "h", "i1", store.EventInstanceStarted, store.EventInstanceStopped)
+	for round, status := range []string{"running", "stopped", "running", "stopped"} {
+		var wg sync.WaitGroup
+		for _, st := range []*store.Store{a, b, a, b} {
+			wg.Go(func() {
+				if err := st.SetObserved(ctx, "n1", "i1", store.Observation{Status: status}); err != nil {
+					t.Errorf("observe %s: %v", status, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := events(t, a, "h"); len(got) != round+1 {
+			t.Fatalf("after round %d the webhook heard %v; want one event per change", round+1, got)
+		}
 	}
 }
