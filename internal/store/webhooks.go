@@ -78,8 +78,9 @@ type Event struct {
 	Data map[string]any
 }
 
-// eventBody is an event as JSON, the body of a delivery in the json format.
-type eventBody struct {
+// EventBody is an event as JSON: the body of a delivery in the json
+// format, which the other formats are made from.
+type EventBody struct {
 	Event    string         `json:"event"`
 	Instance string         `json:"instance,omitempty"`
 	Node     string         `json:"node,omitempty"`
@@ -191,7 +192,7 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, ev Event) error {
 	if ev.Data == nil {
 		ev.Data = map[string]any{}
 	}
-	body, err := json.Marshal(eventBody{Event: ev.Event, Instance: ev.InstanceID, Node: ev.NodeID,
+	body, err := json.Marshal(EventBody{Event: ev.Event, Instance: ev.InstanceID, Node: ev.NodeID,
 		At: ev.At.UTC().Truncate(time.Millisecond), Data: ev.Data})
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", ev.Event, err)

@@ -113,15 +113,6 @@ func Sign(secret string, t time.Time, body []byte) string {
 	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// payload is a queued event as the store keeps it (the json format).
-type payload struct {
-	Event    string         `json:"event"`
-	Instance string         `json:"instance,omitempty"`
-	Node     string         `json:"node,omitempty"`
-	At       time.Time      `json:"at"`
-	Data     map[string]any `json:"data"`
-}
-
 // discordMessage is Discord's execute-webhook body: readable text and one
 // embed with the event's details.
 type discordMessage struct {
@@ -153,7 +144,7 @@ func Body(format, stored string) ([]byte, error) {
 	if format != FormatDiscord {
 		return []byte(stored), nil
 	}
-	var p payload
+	var p store.EventBody
 	if err := json.Unmarshal([]byte(stored), &p); err != nil {
 		return nil, fmt.Errorf("read queued event: %w", err)
 	}
