@@ -179,7 +179,9 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"GET /api/client/instances/{id}/webhooks":             {need: access.Schedules, ok: 200},
 		"POST /api/client/instances/{id}/webhooks": {need: access.Schedules, change: true,
 			body: map[string]any{"url": "https://example.com/hook", "events": []string{"instance.crashed"}}, ok: 201},
-		"GET /api/client/instances/{id}/webhooks/{webhookId}":            {need: access.Schedules, ok: 200},
+		"GET /api/client/instances/{id}/webhooks/{webhookId}": {need: access.Schedules, ok: 200},
+		"PATCH /api/client/instances/{id}/webhooks/{webhookId}": {need: access.Schedules, change: true,
+			body: map[string]any{"events": []string{"instance.stopped"}}, ok: 200},
 		"DELETE /api/client/instances/{id}/webhooks/{webhookId}":         {need: access.Schedules, change: true, ok: 204},
 		"GET /api/client/instances/{id}/webhooks/{webhookId}/deliveries": {need: access.Schedules, ok: 200},
 	}

@@ -124,29 +124,7 @@ func (s *Server) createWebhook(scope webhookScope) handler {
 		if err != nil {
 			return err
 		}
-		u, err := b.str("url", true, webhook.MaxURLLength)
-		if err != nil {
-			return err
-		}
-		if err := webhook.CheckURL("url", u, s.cfg.AllowPrivateWebhooks); err != nil {
-			return err
-		}
-		names, err := b.strings("events", "event names")
-		if err != nil {
-			return err
-		}
-		if len(names) > len(store.WebhookEvents) {
-			return fault.InvalidField("events", "must list at most %d events", len(store.WebhookEvents))
-		}
-		events, err := webhook.ParseEvents("events", names)
-		if err != nil {
-			return err
-		}
-		formatName, err := b.str("format", false, 16)
-		if err != nil {
-			return err
-		}
-		format, err := webhook.CheckFormat("format", formatName)
+		u, events, format, err := s.webhookChange(b, true)
 		if err != nil {
 			return err
 		}
@@ -168,6 +146,77 @@ func (s *Server) createWebhook(scope webhookScope) handler {
 		// The one answer that carries this secret: no cache may keep it.
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusCreated, newWebhookView{webhookView: viewWebhook(h), Secret: h.Secret})
+		return nil
+	}
+}
+
+// webhookChange reads the fields of a create or a change: each checked
+// when sent, and required when required.
+func (s *Server) webhookChange(b body, required bool) (url string, events []string, format string, err error) {
+	if required || b.present("url") {
+		if url, err = b.str("url", true, webhook.MaxURLLength); err != nil {
+			return
+		}
+		if err = webhook.CheckURL("url", url, s.cfg.AllowPrivateWebhooks); err != nil {
+			return
+		}
+	}
+	if required || b.present("events") {
+		var names []string
+		if names, err = b.strings("events", "event names"); err != nil {
+			return
+		}
+		if len(names) > len(store.WebhookEvents) {
+			err = fault.InvalidField("events", "must list at most %d events", len(store.WebhookEvents))
+			return
+		}
+		if events, err = webhook.ParseEvents("events", names); err != nil {
+			return
+		}
+	}
+	if required || b.present("format") {
+		var name string
+		if name, err = b.str("format", false, 16); err != nil {
+			return
+		}
+		format, err = webhook.CheckFormat("format", name)
+	}
+	return
+}
+
+// updateWebhook is PATCH {"url"?, "events"?, "format"?}: what is sent
+// replaces what was; the secret stays.
+func (s *Server) updateWebhook(scope webhookScope) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		b, err := decodeBody(r)
+		if err != nil {
+			return err
+		}
+		u, events, format, err := s.webhookChange(b, false)
+		if err != nil {
+			return err
+		}
+		if u == "" && events == nil && format == "" {
+			return fault.InvalidField("body", "must change url, events or format")
+		}
+		h, err := s.pathWebhook(r, scope)
+		if err != nil {
+			return err
+		}
+		if u != "" {
+			h.URL = u
+		}
+		if events != nil {
+			h.Events = events
+		}
+		if format != "" {
+			h.Format = format
+		}
+		if err := s.store.UpdateWebhook(r.Context(), h); err != nil {
+			return err
+		}
+		s.record(r, store.AuditEntry{Action: webhookAction(h.InstanceID, "update"), InstanceID: h.InstanceID, Target: h.ID})
+		writeJSON(w, http.StatusOK, viewWebhook(h))
 		return nil
 	}
 }
@@ -270,6 +319,8 @@ func webhookRouteDocs() []routeDoc {
 				body: webhookBody{}, answers: map[int]any{created: newWebhookView{}}, errors: sc.chg},
 			routeDoc{pattern: "GET " + one, summary: "One webhook, " + sc.what + ", without its secret", auth: sc.auth,
 				answers: map[int]any{ok: webhookView{}}, errors: []int{notFound}},
+			routeDoc{pattern: "PATCH " + one, summary: "Change a webhook, " + sc.what + ": what is sent replaces what was; the secret stays", auth: sc.auth,
+				body: webhookChangeBody{}, answers: map[int]any{ok: webhookView{}}, errors: append([]int{notFound}, sc.chg...)},
 			routeDoc{pattern: "DELETE " + one, summary: "Delete a webhook, " + sc.what + ", and its pending deliveries", auth: sc.auth,
 				answers: map[int]any{noContent: nil}, errors: append([]int{notFound}, sc.chg...)},
 			routeDoc{pattern: "GET " + one + "/deliveries", summary: "A webhook's delivery log, " + sc.what + ", newest first", auth: sc.auth,
@@ -284,6 +335,13 @@ type webhookBody struct {
 	URL    string   `json:"url" doc:"http:// or https://, at most 2048 bytes; private, loopback and link-local addresses are refused unless the panel runs with -allow-private-webhooks"`
 	Events []string `json:"events" doc:"instance.started, instance.stopped, instance.crashed, install.failed, backup.completed, backup.failed, node.offline, node.online"`
 	Format string   `json:"format,omitempty" doc:"\"json\" (the default) or \"discord\""`
+}
+
+// webhookChangeBody is the change request: any of the create's fields.
+type webhookChangeBody struct {
+	URL    string   `json:"url,omitempty" doc:"as the create's"`
+	Events []string `json:"events,omitempty" doc:"as the create's; replaces the list"`
+	Format string   `json:"format,omitempty" doc:"\"json\" or \"discord\""`
 }
 
 // webhookRoutes registers the webhook routes of every scope.
@@ -301,6 +359,7 @@ func (s *Server) webhookRoutes(api, client func(pattern string, h handler), on f
 		sc.register("GET "+sc.base, s.listWebhooks(sc.reader))
 		sc.register("POST "+sc.base, s.createWebhook(sc.writer))
 		sc.register("GET "+one, s.getWebhook(sc.reader))
+		sc.register("PATCH "+one, s.updateWebhook(sc.writer))
 		sc.register("DELETE "+one, s.deleteWebhook(sc.writer))
 		sc.register("GET "+one+"/deliveries", s.webhookDeliveries(sc.reader))
 	}

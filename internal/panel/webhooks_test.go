@@ -145,6 +145,29 @@ func TestClientWebhooksShowTheSecretOnceAndValidateByField(t *testing.T) {
 	c.expectAs(404, "owner", "GET", "/api/client/instances/"+other+"/webhooks/"+hookID, nil)
 	c.expectAs(403, "owner", "GET", "/api/webhooks/"+hookID, nil) // the admin routes
 
+	// A change replaces what it names and keeps the secret.
+	changed := c.expectAs(200, "scheduler", "PATCH", one, map[string]any{"events": []string{"instance.stopped"}, "format": "json"}).object(t)
+	if ev := changed["events"].([]any); len(ev) != 1 || ev[0] != "instance.stopped" || changed["format"] != "json" ||
+		changed["url"] != "https://example.com/hooks/berth" || changed["secret"] != nil {
+		t.Errorf("changed webhook = %v", changed)
+	}
+	if stored, err := c.st.WebhookByID(t.Context(), id, hookID); err != nil || stored.Secret != secret || stored.Format != "json" {
+		t.Errorf("stored after the change = %+v, %v", stored, err)
+	}
+	for body, word := range map[string]string{
+		`{}`:                            "body: must change url, events or format",
+		`{"url": "http://10.0.0.1/"}`:   "url: ",
+		`{"events": []}`:                "events: must list at least one",
+		`{"format": "xml"}`:             "format: ",
+		`{"events": ["node.offline!"]}`: "events: ",
+	} {
+		if msg := c.expectAs(400, "owner", "PATCH", one, body).errorMessage(t); !strings.Contains(msg, word) {
+			t.Errorf("PATCH %s: %q does not mention %q", body, msg, word)
+		}
+	}
+	c.expectAs(403, "viewer", "PATCH", one, map[string]any{"format": "json"})
+	c.expectAs(404, "stranger", "PATCH", one, map[string]any{"format": "json"})
+
 	c.expectAs(204, "scheduler", "DELETE", one, nil)
 	c.expectAs(404, "owner", "GET", one, nil)
 	c.expectAs(404, "owner", "GET", one+"/deliveries", nil)
@@ -156,7 +179,7 @@ func TestClientWebhooksShowTheSecretOnceAndValidateByField(t *testing.T) {
 	for _, e := range entries {
 		actions = append(actions, e.Action)
 	}
-	if !slices.Equal(actions, []string{"instance.webhook.delete", "instance.webhook.create", "instance.webhook.create"}) {
+	if !slices.Equal(actions, []string{"instance.webhook.delete", "instance.webhook.update", "instance.webhook.create", "instance.webhook.create"}) {
 		t.Errorf("activity = %v", actions)
 	}
 }
@@ -181,6 +204,9 @@ func TestAdminWebhooksAreGlobalOrAnInstances(t *testing.T) {
 		t.Errorf("global webhooks = %v; want only %s", list, gid)
 	}
 	c.expect(200, "GET", "/api/webhooks/"+gid, nil)
+	if got := c.expect(200, "PATCH", "/api/webhooks/"+gid, map[string]any{"format": "discord"}).object(t); got["format"] != "discord" {
+		t.Errorf("changed global webhook = %v", got)
+	}
 	c.expect(404, "GET", "/api/webhooks/"+mine["id"].(string), nil)
 	c.expect(404, "GET", "/api/instances/webhooks/"+id+"/"+gid, nil)
 	c.expect(404, "GET", "/api/instances/webhooks/nope", nil)

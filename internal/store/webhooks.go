@@ -141,6 +141,21 @@ func (s *Store) WebhookByID(ctx context.Context, instanceID, id string) (Webhook
 	return h, nil
 }
 
+// UpdateWebhook replaces a webhook's address, events and format, scoped as
+// WebhookByID; its secret and queued deliveries stay.
+func (s *Store) UpdateWebhook(ctx context.Context, h Webhook) error {
+	res, err := s.execQuiet(ctx, `UPDATE webhooks SET url = ?, events = ?, format = ?
+		WHERE id = ? AND COALESCE(instance_id, '') = ?`, h.URL, strings.Join(h.Events, " "), h.Format, h.ID, h.InstanceID)
+	if err != nil {
+		return fmt.Errorf("update webhook: %w", err)
+	}
+	n, err := rowsChanged(res)
+	if err != nil || n == 0 {
+		return notFoundIfNone(err, "webhook")
+	}
+	return nil
+}
+
 // DeleteWebhook deletes a webhook, scoped as WebhookByID, and its
 // deliveries, those still pending too.
 func (s *Store) DeleteWebhook(ctx context.Context, instanceID, id string) error {

@@ -98,6 +98,16 @@ func testWebhookScopes(t *testing.T, db database) {
 	expectFault(t, "an instance's webhook read as a global one", err, fault.NotExist, "")
 	_, err = st.WebhookByID(ctx, "i1", "g1")
 	expectFault(t, "a global webhook read as an instance's", err, fault.NotExist, "")
+	h.URL, h.Events, h.Format = "https://example.com/new", []string{store.EventNodeOnline}, "discord"
+	if err := st.UpdateWebhook(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.WebhookByID(ctx, "i1", "h1"); err != nil || got.URL != h.URL || got.Format != "discord" ||
+		!slices.Equal(got.Events, h.Events) || got.Secret != "s-h1" {
+		t.Errorf("after the update = %+v, %v", got, err)
+	}
+	h.InstanceID = ""
+	expectFault(t, "update an instance's webhook as a global one", st.UpdateWebhook(ctx, h), fault.NotExist, "")
 	expectFault(t, "delete a global webhook as an instance's", st.DeleteWebhook(ctx, "i1", "g1"), fault.NotExist, "")
 	if err := st.DeleteWebhook(ctx, "", "g1"); err != nil {
 		t.Fatal(err)
