@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/webhook"
 )
 
 func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -56,12 +57,13 @@ func runPanel(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	return errors.Join(err, stopMetrics())
 }
 
-// panelProcess is a panel ready to serve: its database, API and
-// reconciler.
+// panelProcess is a panel ready to serve: its database, API, reconciler
+// and webhook worker.
 type panelProcess struct {
 	store *store.Store
 	api   *panel.Server
 	rec   *reconcile.Reconciler
+	hooks *webhook.Worker
 	log   *slog.Logger
 	// unlock lets go of the SQLite database (store.LockPanel).
 	unlock func()
@@ -119,9 +121,11 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *pro
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
-		ObserveRequest: observe,
+		ObserveRequest:       observe,
+		AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 	})
-	return &panelProcess{store: st, api: api, rec: rec, log: log, unlock: unlock}, nil
+	hooks := webhook.NewWorker(webhook.Config{Store: st, Log: log, AllowPrivate: cfg.AllowPrivateWebhooks})
+	return &panelProcess{store: st, api: api, rec: rec, hooks: hooks, log: log, unlock: unlock}, nil
 }
 
 // panelID names this panel process among those sharing a database: the
@@ -135,16 +139,18 @@ func panelID() string {
 	return host + "-" + store.NewID(3)
 }
 
-// serve runs the API on ln, the reconciler and the schedules until ctx
-// ends, then shuts down gracefully: in-flight requests finish (for up to
-// 30s), the reconciler stops between two calls, and a schedule's run stops
-// before its next task, its result recorded.
+// serve runs the API on ln, the reconciler, the schedules and the webhook
+// worker until ctx ends, then shuts down gracefully: in-flight requests
+// finish (for up to 30s), the reconciler stops between two calls, a
+// schedule's run stops before its next task, its result recorded, and the
+// webhook worker after the attempt in flight.
 func (p *panelProcess) serve(ctx context.Context, ln net.Listener) error {
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.rec.Run(recCtx) })
 	wg.Go(func() { p.listen(recCtx) })
 	wg.Go(func() { p.api.RunSchedules(recCtx) })
+	wg.Go(func() { p.hooks.Run(recCtx) })
 	err := p.api.Serve(ctx, ln)
 	stopRec()
 	wg.Wait()

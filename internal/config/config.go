@@ -52,6 +52,9 @@ type Panel struct {
 	// MetricsListen is the address of the Prometheus metrics' own
 	// listener; empty serves none.
 	MetricsListen string
+	// AllowPrivateWebhooks lets webhooks reach private, loopback and
+	// link-local addresses, for tests and homelabs.
+	AllowPrivateWebhooks bool
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -73,6 +76,8 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 		"a user's session ends this long after sign-in, used or not (BERTH_SESSION_MAX)")
 	fs.BoolVar(&p.Require2FAAdmins, "require-2fa-admins", false,
 		"admin users must turn on two-factor before they can do anything else (BERTH_REQUIRE_2FA_ADMINS)")
+	fs.BoolVar(&p.AllowPrivateWebhooks, "allow-private-webhooks", false,
+		"let webhooks reach private, loopback and link-local addresses (BERTH_ALLOW_PRIVATE_WEBHOOKS)")
 	BindMetrics(fs, &p.MetricsListen)
 }
 

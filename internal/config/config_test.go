@@ -112,3 +112,34 @@ func TestApplyEnvReadsTheSessionFlags(t *testing.T) {
 		t.Errorf("from the environment = %v, %v, %v; want 30m, 48h, true", p.SessionIdle, p.SessionMax, p.Require2FAAdmins)
 	}
 }
+
+func TestAllowPrivateWebhooksByFlagOrEnvironment(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"", []string{"-allow-private-webhooks"}, true},
+		{"true", nil, true},
+		{"1", []string{"-allow-private-webhooks=false"}, false},
+	} {
+		t.Run(c.env+strings.Join(c.args, " "), func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("BERTH_ALLOW_PRIVATE_WEBHOOKS", c.env)
+			}
+			fs := flag.NewFlagSet("panel", flag.ContinueOnError)
+			var p Panel
+			BindPanel(fs, &p)
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := ApplyEnv(fs); err != nil {
+				t.Fatal(err)
+			}
+			if p.AllowPrivateWebhooks != c.want {
+				t.Errorf("AllowPrivateWebhooks = %v; want %v", p.AllowPrivateWebhooks, c.want)
+			}
+		})
+	}
+}

@@ -186,6 +186,14 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"PATCH /api/client/instances/{id}/schedules/{scheduleId}":    {need: access.Schedules, change: true, body: map[string]any{"enabled": false}, ok: 200},
 		"DELETE /api/client/instances/{id}/schedules/{scheduleId}":   {need: access.Schedules, change: true, ok: 204},
 		"POST /api/client/instances/{id}/schedules/{scheduleId}/run": {need: access.Schedules, change: true, ok: 202},
+		"GET /api/client/instances/{id}/webhooks":                    {need: access.Schedules, ok: 200},
+		"POST /api/client/instances/{id}/webhooks": {need: access.Schedules, change: true,
+			body: map[string]any{"url": "https://example.com/hook", "events": []string{"instance.crashed"}}, ok: 201},
+		"GET /api/client/instances/{id}/webhooks/{webhookId}": {need: access.Schedules, ok: 200},
+		"PATCH /api/client/instances/{id}/webhooks/{webhookId}": {need: access.Schedules, change: true,
+			body: map[string]any{"events": []string{"instance.stopped"}}, ok: 200},
+		"DELETE /api/client/instances/{id}/webhooks/{webhookId}":         {need: access.Schedules, change: true, ok: 204},
+		"GET /api/client/instances/{id}/webhooks/{webhookId}/deliveries": {need: access.Schedules, ok: 200},
 	}
 }
 
@@ -285,6 +293,9 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 				}
 				before := c.nodeState(instance)
 				p := strings.NewReplacer("{id}", instance, "{userId}", target, "{scheduleId}", matrixScheduleID(instance)).Replace(path) + e.query
+				if strings.Contains(p, "{webhookId}") {
+					p = strings.ReplaceAll(p, "{webhookId}", c.webhookOf(instance))
+				}
 				var code int
 				if strings.HasSuffix(pattern, "/console") {
 					_, code = c.dialConsoleAs(who, key, instance)
@@ -395,6 +406,7 @@ func TestClientAnswersCarryNoSecrets(t *testing.T) {
 		"the API key":        c.key,
 		"the API key's hash": secret.Hash(c.key),
 		"the node's token":   node.Token,
+		"a webhook's secret": storedWebhookSecret,
 	}
 	var answers []response
 	answers = append(answers, c.expectAs(200, "owner", "GET", "/api/client/instances", nil))
@@ -407,6 +419,7 @@ func TestClientAnswersCarryNoSecrets(t *testing.T) {
 			c.grant(id, target)
 		}
 		path = strings.ReplaceAll(strings.ReplaceAll(path, "{id}", id), "{userId}", target) + e.query
+		path = strings.ReplaceAll(path, "{webhookId}", c.webhookOf(id))
 		c.resetFiles(id)
 		answers = append(answers, c.do(clientRequest{method: method, path: path, as: "owner", body: e.body, contentType: e.contentType}))
 	}

@@ -186,7 +186,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
 			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
-	}, slices.Concat(clientRouteDocs(nodeErrors, tail, path, folder, binary), scheduleRouteDocs())...)
+	}, slices.Concat(clientRouteDocs(nodeErrors, tail, path, folder, binary), scheduleRouteDocs(), webhookRouteDocs())...)
 }
 
 // clientRouteDocs documents the activity log and the client API

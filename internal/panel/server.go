@@ -71,6 +71,9 @@ type Config struct {
 	// Now is the clock of sessions, tokens, two-factor and sign-in
 	// throttling; nil means time.Now.
 	Now func() time.Time
+	// AllowPrivateWebhooks lets a webhook's address be a private,
+	// loopback or link-local one (-allow-private-webhooks).
+	AllowPrivateWebhooks bool
 }
 
 // Session lifetimes when Config leaves them at zero.
@@ -316,6 +319,10 @@ func (s *Server) routes() {
 	client(clientFront, "PATCH "+inst+"/schedules/{scheduleId}", s.changeSchedule(on(access.Schedules, change), true))
 	client(clientFront, "DELETE "+inst+"/schedules/{scheduleId}", s.deleteSchedule(on(access.Schedules, change)))
 	client(clientFront, "POST "+inst+"/schedules/{scheduleId}/run", s.runSchedule(on(access.Schedules, change)))
+
+	// Webhooks (DESIGN §12): an instance's, for its users and for admins,
+	// and the global ones.
+	s.webhookRoutes(api, func(pattern string, h handler) { client(clientFront, pattern, h) }, on)
 }
 
 // Handler returns the API with its middleware: request log and

@@ -26,13 +26,14 @@ import (
 // forms and buttons call that API with the session cookie.
 
 // instanceDataPages registers the pages of an instance's data and
-// people: files, settings, subusers, schedules and activity.
+// people: files, settings, subusers, schedules, activity and webhooks.
 func (s *Server) instanceDataPages(page func(string, http.Handler)) {
 	page("GET /instances/{id}/files", s.instancePage("files", access.FilesRead, s.filesPage))
 	page("GET /instances/{id}/settings", s.instancePage("settings", access.Settings, s.settingsPage))
 	page("GET /instances/{id}/subusers", s.instancePage("subusers", access.Subusers, s.subusersPage))
 	page("GET /instances/{id}/schedules", s.instancePage("schedules", access.Schedules, s.schedulesPage))
 	page("GET /instances/{id}/activity", s.instancePage("activity", access.ConsoleRead, s.activityPage))
+	page("GET /instances/{id}/webhooks", s.instancePage("webhooks", access.Schedules, s.webhooksPage))
 }
 
 // renderInstance renders one tab of an instance, titled "what · name".

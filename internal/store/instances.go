@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -288,10 +289,26 @@ func (s *Store) RecordAttemptFailure(ctx context.Context, id, reason string, nex
 }
 
 // MarkFailed turns an instance that is still installing into FAILED, with
-// a reason a person can read.
+// a reason a person can read, and emits install.failed with it: once, for
+// only the write that makes the change emits.
 func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
-	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET internal_state = ?, last_error = ?, updated_at = ?
-		WHERE id = ? AND internal_state = ?`, StateFailed, reason, millis(time.Now()), id, StateInstalling)
+	err := s.txFor(ctx, []string{id}, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET internal_state = ?, last_error = ?, updated_at = ?
+			WHERE id = ? AND internal_state = ?`), StateFailed, reason, millis(time.Now()), id, StateInstalling)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsChanged(res); err != nil || n == 0 {
+			return err
+		}
+		var nodeID, name string
+		err = tx.QueryRowContext(ctx, s.q(`SELECT node_id, name FROM instances WHERE id = ?`), id).Scan(&nodeID, &name)
+		if err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, Event{Event: EventInstallFailed, InstanceID: id, NodeID: nodeID,
+			Data: map[string]any{"name": name, "reason": reason}})
+	})
 	if err != nil {
 		return fmt.Errorf("mark failed %s: %w", id, err)
 	}
@@ -312,19 +329,70 @@ type Observation struct {
 
 // SetObserved records what node nodeID reports of one of its instances,
 // writing only when something changed. A report about an instance placed
-// on another node is ignored.
+// on another node is ignored. A change of power status emits its event
+// (statusEvent) in the same transaction; the write is a compare-and-set on
+// the status read, so of two panels observing one change only one writes
+// it and emits.
 func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observation) error {
-	oom := boolInt(o.OOMKilled)
-	_, err := s.execFor(ctx, []string{id}, `UPDATE instances SET status = ?, container_id = ?, exit_code = ?, oom_killed = ?,
-		node_error = ?, updated_at = ?
-		WHERE id = ? AND node_id = ? AND (status <> ? OR container_id <> ? OR exit_code <> ? OR oom_killed <> ?
-		OR node_error <> ?)`,
-		o.Status, o.ContainerID, o.ExitCode, oom, o.Error, millis(time.Now()),
-		id, nodeID, o.Status, o.ContainerID, o.ExitCode, oom, o.Error)
+	var prev Observation
+	var oom int
+	var name string
+	err := s.queryRow(ctx, `SELECT status, container_id, exit_code, oom_killed, node_error, name FROM instances
+		WHERE id = ? AND node_id = ?`, id, nodeID).Scan(&prev.Status, &prev.ContainerID, &prev.ExitCode, &oom, &prev.Error, &name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("set observed %s: %w", id, err)
+	}
+	prev.OOMKilled = oom != 0
+	if prev == o {
+		return nil
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET status = ?, container_id = ?, exit_code = ?,
+			oom_killed = ?, node_error = ?, updated_at = ? WHERE id = ? AND node_id = ? AND status = ?`),
+			o.Status, o.ContainerID, o.ExitCode, boolInt(o.OOMKilled), o.Error, millis(time.Now()), id, nodeID, prev.Status)
+		if err != nil {
+			return err
+		}
+		// No row: another writer moved the status first and emitted its
+		// own event; the next observation brings the rest up to date.
+		if n, err := rowsChanged(res); err != nil || n == 0 {
+			return err
+		}
+		event := statusEvent(prev.Status, o.Status)
+		if event == "" {
+			return nil
+		}
+		data := map[string]any{"name": name, "status": o.Status, "previous": prev.Status}
+		if event == EventInstanceCrashed {
+			data["exitCode"], data["oomKilled"], data["error"] = o.ExitCode, o.OOMKilled, o.Error
+		}
+		return s.emit(ctx, tx, Event{Event: event, InstanceID: id, NodeID: nodeID, Data: data})
+	})
 	if err != nil {
 		return fmt.Errorf("set observed %s: %w", id, err)
 	}
 	return nil
+}
+
+// statusEvent names the event of a change of power status from prev to
+// next (nodeapi's status words), or "" for none. Stopped counts only after
+// a server that ran: an install's end, or a deploy that never started, is
+// no stop.
+func statusEvent(prev, next string) string {
+	switch {
+	case prev == next:
+		return ""
+	case next == "running":
+		return EventInstanceStarted
+	case next == "crashed":
+		return EventInstanceCrashed
+	case next == "stopped" && (prev == "running" || prev == "starting" || prev == "stopping"):
+		return EventInstanceStopped
+	}
+	return ""
 }
 
 // DeleteInstance removes an instance and frees its host ports at once, and

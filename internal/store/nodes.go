@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -194,7 +195,19 @@ func (s *Store) RenewConfigureKey(ctx context.Context, id, keyHash string, expir
 // say, and the last count stays). Only a change of these counts as a
 // change for cached reads; the time last seen does not.
 func (s *Store) SetNodeHealth(ctx context.Context, id, status, version string, cpus int, seen time.Time) error {
-	var err error
+	var prev, name string
+	err := s.queryRow(ctx, `SELECT status, name FROM nodes WHERE id = ?`, id).Scan(&prev, &name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("set node health: %w", err)
+	}
+	if prev != status {
+		if err := s.moveNodeStatus(ctx, id, name, prev, status); err != nil {
+			return fmt.Errorf("set node health: %w", err)
+		}
+	}
 	if status == NodeOnline {
 		_, err = s.exec(ctx, `UPDATE nodes SET status = ?, version = ?, cpus = CASE WHEN ? > 0 THEN ? ELSE cpus END
 			WHERE id = ? AND (status <> ? OR version <> ? OR (? > 0 AND cpus <> ?))`,
@@ -209,4 +222,30 @@ func (s *Store) SetNodeHealth(ctx context.Context, id, status, version string, c
 		return fmt.Errorf("set node health: %w", err)
 	}
 	return nil
+}
+
+// moveNodeStatus changes a node's status from prev, a compare-and-set so
+// that of two panels seeing one change only one makes it, and emits
+// node.offline or node.online with it: a node that was Online going
+// Offline, and back. A node's first contact, from Unconfigured, is neither.
+func (s *Store) moveNodeStatus(ctx context.Context, id, name, prev, status string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET status = ? WHERE id = ? AND status = ?`), status, id, prev)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsChanged(res); err != nil || n == 0 {
+			return err
+		}
+		var event string
+		switch {
+		case prev == NodeOnline && status == NodeOffline:
+			event = EventNodeOffline
+		case prev == NodeOffline && status == NodeOnline:
+			event = EventNodeOnline
+		default:
+			return nil
+		}
+		return s.emit(ctx, tx, Event{Event: event, NodeID: id, Data: map[string]any{"name": name}})
+	})
 }

@@ -1,4 +1,6 @@
-// The admin pages of users, nodes, API keys and the audit log.
+// The admin pages of users, nodes, API keys and the audit log, and an
+// instance's webhooks page, which shows a new webhook's secret as they do
+// a new key.
 //
 //   <button data-act="DELETE /api/..." data-confirm="Delete X?" data-yes="Delete"
 //     data-body='{"json":1}' data-reveal="field" data-done="Notice">
