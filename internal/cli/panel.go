@@ -56,6 +56,9 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DefaultBackupLimit < 0 || cfg.DefaultBackupLimit > panel.MaxBackupLimit {
+		return nil, fmt.Errorf("-default-backup-limit: must be from 0 to %d", panel.MaxBackupLimit)
+	}
 	data, err := config.AbsData(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
+		DefaultBackupLimit: cfg.DefaultBackupLimit,
 	})
 	return &panelProcess{store: st, api: api, rec: rec, log: log}, nil
 }

@@ -38,6 +38,9 @@ type Config struct {
 	NodeTLS *tls.Config
 	// Parallel is how many instances of one node are ensured at once (8).
 	Parallel int
+	// BackupOfflineTimeout fails the backups and restores a node is
+	// working on once it has not answered for this long (10m).
+	BackupOfflineTimeout time.Duration
 }
 
 // Reconciler owns one worker per configured node.
@@ -67,6 +70,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
+	}
+	if cfg.BackupOfflineTimeout <= 0 {
+		cfg.BackupOfflineTimeout = 10 * time.Minute
 	}
 	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
 }
@@ -169,7 +175,8 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// pass is one visit to the node: health, removals, ensures, observation.
+// pass is one visit to the node: health, removals, ensures, observation,
+// backups.
 func (w *worker) pass(ctx context.Context) {
 	log := w.r.log.With("node_id", w.nodeID)
 	n, err := w.r.st.NodeByID(ctx, w.nodeID)
@@ -196,12 +203,14 @@ func (w *worker) pass(ctx context.Context) {
 		}
 		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
+		w.failOfflineBackups(ctx, n)
 		return
 	}
 	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)
+	w.followBackups(ctx, c, log)
 }
 
 // clientOf returns the node's client, rebuilt when its address or token
