@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -517,4 +518,47 @@ func TestDeletingAnInstanceDeletesItsBackupsLockedOnesToo(t *testing.T) {
 	if list, err := b.st.Backups(context.Background(), b.id); err != nil || len(list) != 0 {
 		t.Errorf("backups of a deleted instance: %v, %v", list, err)
 	}
+}
+
+// nodeServesBackups reports whether the node daemon of c serves the
+// backup routes of the node API: it answers a backup it does not know
+// with its own "not found", where a daemon without them knows no such
+// endpoint.
+func nodeServesBackups(c *clientPanel, instance string) bool {
+	_, err := c.node.Client().GetBackup(context.Background(), instance, "probe")
+	var ne *nodeapi.Error
+	return !(errors.As(err, &ne) && strings.HasPrefix(ne.Message, "no such endpoint"))
+}
+
+// backupRoom lets instance hold as many backups as a test makes.
+func (c *clientPanel) backupRoom(instance string) {
+	c.t.Helper()
+	if _, err := c.st.SetBackupLimit(context.Background(), instance, panel.MaxBackupLimit); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// nodeBackup makes a backup of instance on its node through the admin
+// API, waits for the node to complete it, records that as the follower
+// would, and returns its id.
+func (c *clientPanel) nodeBackup(instance string) string {
+	c.t.Helper()
+	c.backupRoom(instance)
+	m := c.expect(202, "POST", "/api/instances/backups/"+instance, nil).object(c.t)
+	id, _ := m["id"].(string)
+	ctx := context.Background()
+	var status nodeapi.BackupStatus
+	waitUntil(c.t.(*testing.T), "the node to complete backup "+id, func() bool {
+		var err error
+		status, err = c.node.Client().GetBackup(ctx, instance, id)
+		return err == nil && status.State != nodeapi.BackupCreating
+	})
+	b, err := c.st.BackupByID(ctx, instance, id)
+	if err == nil {
+		b, err = dispatch.ApplyBackupStatus(ctx, c.st, b, status)
+	}
+	if err != nil || b.State != nodeapi.BackupCompleted {
+		c.t.Fatalf("backup %s of %s: %+v, %v", id, instance, b, err)
+	}
+	return id
 }
