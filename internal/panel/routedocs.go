@@ -63,7 +63,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: []instanceView{}}},
 		{pattern: "POST /api/instances/deploy", summary: "Deploy an instance; it installs asynchronously", auth: admin,
 			body: deployBody{}, answers: map[int]any{created: deployed{}}},
-		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container and its data", auth: admin,
+		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container, its data and all its backups, locked ones too", auth: admin,
 			body: instanceIDBody{}, answers: map[int]any{m.status(instanceDeleted): messageView{}}, errors: []int{missing}},
 		{pattern: "POST /api/getUserInstance", summary: "List a user's instances", auth: admin,
 			body: userIDBody{}, answers: map[int]any{ok: []instanceView{}}, errors: []int{missing}},
