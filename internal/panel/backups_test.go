@@ -421,6 +421,21 @@ func TestABackupTheNodeRefusesLeavesNothing(t *testing.T) {
 	if list := b.expect(200, "GET", b.admin(""), nil).array(t); len(list) != 0 {
 		t.Errorf("a refused backup was kept: %v", list)
 	}
+	// An instance still installing, or on a node known to be offline, is
+	// refused before anything is recorded.
+	installing := b.deploy(deployBody(b.owner, b.nodeID, "25570", "25570"))
+	b.expectError(409, "POST", "/api/instances/backups/"+installing, nil, "INSTALLING")
+	ctx := context.Background()
+	if err := b.st.SetNodeHealth(ctx, b.nodeID, store.NodeOffline, "", 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b.expectError(503, "POST", b.admin(""), nil, "offline")
+	if err := b.st.SetNodeHealth(ctx, b.nodeID, store.NodeOnline, "stub", 4, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if list := b.expect(200, "GET", b.admin(""), nil).array(t); len(list) != 0 {
+		t.Errorf("a refused backup was kept: %v", list)
+	}
 	// A node that does not answer: the backup may or may not have begun,
 	// and is failed with the reason rather than left creating.
 	b.stub.srv.Close()
