@@ -44,6 +44,13 @@ func TestBackupsPageShowsTheListTheLimitAndWhatMayBeDone(t *testing.T) {
 	if !strings.Contains(b.expectPage(200, b.callers["owner"].cookie, "/instances/"+b.id), `href="/instances/`+b.id+`/backups"`) {
 		t.Error("the instance's tabs do not link the backups page")
 	}
+	if strings.Contains(body, "PATCH /api/instances/") {
+		t.Error("a user who is no admin is offered the backup limit")
+	}
+	b.user("root", true)
+	b.sessionFor("root", "root")
+	b.expectPage(200, b.callers["root"].cookie, path, "PATCH /api/instances/"+b.id, `name="backupLimit"`, `value="3"`)
+	b.expectPage(200, b.callers["root"].cookie, "/admin/deploy", `name="backupLimit"`)
 	b.expectPage(403, b.callers["helper"].cookie, path)
 	b.expectPage(404, b.callers["stranger"].cookie, path)
 
