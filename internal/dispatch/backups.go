@@ -51,10 +51,11 @@ func FinishBackup(ctx context.Context, st *store.Store, b store.Backup, status n
 
 // ApplyBackupStatus records what the node reports of backup b: its end,
 // if it ended, and the end of a restore the panel was waiting on. A
-// backup still creating, or a restore still running, changes nothing. It
-// returns b as recorded.
+// backup still creating (or in a state this panel does not know), or a
+// restore still running, changes nothing. It returns b as recorded.
 func ApplyBackupStatus(ctx context.Context, st *store.Store, b store.Backup, status nodeapi.BackupStatus) (store.Backup, error) {
-	if b.State == nodeapi.BackupCreating && status.State != nodeapi.BackupCreating {
+	ended := status.State == nodeapi.BackupCompleted || status.State == nodeapi.BackupFailed
+	if b.State == nodeapi.BackupCreating && ended {
 		var err error
 		if b, _, err = FinishBackup(ctx, st, b, status); err != nil {
 			return b, err

@@ -276,8 +276,12 @@ func (s *Server) restoreBackup(f instanceFront) handler {
 			return err
 		}
 		b.Restore, b.RestoreError = nodeapi.RestoreRunning, ""
-		if b, err = dispatch.ApplyBackupStatus(r.Context(), s.store, b, status); err != nil {
-			return err
+		// A restore the node finished at once is recorded now; one it
+		// reports nothing of yet is the follower's to ask about.
+		if status.Restore == nodeapi.RestoreCompleted || status.Restore == nodeapi.RestoreFailed {
+			if b, err = dispatch.ApplyBackupStatus(r.Context(), s.store, b, status); err != nil {
+				return err
+			}
 		}
 		detail := ""
 		if truncate {
