@@ -45,6 +45,9 @@ type backupView struct {
 	Locked      bool       `json:"locked"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	CompletedAt *time.Time `json:"completedAt" doc:"when the backup completed or failed; null while it is being created"`
+	// Written is how far the node got archiving a backup being created:
+	// GET of one backup asks its node, the list does not.
+	Written int64 `json:"written,omitempty" doc:"bytes archived so far, while creating, when the node answers"`
 	// Restore and RestoreError tell of the backup's last restore.
 	Restore      string `json:"restore,omitempty" doc:"the last restore: running, completed or failed; absent when none ran"`
 	RestoreError string `json:"restoreError,omitempty"`
@@ -173,16 +176,41 @@ func (s *Server) pathBackup(r *http.Request, f instanceFront) (target, store.Bac
 	return t, b, err
 }
 
-// getBackup answers one backup.
+// progressTimeout bounds the node call that tells how far a backup got.
+const progressTimeout = 3 * time.Second
+
+// getBackup answers one backup, with the node's progress while it is
+// being created.
 func (s *Server) getBackup(f instanceFront) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		_, b, err := s.pathBackup(r, f)
+		t, b, err := s.pathBackup(r, f)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, viewBackup(b))
+		v := viewBackup(b)
+		if b.State == nodeapi.BackupCreating {
+			v.Written = s.backupProgress(r.Context(), t.in, b)
+		}
+		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
+}
+
+// backupProgress asks b's node how many bytes it has archived. Progress is
+// a nicety: a node that does not answer in time leaves it 0, and the
+// backup's state is the follower's to record.
+func (s *Server) backupProgress(ctx context.Context, in store.Instance, b store.Backup) int64 {
+	c, err := s.nodeClient(ctx, in)
+	if err != nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	defer cancel()
+	st, err := c.GetBackup(ctx, in.ID, b.ID)
+	if err != nil {
+		return 0
+	}
+	return st.Written
 }
 
 // lockBackup locks (lock true) or unlocks a backup; a locked one cannot be

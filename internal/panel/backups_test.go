@@ -248,6 +248,10 @@ func TestBackupIsCreatedFollowedAndDownloaded(t *testing.T) {
 	}
 	b.expectAudit("instance.backup.create", id)
 	b.expectError(409, "GET", b.admin("/"+id+"/download"), nil, "creating")
+	b.stub.set(id, func(st *nodeapi.BackupStatus) { st.Written = 1234 })
+	if m := b.backup(id); m["written"] != float64(1234) || m["state"] != nodeapi.BackupCreating {
+		t.Errorf("a backup being created shows %v, want the node's progress", m)
+	}
 
 	b.stub.complete(id)
 	m := b.waitState(id, nodeapi.BackupCompleted)

@@ -17,9 +17,19 @@
     return list.some((b) => shown.get(b.id) !== b.state + "/" + (b.restore || ""));
   }
 
+  // progress shows how far the node got with each backup being created.
+  async function progress() {
+    for (const row of table.querySelectorAll("tr[data-state=creating]")) {
+      const r = await Berth.api("GET", table.dataset.url + "/" + row.dataset.backup);
+      const badge = row.querySelector("[data-progress]");
+      if (r.ok && r.data.written && badge) badge.textContent = "Creating… " + Berth.formatBytes(r.data.written);
+    }
+  }
+
   async function poll() {
     const r = await Berth.api("GET", table.dataset.url);
     if (r.ok && changed(r.data)) { Berth.reload(); return; }
+    if (r.ok) await progress();
     status.textContent = r.ok ? "Working… this page updates when it is done." : "Could not ask how the backup is going; trying again.";
     setTimeout(poll, 2000);
   }
