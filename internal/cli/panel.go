@@ -82,6 +82,9 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *pro
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DefaultBackupLimit < 0 || cfg.DefaultBackupLimit > panel.MaxBackupLimit {
+		return nil, fmt.Errorf("-default-backup-limit: must be from 0 to %d", panel.MaxBackupLimit)
+	}
 	data, err := config.AbsData(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -123,6 +126,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *pro
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 		ObserveRequest:       observe,
 		AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
+		DefaultBackupLimit: cfg.DefaultBackupLimit,
 	})
 	hooks := webhook.NewWorker(webhook.Config{Store: st, Log: log, AllowPrivate: cfg.AllowPrivateWebhooks})
 	return &panelProcess{store: st, api: api, rec: rec, hooks: hooks, log: log, unlock: unlock}, nil

@@ -20,6 +20,8 @@ import (
 const (
 	DefaultListen = "127.0.0.1:8080"
 	DefaultData   = "./berth-data"
+	// DefaultBackupLimit is -default-backup-limit's default.
+	DefaultBackupLimit = 3
 )
 
 // Panel is the panel's configuration.
@@ -55,6 +57,9 @@ type Panel struct {
 	// AllowPrivateWebhooks lets webhooks reach private, loopback and
 	// link-local addresses, for tests and homelabs.
 	AllowPrivateWebhooks bool
+	// DefaultBackupLimit is the backupLimit of an instance whose deploy
+	// names none; 0 allows no backups.
+	DefaultBackupLimit int
 }
 
 // BindPanel registers the panel's flags on fs.
@@ -74,6 +79,8 @@ func BindPanel(fs *flag.FlagSet, p *Panel) {
 		"a user's session ends when unused for this long (BERTH_SESSION_IDLE)")
 	fs.DurationVar(&p.SessionMax, "session-max", 30*24*time.Hour,
 		"a user's session ends this long after sign-in, used or not (BERTH_SESSION_MAX)")
+	fs.IntVar(&p.DefaultBackupLimit, "default-backup-limit", DefaultBackupLimit,
+		"how many backups an instance may hold when its deploy names no backupLimit; 0 allows none (BERTH_DEFAULT_BACKUP_LIMIT)")
 	fs.BoolVar(&p.Require2FAAdmins, "require-2fa-admins", false,
 		"admin users must turn on two-factor before they can do anything else (BERTH_REQUIRE_2FA_ADMINS)")
 	fs.BoolVar(&p.AllowPrivateWebhooks, "allow-private-webhooks", false,

@@ -80,6 +80,20 @@ type Template struct {
 	// file_denylist) of files in the data folder the file API refuses to
 	// read, write, rename, delete or extract to.
 	FileDenylist []string `json:"FileDenylist,omitempty"`
+	// BackupCommands are console commands sent to a running instance
+	// around its backup's archive, so that the archive is consistent:
+	// "save-off" and "save-all" before, "save-on" after. Absent sends
+	// none. Eggs have no such field.
+	BackupCommands *BackupCommands `json:"BackupCommands,omitempty"`
+}
+
+// BackupCommands are a template's console commands around a backup.
+type BackupCommands struct {
+	// Before is sent before the archive starts; several commands go on
+	// separate lines.
+	Before string `json:"before,omitempty"`
+	// After is sent once the archive is done, whether it succeeded or not.
+	After string `json:"after,omitempty"`
 }
 
 // Variable is one setting of a template. Its value reaches the server as

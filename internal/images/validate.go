@@ -16,24 +16,25 @@ import (
 // Limits of a template. They are generous for any real server and keep a
 // hostile document from bloating the database or the node's specs.
 const (
-	maxName        = 100
-	maxAuthor      = 200
-	maxUUID        = 64
-	maxDescription = 4000
-	maxImageRef    = 255
-	maxImages      = 64
-	maxEnv         = 128
-	maxValue       = 4096
-	maxStartup     = 8192
-	maxStop        = 256
-	maxPatterns    = 32
-	maxPattern     = 1024
-	maxVariables   = 128
-	maxOneOf       = 256
-	maxDownloads   = 64
-	maxScript      = 256 << 10
-	maxFeatures    = 64
-	maxFeature     = 64
+	maxName          = 100
+	maxAuthor        = 200
+	maxUUID          = 64
+	maxDescription   = 4000
+	maxImageRef      = 255
+	maxImages        = 64
+	maxEnv           = 128
+	maxValue         = 4096
+	maxStartup       = 8192
+	maxStop          = 256
+	maxBackupCommand = 1024
+	maxPatterns      = 32
+	maxPattern       = 1024
+	maxVariables     = 128
+	maxOneOf         = 256
+	maxDownloads     = 64
+	maxScript        = 256 << 10
+	maxFeatures      = 64
+	maxFeature       = 64
 )
 
 // imageRefPattern is the grammar of a Docker image reference: an optional
@@ -132,6 +133,14 @@ func (t Template) Validate() error {
 	}
 	if err := t.CheckFiles(); err != nil {
 		return err
+	}
+	if c := t.BackupCommands; c != nil {
+		if err := checkText("BackupCommands.before", c.Before, maxBackupCommand, false, true); err != nil {
+			return err
+		}
+		if err := checkText("BackupCommands.after", c.After, maxBackupCommand, false, true); err != nil {
+			return err
+		}
 	}
 	return checkFeatures("features", t.Features)
 }

@@ -74,3 +74,33 @@ func TestTemplatesRefuseMountPathsOnKernelFolders(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateBackupCommandsAreConsoleText(t *testing.T) {
+	for _, c := range []struct {
+		what   string
+		cmds   BackupCommands
+		field  string
+		wantOK bool
+	}{
+		{"two commands before, one after", BackupCommands{Before: "save-off\nsave-all", After: "save-on"}, "", true},
+		{"only after", BackupCommands{After: "save-on"}, "", true},
+		{"a NUL", BackupCommands{Before: "save\x00off"}, "BackupCommands.before", false},
+		{"an escape", BackupCommands{After: "\x1b[2J"}, "BackupCommands.after", false},
+		{"too long", BackupCommands{Before: strings.Repeat("x", maxBackupCommand+1)}, "BackupCommands.before", false},
+	} {
+		tmpl := Template{Name: "t", Image: "busybox", BackupCommands: &c.cmds}
+		err := tmpl.Validate()
+		if c.wantOK {
+			if err != nil {
+				t.Errorf("%s: %v", c.what, err)
+			}
+			continue
+		}
+		expectFieldError(t, c.what, err, c.field, c.field)
+	}
+	doc := `{"Format": "berth/v1", "Name": "t", "Image": "busybox", "BackupCommands": {"before": "save-off", "after": "save-on"}}`
+	tmpl, err := Import([]byte(doc))
+	if err != nil || tmpl.BackupCommands == nil || tmpl.BackupCommands.Before != "save-off" || tmpl.BackupCommands.After != "save-on" {
+		t.Errorf("imported BackupCommands = %+v, %v", tmpl.BackupCommands, err)
+	}
+}

@@ -194,6 +194,14 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 			body: map[string]any{"events": []string{"instance.stopped"}}, ok: 200},
 		"DELETE /api/client/instances/{id}/webhooks/{webhookId}":         {need: access.Schedules, change: true, ok: 204},
 		"GET /api/client/instances/{id}/webhooks/{webhookId}/deliveries": {need: access.Schedules, ok: 200},
+		"GET /api/client/instances/{id}/backups":                         {need: access.Backups, ok: 200},
+		"POST /api/client/instances/{id}/backups":                        {need: access.Backups, change: true, body: map[string]any{"name": "b"}, ok: 202},
+		"GET /api/client/instances/{id}/backups/{backupId}":              {need: access.Backups, ok: 200},
+		"DELETE /api/client/instances/{id}/backups/{backupId}":           {need: access.Backups, change: true, ok: 204},
+		"GET /api/client/instances/{id}/backups/{backupId}/download":     {need: access.Backups, ok: 200},
+		"POST /api/client/instances/{id}/backups/{backupId}/restore":     {need: access.Backups, change: true, body: map[string]any{"truncate": false}, ok: 202},
+		"POST /api/client/instances/{id}/backups/{backupId}/lock":        {need: access.Backups, change: true, ok: 200},
+		"POST /api/client/instances/{id}/backups/{backupId}/unlock":      {need: access.Backups, change: true, ok: 200},
 	}
 }
 
@@ -265,6 +273,9 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 		t.Run(strings.ReplaceAll(pattern, "/", "_"), func(t *testing.T) {
 			c.t = t
 			defer func() { c.t = outer }()
+			if strings.Contains(pattern, "/backups") && !strings.HasSuffix(pattern, "GET /api/client/instances/{id}/backups") && !nodeServesBackups(c, id) {
+				t.Skip("the node daemon does not serve backups yet: they land with the node side of backups (bknode)")
+			}
 			method, path, _ := strings.Cut(pattern, " ")
 			others := slices.DeleteFunc(slices.Clone(access.All), func(p access.Permission) bool { return p == e.need })
 			exactly := []access.Permission{}
@@ -291,11 +302,20 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 				if instance == id && !c.nodeState(id).running {
 					c.expect(200, "POST", "/api/instances/power/"+id, map[string]any{"action": "start"})
 				}
-				before := c.nodeState(instance)
+				if strings.Contains(pattern, "/backups") {
+					c.backupRoom(instance)
+					// An earlier caller's restore runs on in the node:
+					// let it end, so that it does not pass for this one's.
+					c.settleRestores(t.Context(), instance)
+				}
 				p := strings.NewReplacer("{id}", instance, "{userId}", target, "{scheduleId}", matrixScheduleID(instance)).Replace(path) + e.query
 				if strings.Contains(p, "{webhookId}") {
 					p = strings.ReplaceAll(p, "{webhookId}", c.webhookOf(instance))
 				}
+				if strings.Contains(pattern, "{backupId}") {
+					p = strings.ReplaceAll(p, "{backupId}", c.nodeBackup(instance))
+				}
+				before := c.nodeState(instance)
 				var code int
 				if strings.HasSuffix(pattern, "/console") {
 					_, code = c.dialConsoleAs(who, key, instance)

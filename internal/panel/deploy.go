@@ -151,6 +151,14 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := req.instance
+	in.BackupLimit = s.cfg.DefaultBackupLimit
+	if b.present("backupLimit") {
+		limit, err := b.integer("backupLimit", true, 0, MaxBackupLimit)
+		if err != nil {
+			return err
+		}
+		in.BackupLimit = int(limit)
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	in.InternalState = store.StateInstalling
 	in.Status = nodeapi.StatusOffline

@@ -70,7 +70,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: []instanceView{}}},
 		{pattern: "POST /api/instances/deploy", summary: "Deploy an instance; it installs asynchronously", auth: admin,
 			body: deployBody{}, answers: map[int]any{created: deployed{}}},
-		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container and its data", auth: admin,
+		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container, its data and all its backups, locked ones too", auth: admin,
 			body: instanceIDBody{}, answers: map[int]any{m.status(instanceDeleted): messageView{}}, errors: []int{missing}},
 		{pattern: "POST /api/getUserInstance", summary: "List a user's instances", auth: admin,
 			body: userIDBody{}, answers: map[int]any{ok: []instanceView{}}, errors: []int{missing}},
@@ -186,7 +186,7 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,
 			answers: map[int]any{ok: accountView{}}, errors: []int{notFound}},
-	}, slices.Concat(clientRouteDocs(nodeErrors, tail, path, folder, binary), scheduleRouteDocs(), webhookRouteDocs())...)
+	}, slices.Concat(clientRouteDocs(nodeErrors, tail, path, folder, binary), backupRouteDocs(nodeErrors, binary), scheduleRouteDocs(), webhookRouteDocs())...)
 }
 
 // clientRouteDocs documents the activity log and the client API
@@ -309,17 +309,18 @@ type (
 		Name string `json:"name"`
 	}
 	deployBody struct {
-		Image     string            `json:"image" doc:"an image template's Id or Name, or a Docker image reference"`
-		ImageName string            `json:"imagename,omitempty" doc:"the template, when image is a Docker reference"`
-		Memory    int64             `json:"memory" doc:"MiB"`
-		CPU       float64           `json:"cpu" doc:"cores"`
-		Disk      int64             `json:"disk,omitempty" doc:"MiB"`
-		Ports     string            `json:"ports" doc:"\"containerPort:hostPort,...\""`
-		Primary   string            `json:"primary" doc:"one of the ports"`
-		NodeID    string            `json:"nodeId"`
-		Name      string            `json:"name"`
-		User      string            `json:"user" doc:"the owner's userId"`
-		Variables map[string]string `json:"variables,omitempty" doc:"an object, or a JSON string of one"`
+		Image       string            `json:"image" doc:"an image template's Id or Name, or a Docker image reference"`
+		ImageName   string            `json:"imagename,omitempty" doc:"the template, when image is a Docker reference"`
+		Memory      int64             `json:"memory" doc:"MiB"`
+		CPU         float64           `json:"cpu" doc:"cores"`
+		Disk        int64             `json:"disk,omitempty" doc:"MiB"`
+		Ports       string            `json:"ports" doc:"\"containerPort:hostPort,...\""`
+		Primary     string            `json:"primary" doc:"one of the ports"`
+		NodeID      string            `json:"nodeId"`
+		Name        string            `json:"name"`
+		User        string            `json:"user" doc:"the owner's userId"`
+		Variables   map[string]string `json:"variables,omitempty" doc:"an object, or a JSON string of one"`
+		BackupLimit int               `json:"backupLimit,omitempty" doc:"how many backups the instance may hold, 0 to 1000; the panel's -default-backup-limit when absent"`
 	}
 	loginBody struct {
 		Username string `json:"username" doc:"a username, or an email"`

@@ -3,7 +3,6 @@ package panel
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -310,9 +309,6 @@ func (s *Server) RunSchedules(ctx context.Context) { s.schedules.Run(ctx) }
 // activity log; its credential id is the schedule's id.
 const scheduleActorKind = "schedule"
 
-// errNoBackups answers a backup task until the panel has backups.
-var errNoBackups = errors.New("backups are not available on this panel")
-
 // scheduleTasks carries out the runner's tasks through the panel's own
 // paths: the power path of the API and the console, the node's command
 // endpoint. What they do is recorded as the schedule's doing.
@@ -364,9 +360,21 @@ func (st scheduleTasks) Power(ctx context.Context, sc schedule.Schedule, action 
 	return err
 }
 
-// Backup would make a backup of the instance.
-func (st scheduleTasks) Backup(context.Context, schedule.Schedule, string) error {
-	return errNoBackups
+// Backup starts a backup of the instance, named name (the task's payload;
+// empty takes the default name), as the backups endpoint does: it counts
+// against the instance's backupLimit. The run goes on once the node has
+// started the archive; the backup's end is the follower's to record.
+func (st scheduleTasks) Backup(ctx context.Context, sc schedule.Schedule, name string) error {
+	in, err := st.instance(ctx, sc)
+	if err != nil {
+		return err
+	}
+	b, err := st.s.StartBackup(ctx, in, name)
+	if err != nil {
+		return err
+	}
+	st.record(ctx, sc, store.AuditEntry{Action: "instance.backup.create", Target: in.ID, Detail: b.Name})
+	return nil
 }
 
 // Record writes a run's result to the activity log.

@@ -192,10 +192,12 @@ func TestScheduleValidationNamesTheField(t *testing.T) {
 
 // TestScheduleRunNowTypesOnTheConsoleAndRecordsTheSchedule runs a
 // schedule now: its command reaches the game, its power action goes
-// through the panel's power path, the backup task fails until the panel
-// has backups, and each step is in the activity log as the schedule's.
+// through the panel's power path, the backup task is held to the
+// instance's backupLimit (0 here, so it fails and ends the run), and each
+// step is in the activity log as the schedule's.
 func TestScheduleRunNowTypesOnTheConsoleAndRecordsTheSchedule(t *testing.T) {
 	c, _, id := schedulePanel(t)
+	c.expect(200, "PATCH", "/api/instances/"+id, map[string]any{"backupLimit": 0})
 	base := "/api/client/instances/" + id + "/schedules"
 	sid := c.expectAs(201, "owner", "POST", base, map[string]any{"name": "announce", "cron": "0 4 * * *",
 		"tasks": []map[string]any{
@@ -209,7 +211,7 @@ func TestScheduleRunNowTypesOnTheConsoleAndRecordsTheSchedule(t *testing.T) {
 		t.Errorf("run answered %v, want the schedule", m)
 	}
 	m = c.waitForResult("owner", base+"/"+sid)
-	if want := "failed: task 3 (backup): backups are not available on this panel"; m["lastResult"] != want || m["lastRunAt"] == nil {
+	if want := "failed: task 3 (backup): backupLimit: the instance holds 0 backup(s) of its 0; delete one first"; m["lastResult"] != want || m["lastRunAt"] == nil {
 		t.Errorf("after the run: %v; want result %q", m, want)
 	}
 	state := c.nodeState(id)
@@ -229,7 +231,7 @@ func TestScheduleRunNowTypesOnTheConsoleAndRecordsTheSchedule(t *testing.T) {
 		got = append(got, entry{e["action"].(string), actor["kind"].(string), cred, e["detail"].(string)})
 	}
 	want := []entry{
-		{"instance.schedule.result", "schedule", sid, "schedule announce: failed: task 3 (backup): backups are not available on this panel"},
+		{"instance.schedule.result", "schedule", sid, "schedule announce: failed: task 3 (backup): backupLimit: the instance holds 0 backup(s) of its 0; delete one first"},
 		{"instance.power.restart", "schedule", sid, "schedule announce"},
 		{"instance.console.command", "schedule", sid, "schedule announce: say hello from a schedule"},
 		{"instance.schedule.run", "session", "", "announce"},

@@ -68,6 +68,9 @@ type Config struct {
 	// ObserveRequest, when set, hears of every request as it ends, with
 	// the pattern of its route: the metrics' request counts and latencies.
 	ObserveRequest httplog.Observer
+	// DefaultBackupLimit is the backupLimit of an instance whose deploy
+	// names none (the -default-backup-limit flag); 0 allows no backups.
+	DefaultBackupLimit int
 	// Now is the clock of sessions, tokens, two-factor and sign-in
 	// throttling; nil means time.Now.
 	Now func() time.Time
@@ -323,6 +326,29 @@ func (s *Server) routes() {
 	// Webhooks (DESIGN §12): an instance's, for its users and for admins,
 	// and the global ones.
 	s.webhookRoutes(api, func(pattern string, h handler) { client(clientFront, pattern, h) }, on)
+
+	// Backups (DESIGN §11): the admin API keeps its
+	// /api/instances/<action>/{id} shape; the client's need the backups
+	// permission, to download one too. backups.go.
+	api("PATCH /api/instances/{id}", s.updateInstance)
+	const adminBackup = "/api/instances/backups/{id}/{backupId}"
+	api("GET /api/instances/backups/{id}", s.listBackups(admin))
+	api("POST /api/instances/backups/{id}", s.createBackup(admin))
+	api("GET "+adminBackup, s.getBackup(admin))
+	api("DELETE "+adminBackup, s.deleteBackup(admin))
+	api("GET "+adminBackup+"/download", s.downloadBackup(admin))
+	api("POST "+adminBackup+"/restore", s.restoreBackup(admin))
+	api("POST "+adminBackup+"/lock", s.lockBackup(admin, true))
+	api("POST "+adminBackup+"/unlock", s.lockBackup(admin, false))
+	const backup = inst + "/backups/{backupId}"
+	client(clientFront, "GET "+inst+"/backups", s.listBackups(on(access.Backups, read)))
+	client(clientFront, "POST "+inst+"/backups", s.createBackup(on(access.Backups, change)))
+	client(clientFront, "GET "+backup, s.getBackup(on(access.Backups, read)))
+	client(clientFront, "DELETE "+backup, s.deleteBackup(on(access.Backups, change)))
+	client(clientFront, "GET "+backup+"/download", s.downloadBackup(on(access.Backups, read)))
+	client(clientFront, "POST "+backup+"/restore", s.restoreBackup(on(access.Backups, change)))
+	client(clientFront, "POST "+backup+"/lock", s.lockBackup(on(access.Backups, change), true))
+	client(clientFront, "POST "+backup+"/unlock", s.lockBackup(on(access.Backups, change), false))
 }
 
 // Handler returns the API with its middleware: request log and

@@ -28,6 +28,7 @@ func (s *Server) uiRoutes() {
 	page("GET /{$}", s.page("instances", s.dashboardPage))
 	s.instancePages(page)
 	s.instanceDataPages(page)
+	s.backupPages(page)
 	s.accountPages(page)
 	s.adminPages(page)
 	s.adminDeployPages(page)

@@ -13,6 +13,7 @@ import (
 // "schedules" has no tab and gets 403, a stranger 404.
 func TestSchedulesPageListsSchedulesWithTheirNextRunInTheirZone(t *testing.T) {
 	d := newDataPages(t)
+	d.expect(200, "PATCH", "/api/instances/"+d.id, map[string]any{"backupLimit": 0})
 	base := "/api/client/instances/" + d.id + "/schedules"
 	sid := d.expectAs(201, "owner", "POST", base, map[string]any{"name": "Nightly <restart>", "cron": "30 4 * * *",
 		"timezone": "Asia/Tokyo", "tasks": []map[string]any{
@@ -26,7 +27,7 @@ func TestSchedulesPageListsSchedulesWithTheirNextRunInTheirZone(t *testing.T) {
 		"Nightly &lt;restart&gt;", "Asia/Tokyo", " JST", `<time datetime="`,
 		`data-call="POST `+base+`/`+sid+`/run"`, `data-call="PATCH `+base+`/`+sid+`"`, `data-call="DELETE `+base+`/`+sid+`"`,
 		`data-api="PUT `+base+`/`+sid+`"`, `data-api="POST `+base+`"`, `name="tasks[1].offsetSeconds"`, `value="restart"`,
-		"none while disabled", "failed: task 1 (backup): backups are not available on this panel", `<template id="task-row">`,
+		"none while disabled", "failed: task 1 (backup): backupLimit: the instance holds 0 backup(s) of its 0; delete one first", `<template id="task-row">`,
 		"/static/schedules.")
 	without(t, "the schedules page", page, "Nightly <restart>", `class="soon" title="Coming soon">Schedules`)
 	// Every input has a label.

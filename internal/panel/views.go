@@ -93,6 +93,8 @@ type instanceView struct {
 	VolumeID      string            `json:"VolumeId"`
 	Suspended     bool              `json:"suspended"`
 	CreatedAt     time.Time         `json:"CreatedAt"`
+	// BackupLimit is how many backups the instance may hold at once.
+	BackupLimit int `json:"backupLimit"`
 }
 
 // viewInstance shapes an instance. While its node is offline, its power
@@ -108,7 +110,7 @@ func viewInstance(in store.Instance) instanceView {
 		Image: in.Image, ImageID: in.TemplateID, Memory: in.MemoryMiB, CPU: in.CPU, Disk: in.DiskMiB,
 		Ports: ports.Format(in.Ports), Primary: in.PrimaryRaw, Variables: in.Variables,
 		InternalState: in.InternalState, Status: status, ContainerID: in.ContainerID, VolumeID: in.ID,
-		Suspended: in.Suspended, CreatedAt: in.CreatedAt,
+		Suspended: in.Suspended, CreatedAt: in.CreatedAt, BackupLimit: in.BackupLimit,
 	}
 	// Before READY, the error is the install's; after, the node's account
 	// of the running server (a crash loop, the disk limit).

@@ -50,6 +50,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Now is the clock the leases are judged by; nil means time.Now.
 	Now func() time.Time
+	// BackupOfflineTimeout fails the backups and restores a node is
+	// working on once it has not answered for this long (10m).
+	BackupOfflineTimeout time.Duration
 }
 
 // Reconciler owns one worker per configured node.
@@ -143,6 +146,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.BackupOfflineTimeout <= 0 {
+		cfg.BackupOfflineTimeout = 10 * time.Minute
 	}
 	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
 }
@@ -292,7 +298,8 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// pass is one visit to the node: health, removals, ensures, observation.
+// pass is one visit to the node: health, removals, ensures, observation,
+// backups.
 func (w *worker) pass(ctx context.Context) {
 	log := w.r.log.With("node_id", w.nodeID)
 	w.r.passes.Add(1)
@@ -322,12 +329,14 @@ func (w *worker) pass(ctx context.Context) {
 		}
 		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
+		w.failOfflineBackups(ctx, n)
 		return
 	}
 	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)
+	w.followBackups(ctx, c, log)
 }
 
 // clientOf returns the node's client, rebuilt when its address or token

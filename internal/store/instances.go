@@ -57,8 +57,11 @@ type Instance struct {
 	// NodeError is the node's account of a problem with the running
 	// server, such as a crash loop or the disk limit.
 	NodeError string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// BackupLimit is how many backups the instance may hold at once; 0
+	// allows none (see CreateBackup).
+	BackupLimit int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Node is a summary of the node, joined at read time.
 	Node NodeSummary
 }
@@ -76,7 +79,7 @@ const instanceColumns = `i.id, i.name, i.user_id, i.node_id, COALESCE(i.template
 	i.disk_mib, i.ports, i.primary_port, i.primary_raw, i.variables, i.internal_state, i.status, i.container_id,
 	i.suspended, i.desired, i.generation, i.applied_generation, i.attempts, i.next_attempt_at, i.install_deadline,
 	i.last_error, i.created_at, i.updated_at, n.name, n.address, n.port, n.status, i.exit_code, i.oom_killed,
-	i.node_error`
+	i.node_error, i.backup_limit`
 
 const instanceFrom = ` FROM instances i JOIN nodes n ON n.id = i.node_id`
 
@@ -89,7 +92,7 @@ func scanInstance(row scanner) (Instance, error) {
 		&in.DiskMiB, &portsText, &primaryPort, &in.PrimaryRaw, &vars, &in.InternalState, &in.Status, &in.ContainerID,
 		&suspended, &in.Desired, &in.Generation, &in.AppliedGeneration, &in.Attempts, &next, &deadline,
 		&in.LastError, &created, &updated, &in.Node.Name, &in.Node.Address, &in.Node.Port, &in.Node.Status,
-		&in.ExitCode, &oom, &in.NodeError)
+		&in.ExitCode, &oom, &in.NodeError, &in.BackupLimit)
 	if err != nil {
 		return Instance{}, err
 	}
@@ -168,12 +171,12 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		}
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO instances (id, name, user_id, node_id, template_id, image,
 			memory_mib, cpu, disk_mib, ports, primary_port, primary_raw, variables, internal_state, status,
-			suspended, desired, generation, install_deadline, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			suspended, desired, generation, install_deadline, created_at, updated_at, backup_limit)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			in.ID, in.Name, in.UserID, in.NodeID, tmpl, in.Image, in.MemoryMiB, in.CPU, in.DiskMiB,
 			ports.Format(in.Ports), in.Primary.Host, in.PrimaryRaw, string(vars), in.InternalState, in.Status,
 			boolInt(in.Suspended), in.Desired, in.Generation, millis(in.InstallDeadline),
-			millis(in.CreatedAt), millis(in.CreatedAt))
+			millis(in.CreatedAt), millis(in.CreatedAt), in.BackupLimit)
 		if _, dup := uniqueViolation(err); dup {
 			return fault.New(fault.Exist, "instance id %q is taken", in.ID)
 		}

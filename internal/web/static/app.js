@@ -8,7 +8,8 @@
 //     input), or in the form's .form-error; disables the submit button
 //     while the request runs; keeps what was typed on failure.
 //     Fields: data-type="number|bool|json|list" on an input picks its JSON
-//     type; a name with dots (environment.PORT) nests objects.
+//     type; a name with dots (environment.PORT) nests objects. A
+//     data-confirm on the form asks first, as on a button.
 //   <button data-call="POST /api/..." data-confirm="Delete X?" data-then="reload">
 //   <button data-copy="text">, data-copy-from="#id", or data-copy-prev (the
 //     previous element's text)
@@ -217,10 +218,12 @@
     return r;
   };
 
-  document.addEventListener("submit", (e) => {
+  document.addEventListener("submit", async (e) => {
     const form = e.target;
     if (!form.dataset || !form.dataset.api) return;
     e.preventDefault();
+    const button = form.querySelector('[type="submit"]');
+    if (form.dataset.confirm && !(await Berth.confirm(form.dataset.confirm, button ? button.textContent.trim() : ""))) return;
     Berth.submit(form);
   });
 
