@@ -22,6 +22,8 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	config.BindData(fs, &data)
 	listen := fs.String("listen", "",
 		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
+	sftpListen := fs.String("sftp-listen", node.DefaultSFTPListen,
+		"address to serve SFTP on; \"off\" turns it off (BERTH_SFTP_LISTEN)")
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,6 +40,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		cfg.Listen = *listen
 	}
 	settings.apply(&cfg)
+	cfg.SFTPListen = *sftpListen
 	rt, err := settings.runtime.newRuntime(ctx, dir, log)
 	if err != nil {
 		return err
