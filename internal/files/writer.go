@@ -28,6 +28,8 @@ type Writer struct {
 	mu  sync.Mutex
 	tmp *tempFile
 	cw  *countingWriter
+	// size is the file's length so far: the furthest end written.
+	size int64
 	// err is the first failure; once set, Commit aborts.
 	err  error
 	done bool
@@ -91,7 +93,7 @@ func (w *Writer) copyOld() error {
 		return err
 	}
 	defer src.Close()
-	_, err = io.Copy(w.cw, src)
+	w.size, err = io.Copy(w.cw, src)
 	return err
 }
 
@@ -102,9 +104,21 @@ func (w *Writer) WriteAt(b []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, newError(Invalid, w.field, "negative offset")
 	}
+	return w.write(b, func() int64 { return off })
+}
+
+// Append writes b at the end of what is written so far, as a file opened
+// for appending is written.
+func (w *Writer) Append(b []byte) (int, error) {
+	return w.write(b, func() int64 { return w.size })
+}
+
+// write writes b at the offset at gives, read with the count locked.
+func (w *Writer) write(b []byte, at func() int64) (int, error) {
 	w.life.RLock()
 	defer w.life.RUnlock()
 	w.mu.Lock()
+	off := at()
 	if w.err == nil && w.done {
 		w.err = newError(Invalid, w.field, "%q is closed", w.name)
 	}
@@ -115,6 +129,9 @@ func (w *Writer) WriteAt(b []byte, off int64) (int, error) {
 		if err := w.cw.grow(off + int64(len(b))); err != nil {
 			w.err = err
 		}
+	}
+	if w.err == nil {
+		w.size = max(w.size, off+int64(len(b)))
 	}
 	err := w.err
 	w.mu.Unlock()

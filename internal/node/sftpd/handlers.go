@@ -85,13 +85,16 @@ func (h *handlers) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err != nil {
 		return nil, sftpError(err)
 	}
-	return &upload{w: w, h: h}, nil
+	return &upload{w: w, h: h, append: flags.Append}, nil
 }
 
 // upload is an open file of Filewrite.
 type upload struct {
 	w *files.Writer
 	h *handlers
+	// append sends every write to the end, whatever its offset, as
+	// SFTP's append flag asks.
+	append bool
 }
 
 func (u *upload) WriteAt(b []byte, off int64) (int, error) {
@@ -99,7 +102,13 @@ func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 		u.w.Abort()
 		return 0, err
 	}
-	n, err := u.w.WriteAt(b, off)
+	var n int
+	var err error
+	if u.append {
+		n, err = u.w.Append(b)
+	} else {
+		n, err = u.w.WriteAt(b, off)
+	}
 	return n, sftpError(err)
 }
 
