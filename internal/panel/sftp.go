@@ -49,8 +49,9 @@ type callingNodeKey struct{}
 // SHA-256, and the hash found is compared again in constant time.
 func (s *Server) nodeAuthenticated(next handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, found, err := parseBearer(r.Header.Get("Authorization"))
-		if err != nil || !found || !strings.HasPrefix(token, PanelTokenPrefix) {
+		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(token, PanelTokenPrefix) {
 			return unauthenticated("a node's panel token is required")
 		}
 		hash := secret.Hash(token)
