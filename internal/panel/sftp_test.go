@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/internal/node/nodetest"
 	"github.com/berth-dev/berth/internal/node/sftpd"
 	"github.com/berth-dev/berth/internal/panel"
+	"github.com/berth-dev/berth/internal/secret"
 )
 
 // The SFTP tests run a real panel over HTTP and a real node daemon that
@@ -430,5 +431,91 @@ func TestSFTPWithOpenSSHClient(t *testing.T) {
 	got, err := os.ReadFile(download)
 	if err != nil || string(got) != content {
 		t.Errorf("the downloaded file: %d bytes, %v; want %d bytes", len(got), err, len(content))
+	}
+}
+
+// nodeCall sends a request to a /nodes/sftp route with a panel token.
+func nodeCall(p *testPanel, token, path string, body any) response {
+	p.t.Helper()
+	rd, ct := encodeBody(p.t, body)
+	req := httptest.NewRequest("POST", path, rd)
+	req.Header.Set("Content-Type", ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	p.handler.ServeHTTP(rec, req)
+	return response{code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+func TestSFTPNodeRoutesTakeTheCallingNodesTokenAndCheckTheirInput(t *testing.T) {
+	c := newClientPanel(t)
+	alice := c.user("alice", false)
+	id := c.readyInstanceOf(alice, "25565")
+	// c's node is configured, but the test needs its panel token: a
+	// second node, configured here, has one, and id is not on it.
+	other := configureNode(t, c.testPanel, 1)
+	mine := configureNode(t, c.testPanel, 2)
+	if err := c.st.SetNodePanelToken(t.Context(), c.nodeID, secret.Hash(mine.PanelToken)); err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]any{"username": "alice", "instanceId": id, "password": userPassword, "remoteAddr": "192.0.2.7"}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for key, val := range good {
+			m[key] = val
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	withoutPassword := func(k string, v any) map[string]any {
+		m := with(k, v)
+		delete(m, "password")
+		return m
+	}
+	for _, tc := range []struct {
+		name, token string
+		body        any
+		code        int
+		msg         string
+	}{
+		{"no token", "", good, 401, ""},
+		{"a node token of another kind", "berth_node_xyz", good, 401, ""},
+		{"an unknown panel token", panel.PanelTokenPrefix + "unknown", good, 401, ""},
+		{"the instance is on another node", other.PanelToken, good, 403, "sftp: access denied"},
+		{"no username", mine.PanelToken, with("username", nil), 400, "username: is required"},
+		{"no remote address", mine.PanelToken, with("remoteAddr", nil), 400, "remoteAddr: is required"},
+		{"a remote address that is none", mine.PanelToken, with("remoteAddr", "here"), 400, "remoteAddr: must be an IP address"},
+		{"no secret", mine.PanelToken, with("password", nil), 400, "password: exactly one of password and publicKey is required"},
+		{"both secrets", mine.PanelToken, with("publicKey", "ssh-ed25519 AAAA"), 400, "password: exactly one of password and publicKey is required"},
+		{"a key that is none", mine.PanelToken, withoutPassword("publicKey", "not a key"), 400, "publicKey: "},
+		{"right", mine.PanelToken, good, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := nodeCall(c.testPanel, tc.token, "/nodes/sftp/auth", tc.body)
+			if r.code != tc.code {
+				t.Fatalf("status %d, want %d: %s", r.code, tc.code, r.body)
+			}
+			if tc.code != 200 && !strings.HasPrefix(r.errorMessage(t), tc.msg) {
+				t.Errorf("error %q, want %q", r.errorMessage(t), tc.msg)
+			}
+		})
+	}
+	for _, body := range []any{map[string]any{}, map[string]any{"sessions": "x"}, map[string]any{"sessions": []any{1}}} {
+		if r := nodeCall(c.testPanel, mine.PanelToken, "/nodes/sftp/check", body); r.code != 400 ||
+			!strings.HasPrefix(r.errorMessage(t), "sessions: ") {
+			t.Errorf("check with %v: %d %s, want a 400 naming sessions", body, r.code, r.body)
+		}
+	}
+	r := nodeCall(c.testPanel, mine.PanelToken, "/nodes/sftp/check", map[string]any{"sessions": []any{
+		map[string]any{"id": "a", "userId": alice, "instanceId": id, "credential": "password:forged"},
+		map[string]any{"id": "b", "userId": "nobody", "instanceId": id, "credential": "key:x"},
+	}})
+	if r.code != 200 || strings.Contains(string(r.body), `"allowed":true`) {
+		t.Errorf("check of forged sessions: %d %s, want both refused", r.code, r.body)
 	}
 }
