@@ -40,16 +40,19 @@ type Node struct {
 	// PanelTokenHash is the SHA-256 of the token the node calls the panel
 	// with; empty for a node configured before there was one.
 	PanelTokenHash string
+	// SFTPPort is the port the node serves SFTP on, as its health last
+	// said; 0 when it serves none.
+	SFTPPort int
 }
 
 const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token,
-	created_at, cpus, panel_token_hash`
+	created_at, cpus, panel_token_hash, sftp_port`
 
 func scanNode(row scanner) (Node, error) {
 	var n Node
 	var seen, created int64
 	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
-		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs, &n.PanelTokenHash)
+		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs, &n.PanelTokenHash, &n.SFTPPort)
 	n.LastSeen, n.CreatedAt = fromMillis(seen), fromMillis(created)
 	return n, err
 }
@@ -202,6 +205,15 @@ func (s *Store) SetNodePanelToken(ctx context.Context, id, hash string) error {
 	}
 	if n != 1 {
 		return fault.New(fault.NotExist, "Node not found")
+	}
+	return nil
+}
+
+// SetNodeSFTPPort records the port a node serves SFTP on (0: none), as
+// its health reports it; only a change is written.
+func (s *Store) SetNodeSFTPPort(ctx context.Context, id string, port int) error {
+	if _, err := s.exec(ctx, `UPDATE nodes SET sftp_port = ? WHERE id = ? AND sftp_port <> ?`, port, id, port); err != nil {
+		return fmt.Errorf("set node sftp port: %w", err)
 	}
 	return nil
 }

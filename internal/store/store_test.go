@@ -590,6 +590,12 @@ func testConfigureKey(t *testing.T, db database) {
 		t.Errorf("node by its set panel token = %+v, %v", n, err)
 	}
 	expectFault(t, "set panel token of unknown", st.SetNodePanelToken(ctx, "nope", "h"), fault.NotExist, "")
+	if err := st.SetNodeSFTPPort(ctx, "n", 2022); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.SFTPPort != 2022 {
+		t.Errorf("node after its SFTP port was set = %+v, %v", n, err)
+	}
 	expectFault(t, "renew unknown", st.RenewConfigureKey(ctx, "nope", "h", time.Now()), fault.NotExist, "")
 }
 

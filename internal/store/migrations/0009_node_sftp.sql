@@ -4,3 +4,7 @@
 -- until it is configured again.
 ALTER TABLE nodes ADD COLUMN panel_token_hash TEXT NOT NULL DEFAULT '';
 CREATE INDEX nodes_panel_token_hash ON nodes (panel_token_hash);
+
+-- The port the node serves SFTP on, as its health reports it; 0 while it
+-- serves none or has not said.
+ALTER TABLE nodes ADD COLUMN sftp_port INTEGER NOT NULL DEFAULT 0;
