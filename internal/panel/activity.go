@@ -27,7 +27,7 @@ const (
 
 // actorView is who made a change.
 type actorView struct {
-	// Kind is "key", "session" or "token".
+	// Kind is "key", "session", "token" or "sftp".
 	Kind         string `json:"kind"`
 	CredentialID string `json:"credentialId,omitempty"`
 	UserID       string `json:"userId,omitempty"`

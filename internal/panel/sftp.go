@@ -131,10 +131,25 @@ func (s *Server) sftpAuth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.record(asCaller(r, access.Principal{Kind: access.SFTPSession, CredentialID: credential, UserID: u.ID, Admin: u.Admin}),
-		store.AuditEntry{Action: "instance.sftp.login", InstanceID: instanceID, Target: instanceID, Detail: addr})
+	s.recordSFTPLogin(r, u.ID, credential, instanceID, addr)
 	writeJSON(w, http.StatusOK, nodeapi.SFTPGrant{UserID: u.ID, Permissions: permissionNames(held), Credential: credential})
 	return nil
+}
+
+// recordSFTPLogin records a session's start in the instance's activity:
+// the user, from the SFTP client's address (not the node's), with the key
+// it signed in with, or "password".
+func (s *Server) recordSFTPLogin(r *http.Request, userID, credential, instanceID, addr string) {
+	label := "password"
+	if strings.HasPrefix(credential, "key:") {
+		label = credential
+	}
+	e := store.AuditEntry{Action: "instance.sftp.login", InstanceID: instanceID, Target: instanceID,
+		ActorKind: access.SFTPSession.String(), CredentialID: label, UserID: userID, IP: addr, At: s.now(),
+		Detail: "through node " + callingNode(r)}
+	if err := s.store.RecordAudit(r.Context(), e); err != nil {
+		s.logError(r, "audit", err)
+	}
 }
 
 // checkSFTPPassword checks a password sign-in as /auth/login does: under

@@ -157,6 +157,20 @@ func TestSFTPSignInIsOneRefusalForEveryWrongThing(t *testing.T) {
 	if _, err := s.dial("alice."+id, ssh.PublicKeys(key)); err != nil {
 		t.Fatalf("sign in with the account's key: %v", err)
 	}
+	// Each session's start is in the instance's activity, from the
+	// client's address.
+	page := s.expectAs(200, "alice", "GET", "/api/client/instances/"+id+"/activity", nil).object(t)
+	logins := 0
+	for _, e := range page["data"].([]any) {
+		e := e.(map[string]any)
+		actor := e["actor"].(map[string]any)
+		if e["action"] == "instance.sftp.login" && actor["kind"] == "sftp" && actor["userId"] == alice && e["ip"] == "127.0.0.1" {
+			logins++
+		}
+	}
+	if logins != 2 {
+		t.Errorf("the activity records %d SFTP sign-ins of alice from 127.0.0.1, want 2: %v", logins, page["data"])
+	}
 	for name, attempt := range map[string]struct {
 		user string
 		auth ssh.AuthMethod
