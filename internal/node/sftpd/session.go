@@ -106,8 +106,7 @@ func (s *Server) serveChannel(se *session, ch ssh.Channel, requests <-chan *ssh.
 			// The channel's requests are still read, and refused, while
 			// SFTP runs.
 			h := &handlers{se: se}
-			rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-				sftp.WithRSAllocator())
+			rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 			_ = rs.Serve()
 			rs.Close()
 			ch.Close()
