@@ -40,6 +40,14 @@ type SFTPSession struct {
 	UserID     string `json:"userId"`
 	InstanceID string `json:"instanceId"`
 	Credential string `json:"credential"`
+	// Opened is set on the check the node makes as the session opens,
+	// once SSH has verified the client: the panel then records the
+	// sign-in in the instance's activity. A sign-in by key is asked about
+	// before the client has proven it holds the key, so SFTPAuth records
+	// nothing.
+	Opened bool `json:"opened,omitempty"`
+	// RemoteAddr is the client's IP address, sent with Opened.
+	RemoteAddr string `json:"remoteAddr,omitempty"`
 }
 
 // SFTPCheckRequest is the body of POST /nodes/sftp/check: the node's open

@@ -131,7 +131,6 @@ func (s *Server) sftpAuth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.recordSFTPLogin(r, u.ID, credential, instanceID, addr)
 	writeJSON(w, http.StatusOK, nodeapi.SFTPGrant{UserID: u.ID, Permissions: permissionNames(held), Credential: credential})
 	return nil
 }
@@ -139,13 +138,13 @@ func (s *Server) sftpAuth(w http.ResponseWriter, r *http.Request) error {
 // recordSFTPLogin records a session's start in the instance's activity:
 // the user, from the SFTP client's address (not the node's), with the key
 // it signed in with, or "password".
-func (s *Server) recordSFTPLogin(r *http.Request, userID, credential, instanceID, addr string) {
+func (s *Server) recordSFTPLogin(r *http.Request, se nodeapi.SFTPSession) {
 	label := "password"
-	if strings.HasPrefix(credential, "key:") {
-		label = credential
+	if strings.HasPrefix(se.Credential, "key:") {
+		label = se.Credential
 	}
-	e := store.AuditEntry{Action: "instance.sftp.login", InstanceID: instanceID, Target: instanceID,
-		ActorKind: access.SFTPSession.String(), CredentialID: label, UserID: userID, IP: addr, At: s.now(),
+	e := store.AuditEntry{Action: "instance.sftp.login", InstanceID: se.InstanceID, Target: se.InstanceID,
+		ActorKind: access.SFTPSession.String(), CredentialID: label, UserID: se.UserID, IP: se.RemoteAddr, At: s.now(),
 		Detail: "through node " + callingNode(r)}
 	if err := s.store.RecordAudit(r.Context(), e); err != nil {
 		s.logError(r, "audit", err)
@@ -244,10 +243,11 @@ func permissionNames(perms []access.Permission) []string {
 }
 
 // sftpCheck is POST /nodes/sftp/check: {"sessions": [{id, userId,
-// instanceId, credential}]} -> one verdict per session, in order. A
-// session stays allowed while its user exists, still has the password or
-// key it signed in with, and still holds sftp on the instance, which is on
-// the calling node and not suspended.
+// instanceId, credential, opened?, remoteAddr?}]} -> one verdict per
+// session, in order. A session stays allowed while its user exists, still
+// has the password or key it signed in with, and still holds sftp on the
+// instance, which is on the calling node and not suspended. An opened
+// session that is allowed is recorded in the instance's activity.
 func (s *Server) sftpCheck(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBody(r)
 	if err != nil {
@@ -260,6 +260,11 @@ func (s *Server) sftpCheck(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Sessions) > nodeapi.MaxSFTPCheckSessions {
 		return fault.InvalidField("sessions", "must list at most %d sessions", nodeapi.MaxSFTPCheckSessions)
 	}
+	for _, se := range req.Sessions {
+		if _, err := netip.ParseAddr(se.RemoteAddr); se.Opened && err != nil {
+			return fault.InvalidField("sessions", "remoteAddr of an opened session must be an IP address")
+		}
+	}
 	out := nodeapi.SFTPCheckResponse{Sessions: make([]nodeapi.SFTPVerdict, len(req.Sessions))}
 	// A node's sessions are mostly few users': each is read once.
 	users := map[string]*store.User{}
@@ -271,6 +276,9 @@ func (s *Server) sftpCheck(w http.ResponseWriter, r *http.Request) error {
 		}
 		if held != nil {
 			v.Allowed, v.Permissions = true, permissionNames(held)
+			if se.Opened {
+				s.recordSFTPLogin(r, se)
+			}
 		}
 		out.Sessions[i] = v
 	}

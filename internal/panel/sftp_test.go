@@ -519,7 +519,8 @@ func TestSFTPNodeRoutesTakeTheCallingNodesTokenAndCheckTheirInput(t *testing.T) 
 			}
 		})
 	}
-	for _, body := range []any{map[string]any{}, map[string]any{"sessions": "x"}, map[string]any{"sessions": []any{1}}} {
+	for _, body := range []any{map[string]any{}, map[string]any{"sessions": "x"}, map[string]any{"sessions": []any{1}},
+		map[string]any{"sessions": []any{map[string]any{"id": "a", "opened": true, "remoteAddr": "nowhere"}}}} {
 		if r := nodeCall(c.testPanel, mine.PanelToken, "/nodes/sftp/check", body); r.code != 400 ||
 			!strings.HasPrefix(r.errorMessage(t), "sessions: ") {
 			t.Errorf("check with %v: %d %s, want a 400 naming sessions", body, r.code, r.body)

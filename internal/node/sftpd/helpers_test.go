@@ -38,6 +38,8 @@ type fakePanel struct {
 
 	auths  atomic.Int64
 	checks atomic.Int64
+	// opened lists the sessions reported opened, by their address.
+	opened []string
 }
 
 func (p *fakePanel) set(allowed bool, checkErr error, perms ...string) {
@@ -72,6 +74,9 @@ func (p *fakePanel) SFTPCheck(_ context.Context, sessions []nodeapi.SFTPSession)
 	}
 	out := make([]nodeapi.SFTPVerdict, len(sessions))
 	for i, se := range sessions {
+		if se.Opened {
+			p.opened = append(p.opened, se.RemoteAddr)
+		}
 		out[i] = nodeapi.SFTPVerdict{ID: se.ID, Allowed: p.allowed && se.UserID == "u1", Permissions: p.perms}
 	}
 	return out, nil

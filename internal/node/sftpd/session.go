@@ -71,6 +71,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer s.remove(se)
+	if !s.confirm(ctx, se, remoteIP(conn.RemoteAddr()).String()) {
+		se.end("refused by the panel as it opened")
+		return
+	}
 	s.cfg.Log.Info("SFTP session opened", "session", se.id, "instance", se.instanceID, "user", se.userID,
 		"remote", conn.RemoteAddr().String(), "write", se.write.Load())
 	var wg sync.WaitGroup
@@ -135,6 +139,27 @@ func newSessionID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// confirm tells the panel that se has opened, now that SSH has verified
+// its client, and reports whether the panel still allows it: the panel
+// records the sign-in, and a revocation made since the sign-in is not
+// missed. A panel that cannot be asked leaves the session to the
+// re-checks and their grace.
+func (s *Server) confirm(ctx context.Context, se *session, addr string) bool {
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	v, err := s.cfg.Panel.SFTPCheck(cctx, []nodeapi.SFTPSession{{ID: se.id, UserID: se.userID, InstanceID: se.instanceID,
+		Credential: se.credential, Opened: true, RemoteAddr: addr}})
+	if err != nil {
+		s.cfg.Log.Warn("SFTP session opened without the panel's confirmation", "session", se.id, "err", err)
+		return true
+	}
+	if !v[0].Allowed || !holds(v[0].Permissions, "sftp") {
+		return false
+	}
+	se.write.Store(holds(v[0].Permissions, "files.write"))
+	return true
 }
 
 // checkTimeout bounds one re-check with the panel.

@@ -307,6 +307,27 @@ func TestUploadCutOffMidwayLeavesNothing(t *testing.T) {
 	assertOnly(t, dir)
 }
 
+func TestOpenedSessionIsConfirmedWithThePanel(t *testing.T) {
+	ts := startServer(t, t.TempDir(), func(c *Config) { c.CheckInterval = time.Hour })
+	ts.open(t)
+	ts.panel.mu.Lock()
+	opened := strings.Join(ts.panel.opened, ",")
+	ts.panel.mu.Unlock()
+	if opened != "127.0.0.1" {
+		t.Errorf("the panel heard of sessions opened from %q, want the one from 127.0.0.1", opened)
+	}
+	// A revocation between the sign-in and the session's start.
+	ts.panel.set(false, nil, allPerms...)
+	c, err := ts.dial(t, "alice."+testInstance, ssh.Password(testPassword))
+	if err == nil {
+		_, err = c.ReadDir("/")
+	}
+	if err == nil {
+		t.Error("a session the panel refused as it opened lists files")
+	}
+	waitFor(t, "the refused session to go", 5*time.Second, func() bool { return ts.Sessions() == 1 })
+}
+
 func TestRevokedSessionEnds(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	c := ts.open(t)
