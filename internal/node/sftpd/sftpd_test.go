@@ -1,7 +1,6 @@
 package sftpd
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/berth-dev/berth/internal/files"
+	"github.com/berth-dev/berth/internal/files/filestest"
 )
 
 func TestSplitUserSplitsAtTheLastDot(t *testing.T) {
@@ -365,32 +364,13 @@ func TestRemovedInstanceEndsItsSessions(t *testing.T) {
 	waitFor(t, "the session to end", 5*time.Second, func() bool { return ts.Sessions() == 0 })
 }
 
-// traversalCase is a line of the files package's traversal corpus.
-type traversalCase struct{ category, path string }
-
-// loadCorpus reads the corpus of package files, its archive cases left
-// out: SFTP extracts nothing.
-func loadCorpus(t *testing.T) []traversalCase {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "files", "testdata", "traversal.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cases []traversalCase
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		cat, quoted, _ := strings.Cut(line, " ")
-		p, err := strconv.Unquote(quoted)
-		if err != nil {
-			t.Fatalf("corpus line %q: %v", line, err)
-		}
-		if cat != "archive" {
-			cases = append(cases, traversalCase{cat, p})
+// corpus is the traversal corpus of package files, its archive cases
+// left out: SFTP extracts nothing.
+func corpus(t *testing.T) []filestest.Case {
+	var cases []filestest.Case
+	for _, c := range filestest.Corpus(t) {
+		if c.Category != "archive" {
+			cases = append(cases, c)
 		}
 	}
 	if len(cases) < 40 {
@@ -426,48 +406,48 @@ func TestEveryPathStaysInTheInstanceFolder(t *testing.T) {
 	c := ts.open(t)
 	before := snapshot(t, outside)
 	etc := snapshot(t, "/etc/hostname")
-	for _, tc := range loadCorpus(t) {
-		readOnly := strings.HasSuffix(tc.category, "-ro")
-		if f, err := c.Open(tc.path); err == nil {
+	for _, tc := range corpus(t) {
+		readOnly := strings.HasSuffix(tc.Category, "-ro")
+		if f, err := c.Open(tc.Path); err == nil {
 			b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
 			f.Close()
 			for _, s := range secrets {
 				if strings.Contains(string(b), s) {
-					t.Errorf("reading %q gave what is outside the folder", tc.path)
+					t.Errorf("reading %q gave what is outside the folder", tc.Path)
 				}
 			}
 			if strings.Contains(string(b), "root:x:0:0") {
-				t.Errorf("reading %q gave the host's passwd", tc.path)
+				t.Errorf("reading %q gave the host's passwd", tc.Path)
 			}
 		}
-		if list, err := c.ReadDir(tc.path); err == nil {
+		if list, err := c.ReadDir(tc.Path); err == nil {
 			for _, e := range list {
 				if e.Name() == "sentinel.txt" || e.Name() == "passwd" || e.Name() == "hostname" {
-					t.Errorf("listing %q showed %q, from outside the folder", tc.path, e.Name())
+					t.Errorf("listing %q showed %q, from outside the folder", tc.Path, e.Name())
 				}
 			}
 		}
-		_, _ = c.Lstat(tc.path)
-		_, _ = c.Stat(tc.path)
+		_, _ = c.Lstat(tc.Path)
+		_, _ = c.Stat(tc.Path)
 		if readOnly {
 			continue
 		}
-		if f, err := c.Create(tc.path); err == nil {
+		if f, err := c.Create(tc.Path); err == nil {
 			_, _ = f.Write([]byte("escaped"))
 			_ = f.Close()
 		}
-		if f, err := c.OpenFile(tc.path, os.O_WRONLY|os.O_APPEND); err == nil {
+		if f, err := c.OpenFile(tc.Path, os.O_WRONLY|os.O_APPEND); err == nil {
 			_, _ = f.Write([]byte("escaped"))
 			_ = f.Close()
 		}
-		_ = c.Mkdir(tc.path)
-		_ = c.Chmod(tc.path, 0o777)
-		_ = c.Rename(tc.path, "/moved")
-		_ = c.Rename("/moved", tc.path)
-		_ = c.Rename("/inner/file.txt", tc.path)
-		_ = c.Rename(tc.path, "/inner/file.txt")
-		_ = c.Remove(tc.path)
-		_ = c.RemoveDirectory(tc.path)
+		_ = c.Mkdir(tc.Path)
+		_ = c.Chmod(tc.Path, 0o777)
+		_ = c.Rename(tc.Path, "/moved")
+		_ = c.Rename("/moved", tc.Path)
+		_ = c.Rename("/inner/file.txt", tc.Path)
+		_ = c.Rename(tc.Path, "/inner/file.txt")
+		_ = c.Remove(tc.Path)
+		_ = c.RemoveDirectory(tc.Path)
 	}
 	if after := snapshot(t, outside); !equalMaps(before, after) {
 		t.Errorf("outside the folder changed:\nbefore %v\nafter  %v", before, after)
