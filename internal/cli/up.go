@@ -121,8 +121,8 @@ func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen strin
 // defaultUpSFTPListen keeps `berth up`'s SFTP on loopback, as its API is.
 const defaultUpSFTPListen = "127.0.0.1:2022"
 
-// loopbackURL is the http URL of a listener's port on loopback: an
-// unspecified address (0.0.0.0, ::) is reached there too.
+// loopbackURL is the http URL the local node reaches a listener at: its
+// own address, or loopback for an unspecified one (0.0.0.0, ::).
 func loopbackURL(a net.Addr) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,5 +95,22 @@ func TestLocalNodeOfAnOlderDataFolderGetsAPanelToken(t *testing.T) {
 	}
 	if tokens[0] != tokens[1] {
 		t.Error("a start replaced a panel token that was there")
+	}
+}
+
+func TestLocalNodeCallsThePanelOverLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "http://127.0.0.1:9000"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 9000}, "http://[::1]:9000"},
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 80}, "http://192.0.2.10:80"},
+	} {
+		if got := loopbackURL(tc.addr); got != tc.want {
+			t.Errorf("loopbackURL(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }
