@@ -140,6 +140,9 @@ func (h *handlers) Filecmd(r *sftp.Request) error {
 	case "Setstat":
 		return h.setstat(r, p)
 	case "Rename", "PosixRename":
+		// A file at the target is refused, even by posix-rename, which
+		// would replace it: files.Rename never replaces, so that nothing
+		// is lost to a mistyped name. A client removes the target first.
 		return sftpError(f.Rename(p, folderPath(r.Target)))
 	case "Mkdir":
 		return sftpError(f.Mkdir(p))

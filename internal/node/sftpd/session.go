@@ -93,28 +93,33 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 }
 
 // serveChannel serves the "sftp" subsystem on a session channel, and
-// refuses everything else (shells, commands, forwarding).
+// refuses everything else (shells, commands, forwarding). It returns once
+// SFTP has ended and its open files are committed or dropped, so that the
+// session's folder outlives them.
 func (s *Server) serveChannel(se *session, ch ssh.Channel, requests <-chan *ssh.Request) {
 	defer ch.Close()
-	started := false
+	var served chan struct{}
 	for req := range requests {
-		ok := !started && req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "sftp"
+		ok := served == nil && req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "sftp"
 		if req.WantReply {
 			_ = req.Reply(ok, nil)
 		}
 		if !ok {
 			continue
 		}
-		started = true
+		served = make(chan struct{})
+		// The channel's requests are still read, and refused, while SFTP
+		// runs; its end closes the channel, which ends this loop.
 		go func() {
-			// The channel's requests are still read, and refused, while
-			// SFTP runs.
+			defer close(served)
 			h := &handlers{se: se}
 			rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 			_ = rs.Serve()
 			rs.Close()
-			ch.Close()
 		}()
+	}
+	if served != nil {
+		<-served
 	}
 }
 
