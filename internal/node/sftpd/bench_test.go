@@ -1,27 +1,34 @@
 package sftpd
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/berth-dev/berth/internal/files"
 )
 
 // The throughput benchmarks move one file up and down through Berth's
 // SFTP and through OpenSSH's sftp-server in the same run. Both sit behind
 // the same x/crypto/ssh transport (sftp-server runs as the subsystem of a
 // tiny server here), and both are driven by the same pkg/sftp client, so
-// the ratio is that of the SFTP servers alone. Berth's upload also pays
-// for its durability: the file is synced before it is renamed into place.
+// the ratio is that of the SFTP servers alone. Each server runs in a
+// process of its own, as sftp-server must: the scheduler of a loaded
+// machine then favours neither. Berth's upload also pays for its
+// durability: the file is synced before it is renamed into place.
 //
 //	go test -run '^$' -bench SFTP -benchtime 1x ./internal/node/sftpd/
 //
@@ -58,9 +65,9 @@ func benchmarkSFTP(b *testing.B, move transfer) {
 	}
 	size := benchBytes(b)
 	berthDir, opensshDir := b.TempDir(), b.TempDir()
-	berth := startServer(b, berthDir)
+	berth := startBerthProcess(b, berthDir)
 	openssh := startOpenSSH(b, opensshDir)
-	berthClient := dialSFTP(b, berth.addr, "alice."+testInstance, ssh.Password(testPassword))
+	berthClient := dialSFTP(b, berth, "alice."+testInstance, ssh.Password(testPassword))
 	opensshClient := dialSFTP(b, openssh, "bench", ssh.Password("x"))
 	var berthTime, opensshTime time.Duration
 	b.ResetTimer()
@@ -129,6 +136,70 @@ func (n *noise) Read(p []byte) (int, error) {
 	c := copy(p, n.buf[n.off:])
 	n.off = (n.off + c) % len(n.buf)
 	return c, nil
+}
+
+// benchServerEnv, set to a folder, makes the test binary a Berth SFTP
+// server of that folder (TestMain): the benchmark's server in a process
+// of its own.
+const benchServerEnv = "BERTH_SFTPD_BENCH_SERVER"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(benchServerEnv); dir != "" {
+		os.Exit(serveBenchServer(dir))
+	}
+	os.Exit(m.Run())
+}
+
+// serveBenchServer serves SFTP for testInstance's folder dir, as
+// startServer does, prints its address, and serves until its stdin
+// closes: until the benchmark that started it ends.
+func serveBenchServer(dir string) int {
+	usage := &files.Usage{}
+	usage.Set(0)
+	srv, err := New(Config{Dir: dir + ".key", Panel: &fakePanel{allowed: true, perms: allPerms},
+		Folders: func(context.Context, string) (*files.Folder, error) { return files.Open(dir, usage) }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// startBerthProcess runs serveBenchServer in a new process of this test
+// binary until the benchmark ends, and returns its address.
+func startBerthProcess(b *testing.B, dir string) string {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), benchServerEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the server process did not start: %v", err)
+	}
+	return strings.TrimSpace(addr)
 }
 
 // startOpenSSH serves sftp-server, working in dir, as the sftp subsystem

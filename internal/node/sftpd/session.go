@@ -3,6 +3,7 @@ package sftpd
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"net"
 	"sync"
@@ -113,7 +114,8 @@ func (s *Server) serveChannel(se *session, ch ssh.Channel, requests <-chan *ssh.
 		go func() {
 			defer close(served)
 			h := &handlers{se: se}
-			rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+			rs := sftp.NewRequestServer(&framedChannel{Channel: ch},
+				sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 			_ = rs.Serve()
 			rs.Close()
 		}()
@@ -121,6 +123,35 @@ func (s *Server) serveChannel(se *session, ch ssh.Channel, requests <-chan *ssh.
 	if served != nil {
 		<-served
 	}
+}
+
+// framedChannel hands each SFTP packet to the SSH channel in one write.
+// pkg/sftp writes a packet's header and its payload apart, which would
+// make two SSH packets of every data packet, one of them 13 bytes: the
+// header is held until the payload completes it. Writes come one packet
+// at a time, under pkg/sftp's lock, so no packet waits on the next.
+type framedChannel struct {
+	ssh.Channel
+	buf []byte
+}
+
+func (c *framedChannel) Write(p []byte) (int, error) {
+	if len(c.buf) == 0 && packetComplete(p) {
+		return c.Channel.Write(p)
+	}
+	c.buf = append(c.buf, p...)
+	if !packetComplete(c.buf) {
+		return len(p), nil
+	}
+	_, err := c.Channel.Write(c.buf)
+	c.buf = c.buf[:0]
+	return len(p), err
+}
+
+// packetComplete reports whether b holds at least one whole SFTP packet:
+// its length, then as many bytes.
+func packetComplete(b []byte) bool {
+	return len(b) >= 4 && uint64(len(b)-4) >= uint64(binary.BigEndian.Uint32(b))
 }
 
 // add registers a session, unless the server is shutting down.

@@ -625,3 +625,46 @@ func mustRoot(t *testing.T, dir string) *os.Root {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+// writesChannel records the writes made to an SSH channel.
+type writesChannel struct {
+	ssh.Channel
+	writes [][]byte
+}
+
+func (c *writesChannel) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func TestEachSFTPPacketGoesToTheChannelInOneWrite(t *testing.T) {
+	packet := func(body string) []byte { return append([]byte{0, 0, 0, byte(len(body))}, body...) }
+	data := packet("header+payload")
+	for _, tc := range []struct {
+		name   string
+		writes [][]byte
+		want   []string
+	}{
+		{"whole packets pass through", [][]byte{packet("a"), packet("bc")}, []string{string(packet("a")), string(packet("bc"))}},
+		{"a header waits for its payload", [][]byte{data[:10], data[10:]}, []string{string(data)}},
+		{"three parts", [][]byte{data[:2], data[2:10], data[10:]}, []string{string(data)}},
+		{"an empty packet", [][]byte{{0, 0, 0, 0}}, []string{"\x00\x00\x00\x00"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := &writesChannel{}
+			fc := &framedChannel{Channel: ch}
+			for _, w := range tc.writes {
+				if n, err := fc.Write(w); n != len(w) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			var got []string
+			for _, w := range ch.writes {
+				got = append(got, string(w))
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("the channel got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
