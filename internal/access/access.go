@@ -64,13 +64,14 @@ type Kind int
 
 // The kinds of principal.
 const (
-	AdminKey Kind = iota + 1 // an admin API key (x-api-key)
-	Session                  // a signed-in user's session cookie
-	Token                    // a personal access token (Bearer berth_pat_...)
+	AdminKey    Kind = iota + 1 // an admin API key (x-api-key)
+	Session                     // a signed-in user's session cookie
+	Token                       // a personal access token (Bearer berth_pat_...)
+	SFTPSession                 // an SFTP session, signed in through a node
 )
 
-// String names the kind as the activity log records it: "key", "session"
-// or "token".
+// String names the kind as the activity log records it: "key", "session",
+// "token" or "sftp".
 func (k Kind) String() string {
 	switch k {
 	case AdminKey:
@@ -79,6 +80,8 @@ func (k Kind) String() string {
 		return "session"
 	case Token:
 		return "token"
+	case SFTPSession:
+		return "sftp"
 	}
 	return "unknown"
 }

@@ -25,6 +25,8 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		"address to listen on, when it differs from the node record's address and port (BERTH_NODE_LISTEN)")
 	var metricsListen string
 	config.BindMetrics(fs, &metricsListen)
+	sftpListen := fs.String("sftp-listen", node.DefaultSFTPListen,
+		"address to serve SFTP on; \"off\" turns it off (BERTH_SFTP_LISTEN)")
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -43,6 +45,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	settings.apply(&cfg)
 	reg := metricsRegistry(metricsListen)
 	cfg.KeepStats = reg != nil
+	cfg.SFTPListen = *sftpListen
 	rt, err := settings.runtime.newRuntime(ctx, dir, log)
 	if err != nil {
 		return err
@@ -53,7 +56,7 @@ func runNode(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	if reg != nil {
-		metrics.RegisterNode(reg, metrics.NodeSource{Usage: d.Usage})
+		metrics.RegisterNode(reg, metrics.NodeSource{Usage: d.Usage, SFTPSessions: d.SFTPSessions})
 	}
 	stopMetrics, err := serveMetrics(ctx, metricsListen, reg, log)
 	if err != nil {

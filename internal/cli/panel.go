@@ -126,7 +126,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *pro
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 		ObserveRequest:       observe,
 		AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
-		DefaultBackupLimit: cfg.DefaultBackupLimit,
+		DefaultBackupLimit:   cfg.DefaultBackupLimit,
 	})
 	hooks := webhook.NewWorker(webhook.Config{Store: st, Log: log, AllowPrivate: cfg.AllowPrivateWebhooks})
 	return &panelProcess{store: st, api: api, rec: rec, hooks: hooks, log: log, unlock: unlock}, nil

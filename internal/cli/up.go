@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/internal/config"
 	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/node"
+	"github.com/berth-dev/berth/internal/panel"
 	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/secret"
 	"github.com/berth-dev/berth/internal/store"
@@ -44,6 +45,8 @@ func up(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger, 
 	config.BindPanel(fs, &cfg)
 	nodeListen := fs.String("node-listen", "127.0.0.1:8081",
 		"loopback address of the local node's API (BERTH_NODE_LISTEN)")
+	sftpListen := fs.String("sftp-listen", defaultUpSFTPListen,
+		"address the local node serves SFTP on; \"off\" turns it off (BERTH_SFTP_LISTEN)")
 	settings := bindNodeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -75,23 +78,29 @@ func up(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger, 
 		return err
 	}
 	defer release()
-	daemon, err := node.New(ncfg, rt, log.With("component", "node"))
-	if err != nil {
-		return err
-	}
-	if reg != nil {
-		metrics.RegisterNode(reg, metrics.NodeSource{Usage: daemon.Usage})
-	}
-	nodeLn, err := net.Listen("tcp", ncfg.Listen)
-	if err != nil {
-		return fmt.Errorf("local node: %w", err)
-	}
+	ncfg.SFTPListen = *sftpListen
 	panelLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		nodeLn.Close()
 		return err
 	}
 	url := "http://" + panelLn.Addr().String()
+	// The local node calls its panel over loopback, whatever address the
+	// panel listens on.
+	ncfg.PanelURL = loopbackURL(panelLn.Addr())
+	daemon, err := node.New(ncfg, rt, log.With("component", "node"))
+	if err != nil {
+		panelLn.Close()
+		return err
+	}
+	if reg != nil {
+		metrics.RegisterNode(reg, metrics.NodeSource{Usage: daemon.Usage, SFTPSessions: daemon.SFTPSessions})
+	}
+	nodeLn, err := net.Listen("tcp", ncfg.Listen)
+	if err != nil {
+		panelLn.Close()
+		daemon.Close()
+		return fmt.Errorf("local node: %w", err)
+	}
 	if err := printFirstStart(ctx, p.store, stdout, url); err != nil {
 		return err
 	}
@@ -121,16 +130,60 @@ const localNodeName = "local"
 
 // ensureLocalNode registers this machine as a node the first time: the node
 // record with its token (the panel's copy in the database, the node's hash
-// in nodeDir) and the address it listens on. Later starts reuse it. The
+// in nodeDir), the address it listens on, and the panel token it calls the
+// panel with. Later starts reuse it. The
 // record is made in one step before the file, and is found again by its
 // local mark, so a crash in between leaves a record the next start
 // completes, never a second "local" node.
 func ensureLocalNode(ctx context.Context, st *store.Store, nodeDir, listen string) error {
-	if _, err := node.ReadConfigFile(nodeDir); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if _, err := node.ReadConfigFile(nodeDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	} else if err == nil {
+		return ensureLocalPanelToken(ctx, st, nodeDir)
+	}
+	if err := createLocalNode(ctx, st, nodeDir, listen); err != nil {
 		return err
 	}
+	return ensureLocalPanelToken(ctx, st, nodeDir)
+}
+
+// defaultUpSFTPListen keeps `berth up`'s SFTP on loopback, as its API is.
+const defaultUpSFTPListen = "127.0.0.1:2022"
+
+// loopbackURL is the http URL the local node reaches a listener at: its
+// own address, or loopback for an unspecified one (0.0.0.0, ::).
+func loopbackURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+// ensureLocalPanelToken gives the local node the panel token its SFTP
+// calls the panel with, the first time (also for a data folder made
+// before there was one): the hash goes to the node record, then the token
+// to node.json. A crash in between mints another at the next start.
+func ensureLocalPanelToken(ctx context.Context, st *store.Store, nodeDir string) error {
+	f, err := node.ReadConfigFile(nodeDir)
+	if err != nil || f.PanelToken != "" {
+		return err
+	}
+	token := secret.NewToken(panel.PanelTokenPrefix)
+	if err := st.SetNodePanelToken(ctx, f.NodeID, secret.Hash(token)); err != nil {
+		return fmt.Errorf("local node: %w", err)
+	}
+	f.PanelToken = token
+	return node.WriteConfigFile(nodeDir, f)
+}
+
+// createLocalNode stores the local node's record, or finds the one a
+// crashed start stored, and writes its node.json.
+func createLocalNode(ctx context.Context, st *store.Store, nodeDir, listen string) error {
 	host, portText, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("node-listen: %w", err)

@@ -297,7 +297,9 @@ func (c *cluster) killPanel() {
 // startNode starts n's daemon and waits until it accepts connections.
 func (c *cluster) startNode(n *node) {
 	c.tb.Helper()
-	p := c.start("node-"+n.name, "node", "-data", n.dir)
+	// Several nodes share this machine: each serves SFTP on a port of its
+	// own, not on the default one.
+	p := c.start("node-"+n.name, "node", "-data", n.dir, "-sftp-listen", "127.0.0.1:0")
 	n.proc = p
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))
 	c.eventually(startTimeout, "node "+n.name+" to listen on "+addr, func() (bool, string) {

@@ -2,7 +2,6 @@ package files
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,9 +12,10 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/files/filestest"
 )
 
 // The traversal corpus runs every operation of a Folder on every path of
@@ -33,27 +33,9 @@ type traversalCase struct {
 
 func loadCorpus(t *testing.T) []traversalCase {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "traversal.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var cases []traversalCase
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		cat, quoted, ok := strings.Cut(line, " ")
-		p, err := strconv.Unquote(quoted)
-		if !ok || err != nil {
-			t.Fatalf("corpus line %q: want a category and a Go-quoted path", line)
-		}
-		cases = append(cases, traversalCase{cat, p})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	for _, c := range filestest.Corpus(t) {
+		cases = append(cases, traversalCase{c.Category, c.Path})
 	}
 	// Generated: too long to write down.
 	cases = append(cases,

@@ -51,7 +51,7 @@ func startPanel(t *testing.T, instances int) testPanel {
 		secret.Hash(configureKey), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ConfigureNode(ctx, secret.Hash(configureKey), secret.NewToken("berth_node_"), time.Now()); err != nil {
+	if _, err := st.ConfigureNode(ctx, secret.Hash(configureKey), secret.NewToken("berth_node_"), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for i := range instances {

@@ -39,6 +39,10 @@ type ConfigFile struct {
 	// absolute. When both are set the API is served over HTTPS.
 	TLSCert string `json:"tlsCert,omitempty"`
 	TLSKey  string `json:"tlsKey,omitempty"`
+	// PanelToken is the token this node calls the panel with (SFTP
+	// sign-ins), kept as is since the node must present it; the file is
+	// 0600. Empty for a node configured before there was one.
+	PanelToken string `json:"panelToken,omitempty"`
 }
 
 // Config is everything New needs to run a daemon.
@@ -51,6 +55,13 @@ type Config struct {
 	TokenSHA256 string
 	// Listen is the host:port the API listens on (used by Run).
 	Listen string
+	// SFTPListen is the host:port SFTP listens on; "" or SFTPOff turns
+	// SFTP off.
+	SFTPListen string
+	// PanelURL and PanelToken are how the node calls the panel, which
+	// SFTP needs; without them SFTP is off.
+	PanelURL   string
+	PanelToken string
 	// TLSCert and TLSKey are PEM file paths; when both are set the API is
 	// served over HTTPS with TLS 1.2 or later.
 	TLSCert string
@@ -185,7 +196,8 @@ func (c Config) withDefaults() Config {
 
 // Configure registers this machine with the panel: it trades the one-time
 // configure key for the node's identity and token, and writes node.json in
-// dir with only the token's hash. Configuring again replaces the identity;
+// dir with only the token's hash, and the panel token the node calls the
+// panel with. Configuring again replaces the identity;
 // TLS paths already in node.json are kept, since the operator put them there.
 func Configure(ctx context.Context, panelURL, key, dir string) error {
 	resp, err := nodeapi.Configure(ctx, panelURL, key)
@@ -198,6 +210,7 @@ func Configure(ctx context.Context, panelURL, key, dir string) error {
 		TokenSHA256: secret.Hash(resp.Token),
 		Address:     resp.Address,
 		Port:        resp.Port,
+		PanelToken:  resp.PanelToken,
 	}
 	if old, err := ReadConfigFile(dir); err == nil {
 		f.TLSCert, f.TLSKey = old.TLSCert, old.TLSKey
@@ -259,6 +272,8 @@ func LoadConfig(dir string) (Config, error) {
 		Listen:      net.JoinHostPort(f.Address, strconv.Itoa(f.Port)),
 		TLSCert:     inDir(dir, f.TLSCert),
 		TLSKey:      inDir(dir, f.TLSKey),
+		PanelURL:    f.PanelURL,
+		PanelToken:  f.PanelToken,
 	}, nil
 }
 

@@ -1,10 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,5 +139,60 @@ func TestLoadConfigOfUnconfiguredNode(t *testing.T) {
 	_, err := LoadConfig(t.TempDir())
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "berth node configure") {
 		t.Errorf("LoadConfig: %v", err)
+	}
+}
+
+func TestConfiguredNodeServesSFTPWithItsPanelToken(t *testing.T) {
+	const sftpToken = "berth_pnl_token-the-node-calls-the-panel-with"
+	for _, tc := range []struct {
+		name       string
+		panelToken string
+		listen     string
+		serves     bool
+		log        string
+	}{
+		{"configured with a panel token", sftpToken, "127.0.0.1:0", true, "SFTP host key"},
+		{"configured before panel tokens", "", "127.0.0.1:0", false, "run `berth node configure` again"},
+		{"turned off", sftpToken, SFTPOff, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			panel := fakePanel(t, "key", nodeapi.ConfigureResponse{NodeID: "n1", Token: panelToken, PanelToken: tc.panelToken,
+				Address: "127.0.0.1", Port: 8081})
+			dir := t.TempDir()
+			if err := Configure(context.Background(), panel.URL, "key", dir); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.PanelURL != panel.URL || cfg.PanelToken != tc.panelToken {
+				t.Fatalf("LoadConfig = panel %q, token %q", cfg.PanelURL, cfg.PanelToken)
+			}
+			cfg.SFTPListen = tc.listen
+			var logs bytes.Buffer
+			d, err := New(cfg, fake.New(), slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if (d.SFTPAddr() != nil) != tc.serves {
+				t.Errorf("SFTP address %v, want one: %v", d.SFTPAddr(), tc.serves)
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("logs lack %q:\n%s", tc.log, logs.String())
+			}
+			r := httptest.NewRequest(http.MethodGet, "/v1/health", nil)
+			r.Header.Set("Authorization", "Bearer "+panelToken)
+			w := httptest.NewRecorder()
+			d.Handler().ServeHTTP(w, r)
+			var h nodeapi.Health
+			if err := json.Unmarshal(w.Body.Bytes(), &h); err != nil {
+				t.Fatal(err)
+			}
+			if tc.serves && h.SFTPPort != d.SFTPAddr().(*net.TCPAddr).Port || !tc.serves && h.SFTPPort != 0 {
+				t.Errorf("health reports SFTP port %d, SFTP listens on %v", h.SFTPPort, d.SFTPAddr())
+			}
+		})
 	}
 }

@@ -164,13 +164,19 @@ var errShuttingDown = &apiError{http.StatusServiceUnavailable, "node is shutting
 // InstallConfig tunes installs: downloads and install scripts.
 type InstallConfig = install.Config
 
-// Close stops the daemon's background work: running installs are
-// canceled (their containers killed and removed) and waited for. Each
+// Close stops the daemon's background work: the SFTP listener is closed,
+// running installs are canceled (their containers killed and removed) and
+// waited for. Each
 // reruns at the instance's next ensure, from this daemon's successor.
 // Backups being created or restored end failed, and say so. Serve calls it on its way out.
 func (d *Daemon) Close() {
 	// First the backups: a restore's last step may start an instance.
 	d.backups.Close()
+	if d.sftpLn != nil {
+		// Serve has closed it already when it ran; a second close is
+		// harmless.
+		d.sftpLn.Close()
+	}
 	d.installs.Close()
 	// After the installs, whose last step may start an instance.
 	d.sups.close()

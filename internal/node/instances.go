@@ -33,7 +33,7 @@ const healthRuntimeTimeout = 3 * time.Second
 
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	httplog.Routine(r.Context())
-	h := nodeapi.Health{Version: d.cfg.Version, CPUs: goruntime.NumCPU()}
+	h := nodeapi.Health{Version: d.cfg.Version, CPUs: goruntime.NumCPU(), SFTPPort: d.sftpPort()}
 	// Health must answer fast even when Docker hangs; that is when it matters.
 	ctx, cancel := context.WithTimeout(r.Context(), healthRuntimeTimeout)
 	defer cancel()
@@ -459,6 +459,7 @@ func (d *Daemon) powerOn(ctx context.Context, id string, rec *records.Record) er
 func (d *Daemon) remove(ctx context.Context, id string) error {
 	// Before the lock, which an ending install takes to record its end.
 	d.installs.Stop(id)
+	d.endSFTPSessions(id)
 	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return err

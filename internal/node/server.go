@@ -28,6 +28,7 @@ import (
 	"github.com/berth-dev/berth/internal/node/disk"
 	"github.com/berth-dev/berth/internal/node/install"
 	"github.com/berth-dev/berth/internal/node/records"
+	"github.com/berth-dev/berth/internal/node/sftpd"
 	"github.com/berth-dev/berth/internal/node/volumes"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -57,6 +58,9 @@ type Daemon struct {
 	disk *disk.Accounting
 	// backups makes and keeps the instances' backups (backups.go).
 	backups *backup.Service
+	// sftp serves SFTP on sftpLn; both nil when SFTP is off (sftp.go).
+	sftp   *sftpd.Server
+	sftpLn net.Listener
 }
 
 // recoverTimeout bounds the runtime listing New does to rebuild its view.
@@ -64,7 +68,8 @@ const recoverTimeout = 30 * time.Second
 
 // New checks cfg, prepares the data folder and rebuilds the daemon's view of
 // its instances from the runtime's labelled containers and the stored specs.
-// It starts, stops and recreates nothing. A runtime that does not answer is
+// It starts, stops and recreates nothing. When cfg asks for SFTP it opens
+// its listener, which Serve then serves (or Close closes). A runtime that does not answer is
 // logged, not fatal: the daemon serves and reports it in /v1/health.
 func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	if cfg.Dir == "" {
@@ -129,6 +134,9 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	}
 	d.handler = httplog.Handler(d.log, internalError, d.authenticate(d.routes()))
 
+	if err := d.startSFTP(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
 	defer cancel()
 	d.recoverInstances(ctx)
@@ -311,6 +319,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.log.Info("node API listening", "addr", ln.Addr().String(), "tls", useTLS)
 	stopDiskCheck := d.watchDisk(ctx)
 	defer stopDiskCheck()
+	sftpCtx, stopSFTP := context.WithCancel(ctx)
+	waitSFTP := d.serveSFTP(sftpCtx)
+	defer waitSFTP()
+	defer stopSFTP()
 
 	select {
 	case err := <-served:

@@ -161,6 +161,9 @@ type Health struct {
 	// CPUs is the node's CPU cores, the most a deploy may ask for; an
 	// older node leaves it out (0).
 	CPUs int `json:"cpus,omitempty"`
+	// SFTPPort is the port the node serves SFTP on; 0 when it serves none
+	// (turned off, not configured for it, or an older node).
+	SFTPPort int `json:"sftpPort,omitempty"`
 }
 
 // PowerRequest is the body of POST /v1/instances/{id}/power.
@@ -197,9 +200,12 @@ type ConfigureRequest struct {
 
 // ConfigureResponse hands the node its identity and its bearer token. The
 // node keeps only the token's SHA-256; the panel keeps the token to call it.
+// PanelToken goes the other way: the node keeps it to call the panel (SFTP
+// sign-ins), and the panel keeps only its SHA-256.
 type ConfigureResponse struct {
-	NodeID  string `json:"nodeId"`
-	Token   string `json:"token"`
-	Address string `json:"address"`
-	Port    int    `json:"port"`
+	NodeID     string `json:"nodeId"`
+	Token      string `json:"token"`
+	PanelToken string `json:"panelToken"`
+	Address    string `json:"address"`
+	Port       int    `json:"port"`
 }

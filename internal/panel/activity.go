@@ -28,8 +28,8 @@ const (
 
 // actorView is who made a change.
 type actorView struct {
-	// Kind is "key", "session" or "token", or "schedule" for what a
-	// schedule did (its id is then credentialId).
+	// Kind is "key", "session", "token" or "sftp", or "schedule" for what
+	// a schedule did (its id is then credentialId).
 	Kind         string `json:"kind"`
 	CredentialID string `json:"credentialId,omitempty"`
 	UserID       string `json:"userId,omitempty"`

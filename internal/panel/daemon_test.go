@@ -37,16 +37,23 @@ func startNode(t testing.TB, p *testPanel, options ...func(*node.Config)) (strin
 // token the panel will send it.
 func registerNode(t testing.TB, p *testPanel, port int) (id, token string) {
 	t.Helper()
+	resp := configureNode(t, p, port)
+	return resp.NodeID, resp.Token
+}
+
+// configureNode creates a node of p at 127.0.0.1:port and configures it,
+// returning the panel's whole answer: the node's tokens both ways.
+func configureNode(t testing.TB, p *testPanel, port int) nodeapi.ConfigureResponse {
+	t.Helper()
 	m := p.expect(201, "POST", "/api/nodes/create", map[string]any{
 		"name": "test-node", "ram": 8192, "disk": 8192, "address": "127.0.0.1", "port": port}).object(t)
-	id, _ = m["id"].(string)
 	key, _ := m["configureKey"].(string)
 	conf := p.send("", "POST", "/nodes/configure", map[string]any{"configureKey": key})
 	var resp nodeapi.ConfigureResponse
-	if conf.code != 200 || json.Unmarshal(conf.body, &resp) != nil || resp.Token == "" {
+	if conf.code != 200 || json.Unmarshal(conf.body, &resp) != nil || resp.Token == "" || resp.NodeID != m["id"] {
 		t.Fatalf("configure node: %d %s", conf.code, conf.body)
 	}
-	return id, resp.Token
+	return resp
 }
 
 // ensureOnNode has n apply instance id's current spec, as the

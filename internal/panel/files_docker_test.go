@@ -71,7 +71,7 @@ func newFilesEnv(t *testing.T, diskMiB int, uploadCap int64) *filesEnv {
 		secret.Hash(cfgKey), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ConfigureNode(t.Context(), secret.Hash(cfgKey), token, now); err != nil {
+	if _, err := st.ConfigureNode(t.Context(), secret.Hash(cfgKey), token, "", now); err != nil {
 		t.Fatal(err)
 	}
 	rt, err := docker.New(t.Context())

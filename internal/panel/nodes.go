@@ -189,8 +189,10 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// configureNode exchanges a one-time configure key for the node's token.
-// It sits outside /api: the configure key is the credential.
+// configureNode exchanges a one-time configure key for the node's token,
+// and mints the panel token the node calls the panel with (SFTP), of
+// which only the hash is kept. It sits outside /api: the configure key is
+// the credential.
 func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBody(r)
 	if err != nil {
@@ -201,12 +203,14 @@ func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	token := secret.NewToken("berth_node_")
-	n, err := s.store.ConfigureNode(r.Context(), secret.Hash(key), token, time.Now())
+	panelToken := secret.NewToken(PanelTokenPrefix)
+	n, err := s.store.ConfigureNode(r.Context(), secret.Hash(key), token, secret.Hash(panelToken), time.Now())
 	if err != nil {
 		return err
 	}
 	s.log.Info("node configured", "node_id", n.ID, "ip", clientIP(r))
 	s.cfg.Kick()
-	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, Address: n.Address, Port: n.Port})
+	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, PanelToken: panelToken,
+		Address: n.Address, Port: n.Port})
 	return nil
 }

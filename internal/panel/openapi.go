@@ -33,6 +33,8 @@ const (
 	admin
 	// user routes take a user's session or personal access token.
 	user
+	// nodeCaller routes take a node's panel token.
+	nodeCaller
 )
 
 // routeDoc documents one route of routes().
@@ -183,6 +185,7 @@ const (
 	schemeKey     = "apiKey"
 	schemeSession = "session"
 	schemeToken   = "token"
+	schemeNode    = "nodeToken"
 )
 
 // security is what a route of audience a accepts: any one of the schemes.
@@ -193,6 +196,8 @@ func security(a audience) []map[string][]string {
 		names = []string{schemeKey, schemeSession, schemeToken}
 	case user:
 		names = []string{schemeSession, schemeToken}
+	case nodeCaller:
+		names = []string{schemeNode}
 	}
 	list := []map[string][]string{}
 	for _, n := range names {
@@ -235,6 +240,7 @@ func buildDocument(docs []routeDoc, m Mode) (*document, error) {
 				schemeKey:     {Type: "apiKey", In: "header", Name: "x-api-key", Description: "An admin API key (berth_...)."},
 				schemeSession: {Type: "apiKey", In: "cookie", Name: "berth_session", Description: "The session cookie POST /auth/login sets."},
 				schemeToken:   {Type: "http", Scheme: "bearer", Description: "A personal access token (berth_pat_...)."},
+				schemeNode:    {Type: "http", Scheme: "bearer", Description: "A node's panel token (berth_pnl_...), minted when the node is configured."},
 			},
 		},
 	}

@@ -48,6 +48,10 @@ func routeDocs(m Mode) []routeDoc {
 			answers: map[int]any{ok: healthView{}}, errors: []int{down}},
 		{pattern: "POST /nodes/configure", summary: "Exchange a node's one-time configure key for its token", auth: public,
 			body: nodeapi.ConfigureRequest{}, answers: map[int]any{ok: nodeapi.ConfigureResponse{}}, errors: []int{forbidden}},
+		{pattern: "POST /nodes/sftp/auth", summary: "A node asks whether an SFTP sign-in may open a session on one of its instances; every refusal is the same 403", auth: nodeCaller,
+			body: nodeapi.SFTPAuthRequest{}, answers: map[int]any{ok: nodeapi.SFTPGrant{}}},
+		{pattern: "POST /nodes/sftp/check", summary: "A node asks which of its open SFTP sessions may stay open, and with which permissions", auth: nodeCaller,
+			body: nodeapi.SFTPCheckRequest{}, answers: map[int]any{ok: nodeapi.SFTPCheckResponse{}}},
 		{pattern: "GET /api/openapi.json", summary: "This document", auth: public,
 			answers: map[int]any{ok: anyObject}},
 

@@ -198,6 +198,8 @@ func (s *Server) routes() {
 	}
 	route("GET /healthz", maxBody, s.handle(s.healthz))
 	route("POST /nodes/configure", maxBody, s.handle(s.configureNode))
+	route("POST /nodes/sftp/auth", maxBody, s.handle(s.nodeAuthenticated(s.sftpAuth)))
+	route("POST /nodes/sftp/check", maxBody, s.handle(s.nodeAuthenticated(s.sftpCheck)))
 	route("GET /api/openapi.json", maxBody, s.handle(s.serveOpenAPI))
 
 	api("GET /api/users", s.listUsers)

@@ -42,11 +42,17 @@ type signInScopes struct {
 func accountScope(userID string) string { return "user:" + userID }
 
 func scopesOf(r *http.Request, userID, typedName string) signInScopes {
-	sc := signInScopes{account: accountScope(userID), address: "addr:" + clientIP(r)}
+	return scopesAt(clientIP(r), userID, typedName)
+}
+
+// scopesAt is scopesOf for a client at address addr: an SFTP client's,
+// which its node reports.
+func scopesAt(addr, userID, typedName string) signInScopes {
+	sc := signInScopes{account: accountScope(userID), address: "addr:" + addr}
 	if userID == "" {
 		sc.account = "name:" + strings.ToLower(typedName)
 	}
-	if ip, err := netip.ParseAddr(clientIP(r)); err == nil {
+	if ip, err := netip.ParseAddr(addr); err == nil {
 		ip = ip.Unmap()
 		sc.address = "addr:" + ip.String()
 		if ip.Is6() {
@@ -84,6 +90,18 @@ type attempt struct {
 // either is locked: 429 with Retry-After in whole seconds. The caller
 // defers the attempt's end.
 func (s *Server) beginAttempt(w http.ResponseWriter, r *http.Request, sc signInScopes) (*attempt, error) {
+	a, wait, err := s.startAttempt(r, sc)
+	if err != nil || wait <= 0 {
+		return a, err
+	}
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return nil, fault.New(fault.TooMany, "too many failed sign-ins: try again in %d seconds", secs)
+}
+
+// startAttempt starts a check in both scopes of sc. While either scope
+// is locked it starts none and answers how long the lock lasts.
+func (s *Server) startAttempt(r *http.Request, sc signInScopes) (*attempt, time.Duration, error) {
 	now := s.now()
 	a := &attempt{s: s, r: r, id: store.NewID(16)}
 	others, err := s.store.BeginLoginAttempt(r.Context(), a.id, []string{sc.account, sc.address},
@@ -91,17 +109,15 @@ func (s *Server) beginAttempt(w http.ResponseWriter, r *http.Request, sc signInS
 	if err != nil {
 		// What was recorded stays, as a failure: a store that fails here
 		// lets nobody guess on.
-		return nil, err
+		return nil, 0, err
 	}
 	wait := max(lockRemaining(others[0], accountFailureLimit, now), lockRemaining(others[1], addressFailureLimit, now))
 	if wait <= 0 {
-		return a, nil
+		return a, 0, nil
 	}
 	// Refused before any check, the attempt is no failure.
 	a.end()
-	secs := int64(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return nil, fault.New(fault.TooMany, "too many failed sign-ins: try again in %d seconds", secs)
+	return nil, wait, nil
 }
 
 // fail keeps the attempt as a failed check.

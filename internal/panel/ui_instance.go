@@ -98,6 +98,29 @@ type overviewView struct {
 	// StateClass and NodeClass name the badges of the install's state and
 	// of the node's status (state-<class>).
 	StateClass, NodeClass string
+	// SFTP is how the viewer reaches the files over SFTP; nil without
+	// the sftp permission, or while the node serves none.
+	SFTP *sftpAccess
+}
+
+// sftpAccess is where and as whom a user signs in to an instance's SFTP.
+type sftpAccess struct {
+	Host string
+	Port int
+	// User is "<username>.<instanceId>".
+	User string
+}
+
+// sftpAccessOf is the viewer's SFTP access to the instance, or nil.
+func (s *Server) sftpAccessOf(r *http.Request, v *web.Viewer, iv instancePageView) (*sftpAccess, error) {
+	if !iv.Can(string(access.SFTP)) {
+		return nil, nil
+	}
+	n, err := s.store.NodeByID(r.Context(), iv.in.NodeID)
+	if err != nil || n.SFTPPort == 0 {
+		return nil, err
+	}
+	return &sftpAccess{Host: n.Address, Port: n.SFTPPort, User: v.Username + "." + iv.in.ID}, nil
 }
 
 // overviewPage renders an instance's overview.
@@ -107,6 +130,10 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, v *web.Vie
 		return err
 	}
 	iv.Notices = notices
+	sftpAccess, err := s.sftpAccessOf(r, v, iv)
+	if err != nil {
+		return err
+	}
 	blocked := powerBlocked(iv)
 	buttons := make([]powerButton, len(powerActions))
 	for i, b := range powerActions {
@@ -115,7 +142,8 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, v *web.Vie
 	}
 	iv.Page = overviewView{Buttons: buttons, Blocked: blocked, Live: iv.Can(string(access.ConsoleRead)),
 		Installing: iv.State.InternalState == store.StateInstalling, Failed: iv.State.InternalState == store.StateFailed,
-		StateClass: strings.ToLower(iv.State.InternalState), NodeClass: strings.ToLower(iv.State.Node.Status)}
+		StateClass: strings.ToLower(iv.State.InternalState), NodeClass: strings.ToLower(iv.State.Node.Status),
+		SFTP: sftpAccess}
 	return s.render(w, r, "instance", web.Page{Title: iv.Instance.Name, Section: "instances", Viewer: v, Data: iv})
 }
 

@@ -460,6 +460,8 @@ func actorName(e store.AuditEntry) string {
 		return "a deleted user"
 	case e.ActorKind == "token":
 		return e.Username + " (token)"
+	case e.ActorKind == access.SFTPSession.String():
+		return e.Username + " (SFTP)"
 	}
 	return e.Username
 }

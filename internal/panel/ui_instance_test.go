@@ -191,3 +191,25 @@ func TestConsolePageTakesConsoleReadAndOffersTypingToConsoleWrite(t *testing.T) 
 		t.Error("the 403 page holds the console")
 	}
 }
+
+func TestOverviewShowsSFTPAccessToThoseWhoHoldSFTP(t *testing.T) {
+	c := newClientPanel(t)
+	id := c.readyInstanceOf(c.user("ann.smith", false), "25601")
+	bob := c.user("bob", false)
+	c.grant(id, bob, access.ConsoleRead)
+	c.sessionFor("ann", "ann.smith")
+	c.sessionFor("bob", "bob")
+	// The node serves no SFTP yet: nothing to show.
+	body := c.expectPage(200, c.callers["ann"].cookie, "/instances/"+id)
+	if strings.Contains(body, `id="sftp-title"`) {
+		t.Error("the overview shows SFTP access to a node that serves none")
+	}
+	if err := c.st.SetNodeSFTPPort(context.Background(), c.nodeID, 2022); err != nil {
+		t.Fatal(err)
+	}
+	c.expectPage(200, c.callers["ann"].cookie, "/instances/"+id, `id="sftp-title"`,
+		"<code>sftp://127.0.0.1:2022</code>", "<code>ann.smith."+id+"</code>")
+	if body := c.expectPage(200, c.callers["bob"].cookie, "/instances/"+id); strings.Contains(body, `id="sftp-title"`) {
+		t.Error("the overview shows SFTP access to a subuser without the sftp permission")
+	}
+}

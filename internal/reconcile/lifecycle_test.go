@@ -137,7 +137,7 @@ func (c *cluster) register(t *testing.T, name string, port int) (testNode, strin
 		t.Fatalf("create node %s: %v", name, err)
 	}
 	token := secret.NewToken("berth_node_")
-	if _, err := c.st.ConfigureNode(t.Context(), secret.Hash(key), token, now); err != nil {
+	if _, err := c.st.ConfigureNode(t.Context(), secret.Hash(key), token, "", now); err != nil {
 		t.Fatalf("configure node %s: %v", name, err)
 	}
 	return n, token

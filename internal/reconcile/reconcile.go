@@ -333,6 +333,7 @@ func (w *worker) pass(ctx context.Context) {
 		return
 	}
 	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
+	w.record(ctx, "SetNodeSFTPPort", w.r.st.SetNodeSFTPPort(ctx, n.ID, h.SFTPPort))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)

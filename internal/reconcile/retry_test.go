@@ -31,7 +31,7 @@ func storeNode(t *testing.T, st *store.Store, id string, port int) string {
 		t.Fatal(err)
 	}
 	token := secret.NewToken("berth_node_")
-	if _, err := st.ConfigureNode(ctx, secret.Hash(key), token, now); err != nil {
+	if _, err := st.ConfigureNode(ctx, secret.Hash(key), token, "", now); err != nil {
 		t.Fatal(err)
 	}
 	return token

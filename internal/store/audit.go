@@ -14,7 +14,8 @@ import (
 type AuditEntry struct {
 	// ID is set by RecordAudit; it orders entries of one millisecond.
 	ID string
-	// ActorKind is the credential's kind: "key", "session" or "token".
+	// ActorKind is the credential's kind: "key", "session", "token" or
+	// "sftp".
 	ActorKind    string
 	CredentialID string
 	// UserID is the user of a session or token; empty for an API key.

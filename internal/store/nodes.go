@@ -40,17 +40,23 @@ type Node struct {
 	CreatedAt time.Time
 	// Lease is which panel drives the node.
 	Lease Lease
+	// PanelTokenHash is the SHA-256 of the token the node calls the panel
+	// with; empty for a node configured before there was one.
+	PanelTokenHash string
+	// SFTPPort is the port the node serves SFTP on, as its health last
+	// said; 0 when it serves none.
+	SFTPPort int
 }
 
 const nodeColumns = `id, name, tags, ram_mib, disk_mib, processor, address, port, scheme, status, last_seen, version, token,
-	created_at, cpus, lease_holder, lease_address, lease_since, lease_expires`
+	created_at, cpus, lease_holder, lease_address, lease_since, lease_expires, panel_token_hash, sftp_port`
 
 func scanNode(row scanner) (Node, error) {
 	var n Node
 	var seen, created, since, expires int64
 	err := row.Scan(&n.ID, &n.Name, &n.Tags, &n.RAMMiB, &n.DiskMiB, &n.Processor, &n.Address, &n.Port,
 		&n.Scheme, &n.Status, &seen, &n.Version, &n.Token, &created, &n.CPUs,
-		&n.Lease.Holder, &n.Lease.Address, &since, &expires)
+		&n.Lease.Holder, &n.Lease.Address, &since, &expires, &n.PanelTokenHash, &n.SFTPPort)
 	n.LastSeen, n.CreatedAt = fromMillis(seen), fromMillis(created)
 	n.Lease.Since, n.Lease.Expires = fromMillis(since), fromMillis(expires)
 	return n, err
@@ -152,9 +158,13 @@ func (s *Store) DeleteNode(ctx context.Context, id string) error {
 // ConfigureNode exchanges a one-time configure key (by its hash) for the
 // node's bearer token. The key works once and only before it expires: the
 // single UPDATE both checks and consumes it.
-func (s *Store) ConfigureNode(ctx context.Context, keyHash, token string, now time.Time) (Node, error) {
-	res, err := s.exec(ctx, `UPDATE nodes SET token = ?, configure_key_hash = NULL, configure_expires = 0
-		WHERE configure_key_hash = ? AND configure_expires > ?`, token, keyHash, millis(now))
+//
+// panelTokenHash is the SHA-256 of the token the node calls the panel
+// with, stored in the same UPDATE: a node has both of its tokens or
+// neither.
+func (s *Store) ConfigureNode(ctx context.Context, keyHash, token, panelTokenHash string, now time.Time) (Node, error) {
+	res, err := s.exec(ctx, `UPDATE nodes SET token = ?, panel_token_hash = ?, configure_key_hash = NULL, configure_expires = 0
+		WHERE configure_key_hash = ? AND configure_expires > ?`, token, panelTokenHash, keyHash, millis(now))
 	if err != nil {
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
@@ -170,6 +180,47 @@ func (s *Store) ConfigureNode(ctx context.Context, keyHash, token string, now ti
 		return Node{}, fmt.Errorf("configure node: %w", err)
 	}
 	return node, nil
+}
+
+// NodeByPanelToken returns the node whose panel token hashes to hash: the
+// node calling the panel. An empty hash, or one no node has, is NotExist.
+// The lookup by an index of the hash is safe against timing: the hash of a
+// 256-bit random token reveals nothing of the token.
+func (s *Store) NodeByPanelToken(ctx context.Context, hash string) (Node, error) {
+	if hash == "" {
+		return Node{}, fault.New(fault.NotExist, "Node not found")
+	}
+	n, err := scanNode(s.queryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE panel_token_hash = ?`, hash))
+	if err != nil {
+		return Node{}, notFound(err, "Node")
+	}
+	return n, nil
+}
+
+// SetNodePanelToken replaces the hash of a node's panel token: for the
+// local node of `berth up`, which is never configured by key.
+func (s *Store) SetNodePanelToken(ctx context.Context, id, hash string) error {
+	res, err := s.exec(ctx, `UPDATE nodes SET panel_token_hash = ? WHERE id = ?`, hash, id)
+	if err != nil {
+		return fmt.Errorf("set node panel token: %w", err)
+	}
+	n, err := rowsChanged(res)
+	if err != nil {
+		return fmt.Errorf("set node panel token: %w", err)
+	}
+	if n != 1 {
+		return fault.New(fault.NotExist, "Node not found")
+	}
+	return nil
+}
+
+// SetNodeSFTPPort records the port a node serves SFTP on (0: none), as
+// its health reports it; only a change is written.
+func (s *Store) SetNodeSFTPPort(ctx context.Context, id string, port int) error {
+	if _, err := s.exec(ctx, `UPDATE nodes SET sftp_port = ? WHERE id = ? AND sftp_port <> ?`, port, id, port); err != nil {
+		return fmt.Errorf("set node sftp port: %w", err)
+	}
+	return nil
 }
 
 // RenewConfigureKey replaces a node's configure key, for a node that must

@@ -71,7 +71,7 @@ func TestUncountedRowsAreAnErrorNotAMissingRow(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"RenewConfigureKey": func() error { return s.RenewConfigureKey(ctx, "n", "other-hash", now.Add(time.Hour)) },
 		"ConfigureNode": func() error {
-			_, err := s.ConfigureNode(ctx, "other-hash", "token", now)
+			_, err := s.ConfigureNode(ctx, "other-hash", "token", "", now)
 			return err
 		},
 		"DeleteTemplate": func() error { return s.DeleteTemplate(ctx, "t") },

@@ -88,7 +88,7 @@ func addNode(t *testing.T, st *store.Store, id string, ram, disk int64, configur
 		t.Fatalf("create node %s: %v", id, err)
 	}
 	if configured {
-		if _, err := st.ConfigureNode(ctx, secret.Hash(key), secret.NewToken("berth_node_"), time.Now()); err != nil {
+		if _, err := st.ConfigureNode(ctx, secret.Hash(key), secret.NewToken("berth_node_"), "", time.Now()); err != nil {
 			t.Fatalf("configure node %s: %v", id, err)
 		}
 	}
@@ -560,19 +560,41 @@ func testConfigureKey(t *testing.T, db database) {
 		Status: store.NodeUnconfigured, CreatedAt: time.Now()}, secret.Hash(key), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.ConfigureNode(ctx, secret.Hash(key), "tok1", time.Now().Add(2*time.Minute))
+	_, err := st.ConfigureNode(ctx, secret.Hash(key), "tok1", "", time.Now().Add(2*time.Minute))
 	expectFault(t, "expired key", err, fault.Permission, "")
-	n, err := st.ConfigureNode(ctx, secret.Hash(key), "tok1", time.Now())
+	n, err := st.ConfigureNode(ctx, secret.Hash(key), "tok1", secret.Hash("panel1"), time.Now())
 	if err != nil || n.ID != "n" || n.Token != "tok1" {
 		t.Fatalf("configure = %+v, %v", n, err)
 	}
-	_, err = st.ConfigureNode(ctx, secret.Hash(key), "tok2", time.Now())
+	if n, err := st.NodeByPanelToken(ctx, secret.Hash("panel1")); err != nil || n.ID != "n" {
+		t.Errorf("node by its panel token = %+v, %v", n, err)
+	}
+	_, err = st.NodeByPanelToken(ctx, secret.Hash("another"))
+	expectFault(t, "unknown panel token", err, fault.NotExist, "")
+	_, err = st.NodeByPanelToken(ctx, "")
+	expectFault(t, "empty panel token", err, fault.NotExist, "")
+	_, err = st.ConfigureNode(ctx, secret.Hash(key), "tok2", "", time.Now())
 	expectFault(t, "used key", err, fault.Permission, "")
 	if err := st.RenewConfigureKey(ctx, "n", secret.Hash("again"), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.ConfigureNode(ctx, secret.Hash("again"), "tok3", time.Now()); err != nil || n.Token != "tok3" {
+	if n, err := st.ConfigureNode(ctx, secret.Hash("again"), "tok3", secret.Hash("panel3"), time.Now()); err != nil || n.Token != "tok3" {
 		t.Errorf("configure with a renewed key = %+v, %v", n, err)
+	}
+	_, err = st.NodeByPanelToken(ctx, secret.Hash("panel1"))
+	expectFault(t, "panel token replaced by a new configure", err, fault.NotExist, "")
+	if err := st.SetNodePanelToken(ctx, "n", secret.Hash("panel4")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.NodeByPanelToken(ctx, secret.Hash("panel4")); err != nil || n.ID != "n" {
+		t.Errorf("node by its set panel token = %+v, %v", n, err)
+	}
+	expectFault(t, "set panel token of unknown", st.SetNodePanelToken(ctx, "nope", "h"), fault.NotExist, "")
+	if err := st.SetNodeSFTPPort(ctx, "n", 2022); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.NodeByID(ctx, "n"); err != nil || n.SFTPPort != 2022 {
+		t.Errorf("node after its SFTP port was set = %+v, %v", n, err)
 	}
 	expectFault(t, "renew unknown", st.RenewConfigureKey(ctx, "nope", "h", time.Now()), fault.NotExist, "")
 }
