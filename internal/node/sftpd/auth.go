@@ -47,20 +47,24 @@ func SplitUser(user string) (username, instanceID string, ok bool) {
 }
 
 func (s *Server) password(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
-	return s.signIn(meta, nodeapi.SFTPAuthRequest{Password: string(password)})
+	return s.signIn(meta, nodeapi.SFTPAuthRequest{Password: string(password)}, true)
 }
 
 func (s *Server) publicKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	// x/crypto/ssh asks this before the client has proven it holds the
 	// private key, and checks the signature after a grant; a grant alone
 	// opens nothing.
+	// A refused key is not counted against the address: a client offers
+	// each key it holds in turn, and a wrong key is no guess at a secret.
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
-	return s.signIn(meta, nodeapi.SFTPAuthRequest{PublicKey: line})
+	return s.signIn(meta, nodeapi.SFTPAuthRequest{PublicKey: line}, false)
 }
 
 // signIn asks the panel about one sign-in, unless the client's address is
-// locked out by its failures.
-func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest) (*ssh.Permissions, error) {
+// locked out by its failures. A refusal counts against the address when
+// counted is set (passwords, which can be guessed) or the user name is
+// malformed, whatever the method.
+func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest, counted bool) (*ssh.Permissions, error) {
 	addr := remoteIP(meta.RemoteAddr())
 	now := s.cfg.Now()
 	if s.throttle.locked(addr, now) {
@@ -68,7 +72,7 @@ func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest) (*ss
 	}
 	username, instanceID, ok := SplitUser(meta.User())
 	if !ok {
-		s.refuse(addr, meta.User(), "malformed user name")
+		s.refuse(addr, meta.User(), "malformed user name", true)
 		return nil, errRefused
 	}
 	req.Username, req.InstanceID, req.RemoteAddr = username, instanceID, addr.String()
@@ -79,7 +83,7 @@ func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest) (*ss
 		var ne *nodeapi.Error
 		// A 401 is the node's own token refused: no fault of the client.
 		if errors.As(err, &ne) && ne.Status >= 400 && ne.Status < 500 && ne.Status != 401 {
-			s.refuse(addr, meta.User(), "refused by the panel")
+			s.refuse(addr, meta.User(), "refused by the panel", counted)
 		} else {
 			// Not the client's failure: it is not counted against it.
 			s.cfg.Log.Warn("SFTP sign-in: the panel cannot be asked", "user", meta.User(), "err", err)
@@ -87,8 +91,15 @@ func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest) (*ss
 		return nil, errRefused
 	}
 	if !holds(g.Permissions, "sftp") {
-		s.refuse(addr, meta.User(), "no sftp permission")
+		s.refuse(addr, meta.User(), "no sftp permission", counted)
 		return nil, errRefused
+	}
+	if s.userSessions(g.UserID, instanceID) >= MaxUserSessions {
+		// Refused before the session opens, where SSH can still tell
+		// the client why; add holds the same cap against sign-ins that
+		// race past this.
+		s.cfg.Log.Info("SFTP sign-in refused", "user", meta.User(), "remote", addr.String(), "why", "too many open sessions")
+		return nil, &ssh.BannerError{Err: errRefused, Message: tooManySessions}
 	}
 	write := ""
 	if holds(g.Permissions, "files.write") {
@@ -98,9 +109,10 @@ func (s *Server) signIn(meta ssh.ConnMetadata, req nodeapi.SFTPAuthRequest) (*ss
 		extCredential: g.Credential, extWrite: write}}, nil
 }
 
-// refuse counts a failed sign-in against its address.
-func (s *Server) refuse(addr netip.Addr, user, why string) {
-	if s.throttle.fail(addr, s.cfg.Now()) {
+// refuse logs a failed sign-in and, if counted, counts it against its
+// address.
+func (s *Server) refuse(addr netip.Addr, user, why string, counted bool) {
+	if counted && s.throttle.fail(addr, s.cfg.Now()) {
 		s.cfg.Log.Warn("SFTP sign-ins from an address locked out after repeated failures", "remote", addr.String())
 	}
 	s.cfg.Log.Info("SFTP sign-in refused", "user", user, "remote", addr.String(), "why", why)

@@ -38,6 +38,8 @@ type fakePanel struct {
 
 	auths  atomic.Int64
 	checks atomic.Int64
+	// largestCheck is the most sessions one re-check asked about.
+	largestCheck atomic.Int64
 	// opened lists the sessions reported opened, by their address.
 	opened []string
 }
@@ -69,6 +71,13 @@ func (p *fakePanel) SFTPCheck(_ context.Context, sessions []nodeapi.SFTPSession)
 	p.checks.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if n := int64(len(sessions)); n > p.largestCheck.Load() {
+		p.largestCheck.Store(n)
+	}
+	if len(sessions) > nodeapi.MaxSFTPCheckSessions {
+		// The panel's answer to a request past its cap.
+		return nil, &nodeapi.Error{Status: 400, Message: "sessions: must list at most 1000 sessions"}
+	}
 	if p.checkErr != nil {
 		return nil, p.checkErr
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,9 +25,10 @@ type session struct {
 	userID     string
 	instanceID string
 	credential string
-	conn       *ssh.ServerConn
-	folder     *files.Folder
-	log        func(msg string, args ...any)
+	// conn is the SSH connection; closing it ends the session.
+	conn   io.Closer
+	folder *files.Folder
+	log    func(msg string, args ...any)
 	// write is whether the user holds files.write now; the re-checks
 	// update it.
 	write atomic.Bool
@@ -154,15 +157,45 @@ func packetComplete(b []byte) bool {
 	return len(b) >= 4 && uint64(len(b)-4) >= uint64(binary.BigEndian.Uint32(b))
 }
 
-// add registers a session, unless the server is shutting down.
+// MaxUserSessions caps one user's open sessions on one instance, so that
+// one user cannot take all of the node's connections (nor make its
+// re-checks long).
+const MaxUserSessions = 20
+
+// tooManySessions is what a client past MaxUserSessions is told.
+var tooManySessions = fmt.Sprintf("Too many open SFTP sessions: at most %d per user on one instance. Close one and retry.\n", MaxUserSessions)
+
+// add registers a session, unless the server is shutting down or its user
+// already has MaxUserSessions open on its instance.
 func (s *Server) add(se *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
 		return false
 	}
+	if s.userSessionsLocked(se.userID, se.instanceID) >= MaxUserSessions {
+		s.cfg.Log.Info("SFTP session refused: too many open sessions", "instance", se.instanceID, "user", se.userID)
+		return false
+	}
 	s.sessions[se] = struct{}{}
 	return true
+}
+
+// userSessions is the number of sessions userID has open on instanceID.
+func (s *Server) userSessions(userID, instanceID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userSessionsLocked(userID, instanceID)
+}
+
+func (s *Server) userSessionsLocked(userID, instanceID string) int {
+	n := 0
+	for se := range s.sessions {
+		if se.userID == userID && se.instanceID == instanceID {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) remove(se *session) {
@@ -187,6 +220,9 @@ func (s *Server) confirm(ctx context.Context, se *session, addr string) bool {
 	defer cancel()
 	v, err := s.cfg.Panel.SFTPCheck(cctx, []nodeapi.SFTPSession{{ID: se.id, UserID: se.userID, InstanceID: se.instanceID,
 		Credential: se.credential, Opened: true, RemoteAddr: addr}})
+	if err == nil && len(v) != 1 {
+		err = fmt.Errorf("the panel answered %d verdicts for one session", len(v))
+	}
 	if err != nil {
 		s.cfg.Log.Warn("SFTP session opened without the panel's confirmation", "session", se.id, "err", err)
 		return true
@@ -220,12 +256,19 @@ func (s *Server) checkSessions(ctx context.Context) {
 	}
 }
 
-// checkOnce is one re-check of every open session.
+// checkOnce is one re-check of every open session, in requests of at
+// most nodeapi.MaxSFTPCheckSessions, which the panel refuses past.
 func (s *Server) checkOnce(ctx context.Context) {
 	list := s.list()
-	if len(list) == 0 {
-		return
+	for len(list) > 0 && ctx.Err() == nil {
+		n := min(len(list), nodeapi.MaxSFTPCheckSessions)
+		s.checkChunk(ctx, list[:n])
+		list = list[n:]
 	}
+}
+
+// checkChunk re-checks the sessions of list in one request.
+func (s *Server) checkChunk(ctx context.Context, list []*session) {
 	ask := make([]nodeapi.SFTPSession, len(list))
 	for i, se := range list {
 		ask[i] = nodeapi.SFTPSession{ID: se.id, UserID: se.userID, InstanceID: se.instanceID, Credential: se.credential}
@@ -233,6 +276,9 @@ func (s *Server) checkOnce(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	verdicts, err := s.cfg.Panel.SFTPCheck(cctx, ask)
 	cancel()
+	if err == nil && len(verdicts) != len(list) {
+		err = fmt.Errorf("the panel answered %d verdicts for %d sessions", len(verdicts), len(list))
+	}
 	now := s.cfg.Now()
 	if err != nil {
 		if ctx.Err() != nil {

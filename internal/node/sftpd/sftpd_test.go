@@ -2,6 +2,7 @@ package sftpd
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/files"
 	"github.com/berth-dev/berth/internal/files/filestest"
+	"github.com/berth-dev/berth/internal/nodeapi"
 )
 
 func TestSplitUserSplitsAtTheLastDot(t *testing.T) {
@@ -666,5 +669,132 @@ func TestEachSFTPPacketGoesToTheChannelInOneWrite(t *testing.T) {
 				t.Errorf("the channel got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRefusedKeysDoNotLockTheAddressOut(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	key := newKey(t)
+	ts.panel.key = key.PublicKey()
+	// An agent holding five other keys offers each of them before the
+	// right one, on every connection: none of it is a guess.
+	var signers []ssh.Signer
+	for range 5 {
+		signers = append(signers, newKey(t))
+	}
+	signers = append(signers, key)
+	for i := range 2*DefaultMaxFailures/5 + 1 {
+		c, err := ts.dial(t, "alice."+testInstance, ssh.PublicKeys(signers...))
+		if err != nil {
+			t.Fatalf("connection %d with the agent's keys: %v", i+1, err)
+		}
+		if _, err := c.ReadDir("/"); err != nil {
+			t.Fatalf("connection %d: list: %v", i+1, err)
+		}
+	}
+	ts.open(t)
+	// A malformed user name is still counted, whatever the method.
+	for range DefaultMaxFailures {
+		if _, err := ts.dial(t, "alice", ssh.PublicKeys(key)); err == nil {
+			t.Fatal("a malformed user name signed in")
+		}
+	}
+	if _, err := ts.dial(t, "alice."+testInstance, ssh.Password(testPassword)); err == nil {
+		t.Fatal("an address past its failures with malformed user names was not locked out")
+	}
+}
+
+// fakeConn stands for a session's SSH connection.
+type fakeConn struct{ closed atomic.Bool }
+
+func (c *fakeConn) Close() error { c.closed.Store(true); return nil }
+
+func TestReChecksPastThePanelsCapGoInChunks(t *testing.T) {
+	ts := startServer(t, t.TempDir(), func(c *Config) { c.CheckInterval = time.Hour })
+	// Sessions of many users, more than two requests' worth.
+	n := 2*nodeapi.MaxSFTPCheckSessions + 1
+	conns := make([]*fakeConn, n)
+	sessions := make([]*session, n)
+	for i := range sessions {
+		conns[i] = &fakeConn{}
+		sessions[i] = &session{id: fmt.Sprint("s", i), userID: "u1", instanceID: testInstance,
+			credential: "password:x", conn: conns[i], log: ts.cfg.Log.Info}
+		sessions[i].verified.Store(ts.cfg.Now().UnixNano())
+	}
+	ts.mu.Lock()
+	for _, se := range sessions {
+		ts.sessions[se] = struct{}{}
+	}
+	ts.mu.Unlock()
+	// Past the grace, a re-check the panel refused would end them all.
+	ts.advance(DefaultGrace + time.Second)
+	ts.checkOnce(context.Background())
+	if got := ts.panel.largestCheck.Load(); got > nodeapi.MaxSFTPCheckSessions {
+		t.Errorf("a re-check asked about %d sessions, past the panel's cap of %d", got, nodeapi.MaxSFTPCheckSessions)
+	}
+	ended := 0
+	for i, se := range sessions {
+		if conns[i].closed.Load() {
+			ended++
+		} else if !time.Unix(0, se.verified.Load()).Equal(ts.cfg.Now()) {
+			t.Fatalf("session %s was not re-checked", se.id)
+		}
+	}
+	if ended != 0 {
+		t.Errorf("%d of %d sessions the panel allows were ended", ended, n)
+	}
+	// A revocation still reaches every chunk.
+	ts.panel.set(false, nil, allPerms...)
+	ts.checkOnce(context.Background())
+	for i, c := range conns {
+		if !c.closed.Load() {
+			t.Fatalf("session %d of %d outlived its revocation", i, n)
+		}
+	}
+}
+
+// dialSSH signs in as alice with the password and answers the connection
+// and the banner the server sent.
+func (ts *testServer) dialSSH(t *testing.T) (*ssh.Client, string, error) {
+	t.Helper()
+	var banner strings.Builder
+	conn, err := ssh.Dial("tcp", ts.addr, &ssh.ClientConfig{User: "alice." + testInstance,
+		Auth: []ssh.AuthMethod{ssh.Password(testPassword)}, HostKeyCallback: ssh.FixedHostKey(ts.hostKey.PublicKey()),
+		BannerCallback: func(m string) error { banner.WriteString(m); return nil }, Timeout: 10 * time.Second})
+	if err == nil {
+		t.Cleanup(func() { conn.Close() })
+	}
+	return conn, banner.String(), err
+}
+
+func TestSessionsPerUserAndInstanceAreCapped(t *testing.T) {
+	ts := startServer(t, t.TempDir(), func(c *Config) { c.CheckInterval = time.Hour })
+	conns := make([]*ssh.Client, MaxUserSessions)
+	for i := range conns {
+		c, _, err := ts.dialSSH(t)
+		if err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		conns[i] = c
+	}
+	waitFor(t, "the sessions to open", 5*time.Second, func() bool { return ts.Sessions() == MaxUserSessions })
+	_, banner, err := ts.dialSSH(t)
+	if err == nil {
+		t.Fatalf("session %d of one user on one instance was opened", MaxUserSessions+1)
+	}
+	if !strings.Contains(banner, "Too many open SFTP sessions") {
+		t.Errorf("the refused client was told %q, want why", banner)
+	}
+	// The cap holds for sign-ins that race past the check at sign-in.
+	extra := &session{id: "racer", userID: "u1", instanceID: testInstance, conn: &fakeConn{}, log: ts.cfg.Log.Info}
+	if ts.add(extra) {
+		t.Error("a session past the cap was registered")
+	}
+	// The refusal is no failure of the address, and closing a session
+	// makes room.
+	conns[0].Close()
+	waitFor(t, "the closed session to go", 5*time.Second, func() bool { return ts.Sessions() == MaxUserSessions-1 })
+	if _, _, err := ts.dialSSH(t); err != nil {
+		t.Fatalf("a session under the cap: %v", err)
 	}
 }
