@@ -78,7 +78,13 @@ func TestHealthzAnswers200WithoutKey(t *testing.T) {
 func TestUnknownPathAnswersJSON404(t *testing.T) {
 	forEachMode(t, func(t *testing.T, p *testPanel) {
 		p.expectError(404, "GET", "/api/no-such-endpoint", nil, "no-such-endpoint")
-		p.expectError(404, "POST", "/api/instances/suspend", nil)
+		p.expectError(404, "POST", "/api/instances/suspend/extra/segments", nil)
+		// /api/instances/{id} is a route (PATCH, an admin's change of an
+		// instance, DESIGN §11), so a suspend without its id is the wrong
+		// method there, and says which one is right.
+		if r := p.call("POST", "/api/instances/suspend", nil); r.code != 405 || r.header.Get("Allow") != "PATCH" {
+			t.Errorf("POST /api/instances/suspend: %d, Allow %q; want 405, Allow PATCH", r.code, r.header.Get("Allow"))
+		}
 		if r := p.send("", "GET", "/no-such-page", nil); r.code != 404 {
 			t.Errorf("GET /no-such-page: %d, want 404", r.code)
 		} else {

@@ -57,7 +57,7 @@ func scanBackup(row scanner) (Backup, error) {
 // have it. Past the limit it is a Conflict naming backupLimit; a missing
 // instance is NotExist.
 func (s *Store) CreateBackup(ctx context.Context, b Backup) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txFor(ctx, []string{}, func(tx *sql.Tx) error {
 		// On PostgreSQL the instance's row lock serializes the creates of
 		// one instance; SQLite's immediate transactions are serialized
 		// already.
@@ -123,7 +123,7 @@ func (s *Store) FollowedBackups(ctx context.Context, nodeID string) ([]Backup, e
 // ends once; ended reports whether this call ended it, and that call
 // alone emits backup.completed or backup.failed, in the same transaction.
 func (s *Store) FinishBackup(ctx context.Context, b Backup) (ended bool, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.txFor(ctx, []string{}, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE backups SET state = ?, error = ?, bytes = ?, sha256 = ?, completed_at = ?
 			WHERE id = ? AND state = ?`), b.State, b.Error, b.Bytes, b.SHA256, millis(b.CompletedAt), b.ID, nodeapi.BackupCreating)
 		if err != nil {
@@ -156,7 +156,7 @@ func (s *Store) FinishBackup(ctx context.Context, b Backup) (ended bool, err err
 // SetBackupRestore records the state of a backup's restore, and why it
 // failed.
 func (s *Store) SetBackupRestore(ctx context.Context, id, state, reason string) error {
-	if _, err := s.exec(ctx, `UPDATE backups SET restore_state = ?, restore_error = ? WHERE id = ?`,
+	if _, err := s.execFor(ctx, []string{}, `UPDATE backups SET restore_state = ?, restore_error = ? WHERE id = ?`,
 		state, reason, id); err != nil {
 		return fmt.Errorf("set backup restore %s: %w", id, err)
 	}
@@ -166,7 +166,7 @@ func (s *Store) SetBackupRestore(ctx context.Context, id, state, reason string) 
 // SetBackupLocked locks or unlocks a backup of an instance, and returns it.
 // Both are idempotent.
 func (s *Store) SetBackupLocked(ctx context.Context, instanceID, id string, locked bool) (Backup, error) {
-	if _, err := s.exec(ctx, `UPDATE backups SET locked = ? WHERE instance_id = ? AND id = ?`,
+	if _, err := s.execFor(ctx, []string{}, `UPDATE backups SET locked = ? WHERE instance_id = ? AND id = ?`,
 		boolInt(locked), instanceID, id); err != nil {
 		return Backup{}, fmt.Errorf("lock backup %s: %w", id, err)
 	}
@@ -176,7 +176,7 @@ func (s *Store) SetBackupLocked(ctx context.Context, instanceID, id string, lock
 // DeleteBackup forgets a backup of an instance. A locked backup is a
 // Conflict and stays, even one locked since the caller last read it.
 func (s *Store) DeleteBackup(ctx context.Context, instanceID, id string) error {
-	res, err := s.exec(ctx, `DELETE FROM backups WHERE instance_id = ? AND id = ? AND locked = 0`, instanceID, id)
+	res, err := s.execFor(ctx, []string{}, `DELETE FROM backups WHERE instance_id = ? AND id = ? AND locked = 0`, instanceID, id)
 	if err != nil {
 		return fmt.Errorf("delete backup %s: %w", id, err)
 	}
@@ -200,7 +200,7 @@ var ErrBackupLocked error = &fault.Error{Kind: fault.Conflict, Msg: "backup is l
 // returns the instance. A lower limit deletes nothing: it refuses new
 // backups until enough are gone.
 func (s *Store) SetBackupLimit(ctx context.Context, id string, limit int) (Instance, error) {
-	if _, err := s.exec(ctx, `UPDATE instances SET backup_limit = ?, updated_at = ? WHERE id = ?`,
+	if _, err := s.execFor(ctx, []string{id}, `UPDATE instances SET backup_limit = ?, updated_at = ? WHERE id = ?`,
 		limit, millis(time.Now()), id); err != nil {
 		return Instance{}, fmt.Errorf("set backup limit %s: %w", id, err)
 	}

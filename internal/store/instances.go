@@ -352,7 +352,7 @@ func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observatio
 	if prev == o {
 		return nil
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.txFor(ctx, []string{id}, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET status = ?, container_id = ?, exit_code = ?,
 			oom_killed = ?, node_error = ?, updated_at = ? WHERE id = ? AND node_id = ? AND status = ?`),
 			o.Status, o.ContainerID, o.ExitCode, boolInt(o.OOMKilled), o.Error, millis(time.Now()), id, nodeID, prev.Status)

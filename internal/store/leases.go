@@ -36,7 +36,7 @@ func (s *Store) ClaimNodes(ctx context.Context, holder, address string, now time
 	if _, err := s.execQuiet(ctx, `UPDATE nodes SET lease_expires = ? WHERE lease_holder = ?`, until, holder); err != nil {
 		return nil, fmt.Errorf("renew node leases: %w", err)
 	}
-	if _, err := s.exec(ctx, `UPDATE nodes SET lease_holder = ?, lease_address = ?, lease_since = ?, lease_expires = ?
+	if _, err := s.execFor(ctx, []string{}, `UPDATE nodes SET lease_holder = ?, lease_address = ?, lease_since = ?, lease_expires = ?
 		WHERE lease_holder = '' OR lease_expires < ?`, holder, address, millis(now), until, millis(now)); err != nil {
 		return nil, fmt.Errorf("take node leases: %w", err)
 	}
@@ -63,7 +63,7 @@ func (s *Store) ClaimNodes(ctx context.Context, holder, address string, now time
 // nodes at its next claim instead of waiting for them to run out: a panel
 // that shuts down calls it.
 func (s *Store) ReleaseNodes(ctx context.Context, holder string) error {
-	if _, err := s.exec(ctx, `UPDATE nodes SET lease_holder = '', lease_address = '', lease_since = 0, lease_expires = 0
+	if _, err := s.execFor(ctx, []string{}, `UPDATE nodes SET lease_holder = '', lease_address = '', lease_since = 0, lease_expires = 0
 		WHERE lease_holder = ?`, holder); err != nil {
 		return fmt.Errorf("release node leases: %w", err)
 	}

@@ -51,7 +51,7 @@ func (s *Store) CreateSchedule(ctx context.Context, sc schedule.Schedule) error 
 	if err != nil {
 		return fmt.Errorf("create schedule: %w", err)
 	}
-	_, err = s.exec(ctx, `INSERT INTO schedules (`+scheduleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.execFor(ctx, []string{}, `INSERT INTO schedules (`+scheduleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sc.ID, sc.InstanceID, sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks,
 		millis(sc.NextRunAt), millis(sc.LastRunAt), sc.LastResult, millis(sc.CreatedAt))
 	if foreignKeyViolation(err) {
@@ -85,7 +85,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule) error 
 	if err != nil {
 		return fmt.Errorf("update schedule: %w", err)
 	}
-	res, err := s.exec(ctx, `UPDATE schedules SET name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?,
+	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?,
 		tasks = ?, next_run_at = ? WHERE id = ? AND instance_id = ?`,
 		sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks, millis(sc.NextRunAt),
 		sc.ID, sc.InstanceID)
@@ -95,7 +95,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule) error 
 // DeleteSchedule removes a schedule of an instance; a run in flight ends
 // on its own, its result recorded against no row.
 func (s *Store) DeleteSchedule(ctx context.Context, instanceID, id string) error {
-	res, err := s.exec(ctx, `DELETE FROM schedules WHERE id = ? AND instance_id = ?`, id, instanceID)
+	res, err := s.execFor(ctx, []string{}, `DELETE FROM schedules WHERE id = ? AND instance_id = ?`, id, instanceID)
 	return oneScheduleChanged(res, err, "delete schedule")
 }
 
@@ -127,7 +127,7 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int) ([]s
 // is still enabled and still due at due, and reports whether it did: the
 // caller that moved it owns the run. A zero next runs it no more.
 func (s *Store) ClaimScheduleRun(ctx context.Context, id string, due, next, now time.Time) (bool, error) {
-	res, err := s.exec(ctx, `UPDATE schedules SET next_run_at = ?, last_run_at = ?
+	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET next_run_at = ?, last_run_at = ?
 		WHERE id = ? AND next_run_at = ? AND enabled = 1`, millis(next), millis(now), id, millis(due))
 	if err != nil {
 		return false, fmt.Errorf("claim schedule run: %w", err)
@@ -139,7 +139,7 @@ func (s *Store) ClaimScheduleRun(ctx context.Context, id string, due, next, now 
 // FinishScheduleRun records the result of a run begun at ranAt. A
 // schedule deleted meanwhile is no error: there is nothing to record on.
 func (s *Store) FinishScheduleRun(ctx context.Context, id string, ranAt time.Time, result string) error {
-	if _, err := s.exec(ctx, `UPDATE schedules SET last_run_at = ?, last_result = ? WHERE id = ?`,
+	if _, err := s.execFor(ctx, []string{}, `UPDATE schedules SET last_run_at = ?, last_result = ? WHERE id = ?`,
 		millis(ranAt), result, id); err != nil {
 		return fmt.Errorf("finish schedule run: %w", err)
 	}

@@ -195,7 +195,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, webhookID string, limit i
 // those of the node's instances). It is the one way events enter the
 // queue; the store's own transitions call it inside their transaction.
 func (s *Store) EmitEvent(ctx context.Context, ev Event) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.emit(ctx, tx, ev) })
+	return s.txFor(ctx, []string{}, func(tx *sql.Tx) error { return s.emit(ctx, tx, ev) })
 }
 
 // emit queues ev inside tx, so that the change that caused the event and
