@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/schedule"
@@ -185,6 +186,9 @@ func (s *Server) createSchedule(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
+			return err
+		}
 		list, err := s.store.Schedules(r.Context(), t.in.ID)
 		if err != nil {
 			return err
@@ -222,11 +226,16 @@ func (s *Server) changeSchedule(f instanceFront, partial bool) handler {
 		if err != nil {
 			return err
 		}
-		_, sc, err := s.pathSchedule(r, f)
+		t, sc, err := s.pathSchedule(r, f)
 		if err != nil {
 			return err
 		}
 		if sc, err = s.readSchedule(b, sc, partial); err != nil {
+			return err
+		}
+		// The tasks the schedule ends with, sent or kept: a PATCH that
+		// only enables a schedule still lets its tasks run.
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
 			return err
 		}
 		if err := s.store.UpdateSchedule(r.Context(), sc); err != nil {
@@ -265,6 +274,9 @@ func (s *Server) runSchedule(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
+			return err
+		}
 		if sc.OnlyWhenOnline && !instanceOnline(t.in) {
 			return fault.New(fault.Conflict, "this schedule runs only when the instance is running, and it is %s", t.in.Status)
 		}
@@ -273,6 +285,40 @@ func (s *Server) runSchedule(f instanceFront) handler {
 		writeJSON(w, http.StatusAccepted, viewSchedule(sc))
 		return nil
 	}
+}
+
+// taskNeeds is the permission each action of a task takes when a caller
+// does it by hand: a schedule is no way around it.
+var taskNeeds = map[string]access.Permission{
+	schedule.ActionCommand: access.ConsoleWrite,
+	schedule.ActionPower:   access.Power,
+	schedule.ActionBackup:  access.Backups,
+}
+
+// mayRunTasks asks the authorizer, for the caller of r on t, for each
+// permission tasks take beyond "schedules", and refuses with the first
+// task that takes one the caller lacks, as "tasks[i].action: ...". Owners
+// and admins hold them all; a subuser holding only "schedules" could
+// otherwise have the schedule do what it was never granted.
+func mayRunTasks(r *http.Request, t target, tasks []schedule.Task) error {
+	asked := map[access.Permission]bool{}
+	for i, task := range tasks {
+		need, ok := taskNeeds[task.Action]
+		if !ok || asked[need] {
+			continue
+		}
+		asked[need] = true
+		err := t.may(r.Context(), callerOf(r), access.Action{Need: need, Change: true})
+		if fault.Is(err, fault.Permission) {
+			field := "tasks[" + strconv.Itoa(i) + "].action"
+			return &fault.Error{Kind: fault.Permission, Field: field,
+				Msg: field + ": a " + task.Action + " task: " + fault.Message(err)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pathSchedule resolves the instance through f and its schedule named by
