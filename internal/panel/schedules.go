@@ -63,8 +63,10 @@ func viewSchedule(sc schedule.Schedule) scheduleView {
 
 // readSchedule reads a schedule from b over base: every field for a create
 // or a PUT (partial false), only those sent for a PATCH. It validates the
-// result and sets its next run from now.
-func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (schedule.Schedule, error) {
+// result and sets its next run from now, and reports whether it moved it:
+// when it did not, the stored next run is not to be written (see
+// store.UpdateSchedule).
+func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (schedule.Schedule, bool, error) {
 	sc := base
 	var err error
 	text := func(name string, max int, into *string) {
@@ -87,25 +89,28 @@ func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (sch
 		sc.Tasks, err = b.tasks("tasks")
 	}
 	if err != nil {
-		return sc, err
+		return sc, false, err
 	}
 	if sc.Timezone == "" {
 		sc.Timezone = "UTC"
 	}
 	spec, err := schedule.Validate(sc)
 	if err != nil {
-		return sc, err
+		return sc, false, err
 	}
 	switch {
+	case !sc.Enabled && !base.Enabled:
+		return sc, false, nil
 	case !sc.Enabled:
 		sc.NextRunAt = time.Time{}
 	case base.Enabled && sc.Cron == base.Cron && sc.Timezone == base.Timezone && !base.NextRunAt.IsZero():
 		// The times are as they were: a run due and not yet taken stays
 		// due, rather than a rename skipping it.
+		return sc, false, nil
 	default:
 		sc.NextRunAt = spec.Next(s.now())
 	}
-	return sc, nil
+	return sc, true, nil
 }
 
 // tasks reads a schedule's list of tasks; each task's fields are checked
@@ -178,7 +183,7 @@ func (s *Server) createSchedule(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
-		sc, err := s.readSchedule(b, schedule.Schedule{Enabled: true}, false)
+		sc, _, err := s.readSchedule(b, schedule.Schedule{Enabled: true}, false)
 		if err != nil {
 			return err
 		}
@@ -230,7 +235,8 @@ func (s *Server) changeSchedule(f instanceFront, partial bool) handler {
 		if err != nil {
 			return err
 		}
-		if sc, err = s.readSchedule(b, sc, partial); err != nil {
+		sc, moved, err := s.readSchedule(b, sc, partial)
+		if err != nil {
 			return err
 		}
 		// The tasks the schedule ends with, sent or kept: a PATCH that
@@ -238,8 +244,15 @@ func (s *Server) changeSchedule(f instanceFront, partial bool) handler {
 		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
 			return err
 		}
-		if err := s.store.UpdateSchedule(r.Context(), sc); err != nil {
+		if err := s.store.UpdateSchedule(r.Context(), sc, moved); err != nil {
 			return err
+		}
+		if !moved {
+			// Answer the next run as stored, which a claim may have moved
+			// since it was read.
+			if sc, err = s.store.Schedule(r.Context(), sc.InstanceID, sc.ID); err != nil {
+				return err
+			}
 		}
 		s.recordSchedule(r, "instance.schedule.update", sc)
 		writeJSON(w, http.StatusOK, viewSchedule(sc))

@@ -78,17 +78,23 @@ func (s *Store) Schedule(ctx context.Context, instanceID, id string) (schedule.S
 }
 
 // UpdateSchedule replaces what a request may change of a schedule: its
-// name, cron, zone, flags, tasks and the next run time computed from them.
-// The run history stays. A schedule not of sc.InstanceID is NotExist.
-func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule) error {
+// name, cron, zone, flags and tasks, and, when moveNext is set (its times
+// or its enabled flag changed), the next run time computed from them.
+// Without moveNext the stored next run stays as it is: writing back the
+// one read before would undo a claim the runner made meanwhile, and run
+// the schedule twice. The run history stays. A schedule not of
+// sc.InstanceID is NotExist.
+func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule, moveNext bool) error {
 	tasks, err := encodeTasks(sc.Tasks)
 	if err != nil {
 		return fmt.Errorf("update schedule: %w", err)
 	}
-	res, err := s.exec(ctx, `UPDATE schedules SET name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?,
-		tasks = ?, next_run_at = ? WHERE id = ? AND instance_id = ?`,
-		sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks, millis(sc.NextRunAt),
-		sc.ID, sc.InstanceID)
+	set, args := `name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?, tasks = ?`,
+		[]any{sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks}
+	if moveNext {
+		set, args = set+`, next_run_at = ?`, append(args, millis(sc.NextRunAt))
+	}
+	res, err := s.exec(ctx, `UPDATE schedules SET `+set+` WHERE id = ? AND instance_id = ?`, append(args, sc.ID, sc.InstanceID)...)
 	return oneScheduleChanged(res, err, "update schedule")
 }
 

@@ -25,6 +25,7 @@ var scheduleSuite = []struct {
 	{"SchedulersRacingRunEachDueScheduleOnce", testSchedulersRacing},
 	{"MissedRunsAfterDowntimeRunOnce", testMissedRunsRunOnce},
 	{"RestartNeitherLosesNorRepeatsARun", testRestartNeitherLosesNorRepeats},
+	{"UpdateKeepingTheTimesLeavesAClaimAlone", testUpdateLeavesAClaimAlone},
 }
 
 func TestSchedulesOnSQLite(t *testing.T) {
@@ -146,7 +147,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 
 	got.Name, got.Enabled, got.OnlyWhenOnline, got.Tasks = "renamed", false, true, got.Tasks[:1]
 	got.NextRunAt = time.Time{}
-	if err := st.UpdateSchedule(ctx, got); err != nil {
+	if err := st.UpdateSchedule(ctx, got, true); err != nil {
 		t.Fatal(err)
 	}
 	if back := readSchedule(t, st, "a"); back.Name != "renamed" || back.Enabled || !back.OnlyWhenOnline ||
@@ -154,7 +155,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 		t.Errorf("after the update: %+v", back)
 	}
 	got.InstanceID = "other"
-	expectFault(t, "update through another instance", st.UpdateSchedule(ctx, got), fault.NotExist, "")
+	expectFault(t, "update through another instance", st.UpdateSchedule(ctx, got, true), fault.NotExist, "")
 	expectFault(t, "delete through another instance", st.DeleteSchedule(ctx, "other", "a"), fault.NotExist, "")
 	if err := st.DeleteSchedule(ctx, "i1", "a"); err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 	addSchedule(t, st, "off", "* * * * *", noon)
 	off := readSchedule(t, st, "off")
 	off.Enabled = false
-	if err := st.UpdateSchedule(ctx, off); err != nil {
+	if err := st.UpdateSchedule(ctx, off, true); err != nil {
 		t.Fatal(err)
 	}
 	addSchedule(t, st, "never", "* * * * *", time.Time{})
@@ -318,5 +319,36 @@ func testRestartNeitherLosesNorRepeats(t *testing.T, db database) {
 	}
 	if sc := readSchedule(t, again, "nightly"); !sc.NextRunAt.Equal(noon.Add(48*time.Hour)) || sc.LastResult != "ok" {
 		t.Errorf("next %v result %q; want %v, ok", sc.NextRunAt, sc.LastResult, noon.Add(48*time.Hour))
+	}
+}
+
+// testUpdateLeavesAClaimAlone renames a schedule from a copy read before
+// the runner claimed its due run: the claim's next run stays, so the run
+// is not due again; an update that moves the times writes them.
+func testUpdateLeavesAClaimAlone(t *testing.T, db database) {
+	st := db(t)
+	sharedSetup(t, st)
+	addSchedule(t, st, "due", "*/5 * * * *", noon)
+	read := readSchedule(t, st, "due")
+	claimed, err := st.ClaimScheduleRun(ctx, "due", noon, noon.Add(5*time.Minute), noon)
+	if err != nil || !claimed {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	read.Name = "renamed"
+	if err := st.UpdateSchedule(ctx, read, false); err != nil {
+		t.Fatal(err)
+	}
+	if sc := readSchedule(t, st, "due"); sc.Name != "renamed" || !sc.NextRunAt.Equal(noon.Add(5*time.Minute)) {
+		t.Errorf("after a rename over a claim: %q next %v; want renamed, next %v", sc.Name, sc.NextRunAt, noon.Add(5*time.Minute))
+	}
+	if due, err := st.DueSchedules(ctx, noon, 10); err != nil || len(due) != 0 {
+		t.Errorf("the claimed run is due again: %+v, %v", due, err)
+	}
+	read.Cron, read.NextRunAt = "0 13 * * *", noon.Add(time.Hour)
+	if err := st.UpdateSchedule(ctx, read, true); err != nil {
+		t.Fatal(err)
+	}
+	if sc := readSchedule(t, st, "due"); !sc.NextRunAt.Equal(noon.Add(time.Hour)) {
+		t.Errorf("after a new cron: next %v, want %v", sc.NextRunAt, noon.Add(time.Hour))
 	}
 }
