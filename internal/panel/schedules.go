@@ -35,7 +35,7 @@ type scheduleView struct {
 	// NextRunAt is null while the schedule is disabled.
 	NextRunAt  *time.Time `json:"nextRunAt"`
 	LastRunAt  *time.Time `json:"lastRunAt"`
-	LastResult string     `json:"lastResult" doc:"ok, skipped: ..., or failed: ...; empty before the first run"`
+	LastResult string     `json:"lastResult" doc:"running, ok, skipped: ..., or failed: ...; empty before the first run"`
 	CreatedAt  time.Time  `json:"createdAt"`
 }
 

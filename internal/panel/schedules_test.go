@@ -25,8 +25,8 @@ func schedulePanel(t *testing.T) (*clientPanel, *testClock, string) {
 	return c, clock, id
 }
 
-// waitForResult polls a schedule until its lastResult is set, and
-// returns the schedule.
+// waitForResult polls a schedule until its run has a result, not
+// "running", and returns the schedule.
 func (c *clientPanel) waitForResult(as, path string) map[string]any {
 	c.t.Helper()
 	deadline := time.Now().Add(failBound)
@@ -34,7 +34,7 @@ func (c *clientPanel) waitForResult(as, path string) map[string]any {
 	defer tick.Stop()
 	for {
 		m := c.expectAs(200, as, "GET", path, nil).object(c.t)
-		if m["lastResult"] != "" {
+		if m["lastResult"] != "" && m["lastResult"] != "running" {
 			return m
 		}
 		if time.Now().After(deadline) {

@@ -131,10 +131,11 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int) ([]s
 
 // ClaimScheduleRun moves schedule id's next run from due to next, if it
 // is still enabled and still due at due, and reports whether it did: the
-// caller that moved it owns the run. A zero next runs it no more.
+// caller that moved it owns the run. A zero next runs it no more. The run
+// is recorded as begun at now, its result "running" until it finishes.
 func (s *Store) ClaimScheduleRun(ctx context.Context, id string, due, next, now time.Time) (bool, error) {
-	res, err := s.exec(ctx, `UPDATE schedules SET next_run_at = ?, last_run_at = ?
-		WHERE id = ? AND next_run_at = ? AND enabled = 1`, millis(next), millis(now), id, millis(due))
+	res, err := s.exec(ctx, `UPDATE schedules SET next_run_at = ?, last_run_at = ?, last_result = ?
+		WHERE id = ? AND next_run_at = ? AND enabled = 1`, millis(next), millis(now), schedule.ResultRunning, id, millis(due))
 	if err != nil {
 		return false, fmt.Errorf("claim schedule run: %w", err)
 	}
@@ -150,4 +151,31 @@ func (s *Store) FinishScheduleRun(ctx context.Context, id string, ranAt time.Tim
 		return fmt.Errorf("finish schedule run: %w", err)
 	}
 	return nil
+}
+
+// FailInterruptedScheduleRuns gives the result result to every run still
+// "running" that was claimed before before: its panel stopped during the
+// run and never finished it. It answers the schedules it changed, as they
+// were; with several panels sweeping at once, each row is answered by the
+// one whose update changed it.
+func (s *Store) FailInterruptedScheduleRuns(ctx context.Context, before time.Time, result string) ([]schedule.Schedule, error) {
+	stale, err := queryAll(ctx, s, "interrupted schedule runs", scanSchedule, `SELECT `+scheduleColumns+` FROM schedules
+		WHERE last_result = ? AND last_run_at < ? ORDER BY last_run_at, id`+s.bytewise, schedule.ResultRunning, millis(before))
+	if err != nil {
+		return nil, err
+	}
+	var failed []schedule.Schedule
+	for _, sc := range stale {
+		res, err := s.exec(ctx, `UPDATE schedules SET last_result = ? WHERE id = ? AND last_result = ? AND last_run_at = ?`,
+			result, sc.ID, schedule.ResultRunning, millis(sc.LastRunAt))
+		if err != nil {
+			return failed, fmt.Errorf("fail interrupted schedule run: %w", err)
+		}
+		if n, err := rowsChanged(res); err != nil {
+			return failed, fmt.Errorf("fail interrupted schedule run: %w", err)
+		} else if n == 1 {
+			failed = append(failed, sc)
+		}
+	}
+	return failed, nil
 }

@@ -26,6 +26,7 @@ var scheduleSuite = []struct {
 	{"MissedRunsAfterDowntimeRunOnce", testMissedRunsRunOnce},
 	{"RestartNeitherLosesNorRepeatsARun", testRestartNeitherLosesNorRepeats},
 	{"UpdateKeepingTheTimesLeavesAClaimAlone", testUpdateLeavesAClaimAlone},
+	{"RunOfAKilledPanelIsFailedAsInterrupted", testInterruptedRunIsFailed},
 }
 
 func TestSchedulesOnSQLite(t *testing.T) {
@@ -351,4 +352,75 @@ func testUpdateLeavesAClaimAlone(t *testing.T, db database) {
 	if sc := readSchedule(t, st, "due"); !sc.NextRunAt.Equal(noon.Add(time.Hour)) {
 		t.Errorf("after a new cron: next %v, want %v", sc.NextRunAt, noon.Add(time.Hour))
 	}
+}
+
+// testInterruptedRunIsFailed claims a run and never finishes it, as a
+// panel killed during the run: it reads "running"; a runner that starts
+// before InterruptedAfter has passed leaves it to its live runner, and one
+// that looks after fails it, once, with its activity entry.
+func testInterruptedRunIsFailed(t *testing.T, db database) {
+	st := db(t)
+	sharedSetup(t, st)
+	addSchedule(t, st, "killed", "0 12 * * *", noon)
+	addSchedule(t, st, "finished", "0 12 * * *", noon)
+	for _, id := range []string{"killed", "finished"} {
+		if ok, err := st.ClaimScheduleRun(ctx, id, noon, noon.Add(24*time.Hour), noon); err != nil || !ok {
+			t.Fatalf("claim %s: %v, %v", id, ok, err)
+		}
+	}
+	if sc := readSchedule(t, st, "killed"); sc.LastResult != schedule.ResultRunning || !sc.LastRunAt.Equal(noon) {
+		t.Errorf("a claimed run: result %q at %v, want running at %v", sc.LastResult, sc.LastRunAt, noon)
+	}
+	if err := st.FinishScheduleRun(ctx, "finished", noon, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: noon.Add(schedule.InterruptedAfter - time.Second)}
+	tasks := &taskLog{}
+	if n := newRunner(db(t), clock, tasks, nil).FailInterrupted(ctx); n != 0 {
+		t.Errorf("a run younger than %v was failed (%d) while its runner may still be at it", schedule.InterruptedAfter, n)
+	}
+	clock.Set(noon.Add(schedule.InterruptedAfter + time.Second))
+	// Two panels start at once: the run is failed and recorded once.
+	var wg sync.WaitGroup
+	failed := make([]int, 2)
+	for i := range failed {
+		r := newRunner(db(t), clock, tasks, nil)
+		wg.Go(func() { failed[i] = r.FailInterrupted(ctx) })
+	}
+	wg.Wait()
+	if failed[0]+failed[1] != 1 {
+		t.Errorf("failed %v runs, want one in all", failed)
+	}
+	if sc := readSchedule(t, st, "killed"); sc.LastResult != schedule.ResultInterrupted || !sc.LastRunAt.Equal(noon) ||
+		!sc.NextRunAt.Equal(noon.Add(24*time.Hour)) {
+		t.Errorf("the interrupted run: %q at %v, next %v", sc.LastResult, sc.LastRunAt, sc.NextRunAt)
+	}
+	if sc := readSchedule(t, st, "finished"); sc.LastResult != "ok" {
+		t.Errorf("a finished run became %q", sc.LastResult)
+	}
+	if _, results := tasks.snapshot(); !slices.Equal(results, []string{"killed " + schedule.ResultInterrupted}) {
+		t.Errorf("activity %q, want the interrupted run's", results)
+	}
+
+	// A runner looks as it starts.
+	if ok, err := st.ClaimScheduleRun(ctx, "finished", noon.Add(24*time.Hour), noon.Add(48*time.Hour), noon.Add(24*time.Hour)); err != nil || !ok {
+		t.Fatalf("claim the next run: %v, %v", ok, err)
+	}
+	clock.Set(noon.Add(24*time.Hour + schedule.InterruptedAfter + time.Second))
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		newRunner(db(t), clock, &taskLog{}, nil).Run(runCtx)
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for readSchedule(t, st, "finished").LastResult != schedule.ResultInterrupted {
+		if time.Now().After(deadline) {
+			t.Error("a starting runner did not fail the interrupted run")
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
 }
