@@ -29,6 +29,9 @@ import (
 type matrixEntry struct {
 	need   access.Permission
 	change bool
+	// also is what the holder needs beside need: a schedule's tasks
+	// take the permissions of what they do.
+	also []access.Permission
 	// query and body make a request the route accepts, on the files of
 	// matrixFiles.
 	query       string
@@ -180,12 +183,12 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 		"GET /api/client/instances/{id}/disk":                 {need: access.FilesRead, ok: 200},
 
 		"GET /api/client/instances/{id}/schedules":                   {need: access.Schedules, ok: 200},
-		"POST /api/client/instances/{id}/schedules":                  {need: access.Schedules, change: true, body: matrixSchedule, ok: 201},
+		"POST /api/client/instances/{id}/schedules":                  {need: access.Schedules, change: true, also: scheduleAlso, body: matrixSchedule, ok: 201},
 		"GET /api/client/instances/{id}/schedules/{scheduleId}":      {need: access.Schedules, ok: 200},
-		"PUT /api/client/instances/{id}/schedules/{scheduleId}":      {need: access.Schedules, change: true, body: matrixSchedule, ok: 200},
-		"PATCH /api/client/instances/{id}/schedules/{scheduleId}":    {need: access.Schedules, change: true, body: map[string]any{"enabled": false}, ok: 200},
+		"PUT /api/client/instances/{id}/schedules/{scheduleId}":      {need: access.Schedules, change: true, also: scheduleAlso, body: matrixSchedule, ok: 200},
+		"PATCH /api/client/instances/{id}/schedules/{scheduleId}":    {need: access.Schedules, change: true, also: scheduleAlso, body: map[string]any{"enabled": false}, ok: 200},
 		"DELETE /api/client/instances/{id}/schedules/{scheduleId}":   {need: access.Schedules, change: true, ok: 204},
-		"POST /api/client/instances/{id}/schedules/{scheduleId}/run": {need: access.Schedules, change: true, ok: 202},
+		"POST /api/client/instances/{id}/schedules/{scheduleId}/run": {need: access.Schedules, change: true, also: scheduleAlso, ok: 202},
 		"GET /api/client/instances/{id}/webhooks":                    {need: access.Schedules, ok: 200},
 		"POST /api/client/instances/{id}/webhooks": {need: access.Schedules, change: true,
 			body: map[string]any{"url": "https://example.com/hook", "events": []string{"instance.crashed"}}, ok: 201},
@@ -210,6 +213,9 @@ func clientMatrix(t *testing.T) map[string]matrixEntry {
 // nothing on the node that a later try could see.
 var matrixSchedule = map[string]any{"name": "matrix", "cron": "0 4 * * *",
 	"tasks": []map[string]any{{"action": "backup"}}}
+
+// scheduleAlso is what the matrix schedule's backup task takes.
+var scheduleAlso = []access.Permission{access.Backups}
 
 // ensureMatrixSchedule gives instance the schedule that the matrix's
 // {scheduleId} names, whatever an earlier try did to it.
@@ -280,7 +286,7 @@ func TestClientAuthorizationMatrix(t *testing.T) {
 			others := slices.DeleteFunc(slices.Clone(access.All), func(p access.Permission) bool { return p == e.need })
 			exactly := []access.Permission{}
 			if e.need != "" {
-				exactly = []access.Permission{e.need}
+				exactly = append([]access.Permission{e.need}, e.also...)
 			}
 			c.grant(id, holder, exactly...)
 			c.grant(id, lacker, others...)

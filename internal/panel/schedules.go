@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/access"
 	"github.com/berth-dev/berth/internal/fault"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/schedule"
@@ -34,7 +35,7 @@ type scheduleView struct {
 	// NextRunAt is null while the schedule is disabled.
 	NextRunAt  *time.Time `json:"nextRunAt"`
 	LastRunAt  *time.Time `json:"lastRunAt"`
-	LastResult string     `json:"lastResult" doc:"ok, skipped: ..., or failed: ...; empty before the first run"`
+	LastResult string     `json:"lastResult" doc:"running, ok, skipped: ..., or failed: ...; empty before the first run"`
 	CreatedAt  time.Time  `json:"createdAt"`
 }
 
@@ -62,8 +63,10 @@ func viewSchedule(sc schedule.Schedule) scheduleView {
 
 // readSchedule reads a schedule from b over base: every field for a create
 // or a PUT (partial false), only those sent for a PATCH. It validates the
-// result and sets its next run from now.
-func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (schedule.Schedule, error) {
+// result and sets its next run from now, and reports whether it moved it:
+// when it did not, the stored next run is not to be written (see
+// store.UpdateSchedule).
+func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (schedule.Schedule, bool, error) {
 	sc := base
 	var err error
 	text := func(name string, max int, into *string) {
@@ -86,25 +89,28 @@ func (s *Server) readSchedule(b body, base schedule.Schedule, partial bool) (sch
 		sc.Tasks, err = b.tasks("tasks")
 	}
 	if err != nil {
-		return sc, err
+		return sc, false, err
 	}
 	if sc.Timezone == "" {
 		sc.Timezone = "UTC"
 	}
 	spec, err := schedule.Validate(sc)
 	if err != nil {
-		return sc, err
+		return sc, false, err
 	}
 	switch {
+	case !sc.Enabled && !base.Enabled:
+		return sc, false, nil
 	case !sc.Enabled:
 		sc.NextRunAt = time.Time{}
 	case base.Enabled && sc.Cron == base.Cron && sc.Timezone == base.Timezone && !base.NextRunAt.IsZero():
 		// The times are as they were: a run due and not yet taken stays
 		// due, rather than a rename skipping it.
+		return sc, false, nil
 	default:
 		sc.NextRunAt = spec.Next(s.now())
 	}
-	return sc, nil
+	return sc, true, nil
 }
 
 // tasks reads a schedule's list of tasks; each task's fields are checked
@@ -177,12 +183,15 @@ func (s *Server) createSchedule(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
-		sc, err := s.readSchedule(b, schedule.Schedule{Enabled: true}, false)
+		sc, _, err := s.readSchedule(b, schedule.Schedule{Enabled: true}, false)
 		if err != nil {
 			return err
 		}
 		t, err := f(r)
 		if err != nil {
+			return err
+		}
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
 			return err
 		}
 		list, err := s.store.Schedules(r.Context(), t.in.ID)
@@ -222,15 +231,28 @@ func (s *Server) changeSchedule(f instanceFront, partial bool) handler {
 		if err != nil {
 			return err
 		}
-		_, sc, err := s.pathSchedule(r, f)
+		t, sc, err := s.pathSchedule(r, f)
 		if err != nil {
 			return err
 		}
-		if sc, err = s.readSchedule(b, sc, partial); err != nil {
+		sc, moved, err := s.readSchedule(b, sc, partial)
+		if err != nil {
 			return err
 		}
-		if err := s.store.UpdateSchedule(r.Context(), sc); err != nil {
+		// The tasks the schedule ends with, sent or kept: a PATCH that
+		// only enables a schedule still lets its tasks run.
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
 			return err
+		}
+		if err := s.store.UpdateSchedule(r.Context(), sc, moved); err != nil {
+			return err
+		}
+		if !moved {
+			// Answer the next run as stored, which a claim may have moved
+			// since it was read.
+			if sc, err = s.store.Schedule(r.Context(), sc.InstanceID, sc.ID); err != nil {
+				return err
+			}
 		}
 		s.recordSchedule(r, "instance.schedule.update", sc)
 		writeJSON(w, http.StatusOK, viewSchedule(sc))
@@ -265,6 +287,9 @@ func (s *Server) runSchedule(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
+		if err := mayRunTasks(r, t, sc.Tasks); err != nil {
+			return err
+		}
 		if sc.OnlyWhenOnline && !instanceOnline(t.in) {
 			return fault.New(fault.Conflict, "this schedule runs only when the instance is running, and it is %s", t.in.Status)
 		}
@@ -273,6 +298,40 @@ func (s *Server) runSchedule(f instanceFront) handler {
 		writeJSON(w, http.StatusAccepted, viewSchedule(sc))
 		return nil
 	}
+}
+
+// taskNeeds is the permission each action of a task takes when a caller
+// does it by hand: a schedule is no way around it.
+var taskNeeds = map[string]access.Permission{
+	schedule.ActionCommand: access.ConsoleWrite,
+	schedule.ActionPower:   access.Power,
+	schedule.ActionBackup:  access.Backups,
+}
+
+// mayRunTasks asks the authorizer, for the caller of r on t, for each
+// permission tasks take beyond "schedules", and refuses with the first
+// task that takes one the caller lacks, as "tasks[i].action: ...". Owners
+// and admins hold them all; a subuser holding only "schedules" could
+// otherwise have the schedule do what it was never granted.
+func mayRunTasks(r *http.Request, t target, tasks []schedule.Task) error {
+	asked := map[access.Permission]bool{}
+	for i, task := range tasks {
+		need, ok := taskNeeds[task.Action]
+		if !ok || asked[need] {
+			continue
+		}
+		asked[need] = true
+		err := t.may(r.Context(), callerOf(r), access.Action{Need: need, Change: true})
+		if fault.Is(err, fault.Permission) {
+			field := "tasks[" + strconv.Itoa(i) + "].action"
+			return &fault.Error{Kind: fault.Permission, Field: field,
+				Msg: field + ": a " + task.Action + " task: " + fault.Message(err)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pathSchedule resolves the instance through f and its schedule named by

@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -24,8 +25,8 @@ func schedulePanel(t *testing.T) (*clientPanel, *testClock, string) {
 	return c, clock, id
 }
 
-// waitForResult polls a schedule until its lastResult is set, and
-// returns the schedule.
+// waitForResult polls a schedule until its run has a result, not
+// "running", and returns the schedule.
 func (c *clientPanel) waitForResult(as, path string) map[string]any {
 	c.t.Helper()
 	deadline := time.Now().Add(failBound)
@@ -33,7 +34,7 @@ func (c *clientPanel) waitForResult(as, path string) map[string]any {
 	defer tick.Stop()
 	for {
 		m := c.expectAs(200, as, "GET", path, nil).object(c.t)
-		if m["lastResult"] != "" {
+		if m["lastResult"] != "" && m["lastResult"] != "running" {
 			return m
 		}
 		if time.Now().After(deadline) {
@@ -280,7 +281,8 @@ func TestSchedulePermissions(t *testing.T) {
 	body := map[string]any{"name": "n", "cron": "0 4 * * *", "tasks": []map[string]any{{"action": "power", "payload": "restart"}}}
 	c.expectAs(403, "friend", "GET", base, nil)
 	c.expectAs(403, "friend", "POST", base, body)
-	c.grant(id, friend, access.Schedules)
+	// A grant is replaced whole: power stays, for the schedule's restart.
+	c.grant(id, friend, access.ConsoleRead, access.Power, access.Schedules)
 	sid := c.expectAs(201, "friend", "POST", base, body).object(t)["id"].(string)
 	c.expectAs(200, "friend", "GET", base+"/"+sid, nil)
 	// Another instance's path does not reach this schedule, even for its
@@ -343,4 +345,68 @@ func TestPanelRunsDueSchedules(t *testing.T) {
 	if n := strings.Count(strings.Join(c.nodeState(id).stdin, "\n"), "say due"); n != 1 {
 		t.Errorf("the due command reached the game %d times, want once", n)
 	}
+}
+
+// TestScheduleTasksTakeTheirOwnPermissions checks that a subuser holding
+// "schedules" alone cannot have a schedule do what it was never granted:
+// creating, replacing, changing or running one whose task types a command,
+// runs a power action or makes a backup takes console.write, power or
+// backups too, and the refusal names the task. The owner keeps everything.
+func TestScheduleTasksTakeTheirOwnPermissions(t *testing.T) {
+	c, _, id := schedulePanel(t)
+	friend := c.user("friend", false)
+	c.grant(id, friend, access.Schedules)
+	c.sessionFor("friend", "friend")
+	base := "/api/client/instances/" + id + "/schedules"
+	body := func(tasks ...map[string]any) map[string]any {
+		return map[string]any{"name": "n", "cron": "0 4 * * *", "tasks": tasks}
+	}
+	say := map[string]any{"action": "command", "payload": "say hi"}
+	restart := map[string]any{"action": "power", "payload": "restart", "offsetSeconds": 5}
+	backup := map[string]any{"action": "backup", "offsetSeconds": 10}
+	refused := func(what string, r response, field, perm string) {
+		t.Helper()
+		if msg := r.errorMessage(t); r.code != 403 || !strings.HasPrefix(msg, field+": ") || !strings.Contains(msg, perm) {
+			t.Errorf("%s: %d %s; want 403 about %s needing %s", what, r.code, r.body, field, perm)
+		}
+	}
+	cases := []struct {
+		tasks []map[string]any
+		grant []access.Permission
+		field string
+		perm  string
+	}{
+		{[]map[string]any{say}, nil, "tasks[0].action", "console.write"},
+		{[]map[string]any{say, restart}, []access.Permission{access.ConsoleWrite}, "tasks[1].action", "power"},
+		{[]map[string]any{say, restart, backup}, []access.Permission{access.ConsoleWrite, access.Power}, "tasks[2].action", "backups"},
+		{[]map[string]any{backup}, []access.Permission{access.Power}, "tasks[0].action", "backups"},
+	}
+	for _, tc := range cases {
+		c.grant(id, friend, append([]access.Permission{access.Schedules}, tc.grant...)...)
+		refused(fmt.Sprintf("create %v with %v", tc.tasks, tc.grant),
+			c.do(clientRequest{method: "POST", path: base, as: "friend", body: body(tc.tasks...)}), tc.field, tc.perm)
+	}
+	if list := c.expectAs(200, "owner", "GET", base, nil).array(t); len(list) != 0 {
+		t.Errorf("refused schedules were stored: %v", list)
+	}
+
+	// The owner's schedule restarts the server: the friend may neither
+	// change it, even by name alone, nor run it, nor give it to itself by
+	// a PUT; with power granted, all of it.
+	sid := c.expectAs(201, "owner", "POST", base, body(restart)).object(t)["id"].(string)
+	one := base + "/" + sid
+	c.grant(id, friend, access.Schedules, access.ConsoleWrite)
+	refused("PATCH a rename", c.do(clientRequest{method: "PATCH", path: one, as: "friend", body: map[string]any{"name": "mine"}}),
+		"tasks[0].action", "power")
+	refused("PUT", c.do(clientRequest{method: "PUT", path: one, as: "friend", body: body(say, restart)}), "tasks[1].action", "power")
+	refused("run", c.do(clientRequest{method: "POST", path: one + "/run", as: "friend"}), "tasks[0].action", "power")
+	if m := c.expectAs(200, "owner", "GET", one, nil).object(t); m["name"] != "n" || m["lastRunAt"] != nil {
+		t.Errorf("refused changes or run reached the schedule: %v", m)
+	}
+	// A PUT to tasks the friend holds is its own to make.
+	c.expectAs(200, "friend", "PUT", one, body(say))
+	c.expectAs(200, "owner", "PUT", one, body(say, restart, backup))
+	c.grant(id, friend, access.Schedules, access.ConsoleWrite, access.Power, access.Backups)
+	c.expectAs(200, "friend", "PATCH", one, map[string]any{"name": "shared"})
+	c.expectAs(201, "friend", "POST", base, body(say, restart, backup))
 }

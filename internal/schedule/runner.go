@@ -20,7 +20,25 @@ type Store interface {
 	ClaimScheduleRun(ctx context.Context, id string, due, next, now time.Time) (bool, error)
 	// FinishScheduleRun records the result of a run begun at ranAt.
 	FinishScheduleRun(ctx context.Context, id string, ranAt time.Time, result string) error
+	// FailInterruptedScheduleRuns gives result to the runs still
+	// ResultRunning that were claimed before before, and answers the
+	// schedules whose run this call failed.
+	FailInterruptedScheduleRuns(ctx context.Context, before time.Time, result string) ([]Schedule, error)
 }
+
+// ResultRunning is the result of a run claimed and not yet finished.
+const ResultRunning = "running"
+
+// ResultInterrupted is the result of a claimed run that no panel finished:
+// the one that ran it was killed, or lost its database, during the run.
+const ResultInterrupted = "failed: interrupted (the panel stopped during the run)"
+
+// InterruptedAfter is how long after its claim a run still "running" is
+// taken for interrupted. A run's tasks start at most MaxOffset (15 min)
+// after it began, and a task's own wait is bounded by minutes (a power
+// action's is 2); 20 minutes is past the longest run that is alive, so a
+// runner on another panel still running it is never overruled.
+const InterruptedAfter = 20 * time.Minute
 
 // Tasks carries out what a run asks of an instance; the panel implements
 // it. Every method takes the schedule, so that what it does is recorded as
@@ -65,7 +83,9 @@ const finishTimeout = 10 * time.Second
 // the first after now, so a panel that was down over several due times
 // runs the schedule once, not once for each. A claimed run is not run
 // again after a crash: a run is at most once, and what it did not reach
-// is in its result.
+// is in its result. A run is "running" from its claim to its result; one
+// whose panel was killed in between is failed as interrupted by the next
+// runner to look (FailInterrupted).
 type Runner struct {
 	cfg Config
 	// runs tracks the runs in flight, which Run waits for before it ends.
@@ -91,6 +111,9 @@ func New(cfg Config) *Runner {
 
 // Run claims and runs due schedules every tick until ctx ends, then waits
 // for the runs in flight, which ctx's end cuts short between two tasks.
+// It fails the runs interrupted before it started as it starts, and
+// looks again every InterruptedAfter for those of panels that stopped
+// since (see FailInterrupted).
 func (r *Runner) Run(ctx context.Context) {
 	defer r.runs.Wait()
 	ticks := r.cfg.Ticks
@@ -99,7 +122,12 @@ func (r *Runner) Run(ctx context.Context) {
 		defer t.Stop()
 		ticks = t.C
 	}
+	var swept time.Time
 	for {
+		if now := r.cfg.Now(); swept.IsZero() || now.Sub(swept) >= InterruptedAfter {
+			r.FailInterrupted(ctx)
+			swept = now
+		}
 		r.Tick(ctx)
 		select {
 		case <-ctx.Done():
@@ -148,6 +176,22 @@ func (r *Runner) Tick(ctx context.Context) int {
 		r.start(ctx, s)
 	}
 	return claimed
+}
+
+// FailInterrupted gives ResultInterrupted to every run still "running"
+// whose claim is older than InterruptedAfter, records that result in the
+// activity log of each, and returns how many it failed. Such a run's
+// panel was killed during it: a run is never repeated, so this is all
+// that is left to do for it.
+func (r *Runner) FailInterrupted(ctx context.Context) int {
+	failed, err := r.cfg.Store.FailInterruptedScheduleRuns(ctx, r.cfg.Now().Add(-InterruptedAfter), ResultInterrupted)
+	if err != nil && ctx.Err() == nil {
+		r.cfg.Log.Error("schedules: fail interrupted runs", "err", err)
+	}
+	for _, s := range failed {
+		r.cfg.Tasks.Record(ctx, s, ResultInterrupted)
+	}
+	return len(failed)
 }
 
 // RunNow runs s at once, whatever its next run time, until ctx ends; the

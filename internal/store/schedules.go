@@ -78,17 +78,23 @@ func (s *Store) Schedule(ctx context.Context, instanceID, id string) (schedule.S
 }
 
 // UpdateSchedule replaces what a request may change of a schedule: its
-// name, cron, zone, flags, tasks and the next run time computed from them.
-// The run history stays. A schedule not of sc.InstanceID is NotExist.
-func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule) error {
+// name, cron, zone, flags and tasks, and, when moveNext is set (its times
+// or its enabled flag changed), the next run time computed from them.
+// Without moveNext the stored next run stays as it is: writing back the
+// one read before would undo a claim the runner made meanwhile, and run
+// the schedule twice. The run history stays. A schedule not of
+// sc.InstanceID is NotExist.
+func (s *Store) UpdateSchedule(ctx context.Context, sc schedule.Schedule, moveNext bool) error {
 	tasks, err := encodeTasks(sc.Tasks)
 	if err != nil {
 		return fmt.Errorf("update schedule: %w", err)
 	}
-	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?,
-		tasks = ?, next_run_at = ? WHERE id = ? AND instance_id = ?`,
-		sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks, millis(sc.NextRunAt),
-		sc.ID, sc.InstanceID)
+	set, args := `name = ?, cron = ?, timezone = ?, enabled = ?, only_when_online = ?, tasks = ?`,
+		[]any{sc.Name, sc.Cron, sc.Timezone, boolInt(sc.Enabled), boolInt(sc.OnlyWhenOnline), tasks}
+	if moveNext {
+		set, args = set+`, next_run_at = ?`, append(args, millis(sc.NextRunAt))
+	}
+	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET `+set+` WHERE id = ? AND instance_id = ?`, append(args, sc.ID, sc.InstanceID)...)
 	return oneScheduleChanged(res, err, "update schedule")
 }
 
@@ -125,10 +131,11 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int) ([]s
 
 // ClaimScheduleRun moves schedule id's next run from due to next, if it
 // is still enabled and still due at due, and reports whether it did: the
-// caller that moved it owns the run. A zero next runs it no more.
+// caller that moved it owns the run. A zero next runs it no more. The run
+// is recorded as begun at now, its result "running" until it finishes.
 func (s *Store) ClaimScheduleRun(ctx context.Context, id string, due, next, now time.Time) (bool, error) {
-	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET next_run_at = ?, last_run_at = ?
-		WHERE id = ? AND next_run_at = ? AND enabled = 1`, millis(next), millis(now), id, millis(due))
+	res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET next_run_at = ?, last_run_at = ?, last_result = ?
+		WHERE id = ? AND next_run_at = ? AND enabled = 1`, millis(next), millis(now), schedule.ResultRunning, id, millis(due))
 	if err != nil {
 		return false, fmt.Errorf("claim schedule run: %w", err)
 	}
@@ -144,4 +151,31 @@ func (s *Store) FinishScheduleRun(ctx context.Context, id string, ranAt time.Tim
 		return fmt.Errorf("finish schedule run: %w", err)
 	}
 	return nil
+}
+
+// FailInterruptedScheduleRuns gives the result result to every run still
+// "running" that was claimed before before: its panel stopped during the
+// run and never finished it. It answers the schedules it changed, as they
+// were; with several panels sweeping at once, each row is answered by the
+// one whose update changed it.
+func (s *Store) FailInterruptedScheduleRuns(ctx context.Context, before time.Time, result string) ([]schedule.Schedule, error) {
+	stale, err := queryAll(ctx, s, "interrupted schedule runs", scanSchedule, `SELECT `+scheduleColumns+` FROM schedules
+		WHERE last_result = ? AND last_run_at < ? ORDER BY last_run_at, id`+s.bytewise, schedule.ResultRunning, millis(before))
+	if err != nil {
+		return nil, err
+	}
+	var failed []schedule.Schedule
+	for _, sc := range stale {
+		res, err := s.execFor(ctx, []string{}, `UPDATE schedules SET last_result = ? WHERE id = ? AND last_result = ? AND last_run_at = ?`,
+			result, sc.ID, schedule.ResultRunning, millis(sc.LastRunAt))
+		if err != nil {
+			return failed, fmt.Errorf("fail interrupted schedule run: %w", err)
+		}
+		if n, err := rowsChanged(res); err != nil {
+			return failed, fmt.Errorf("fail interrupted schedule run: %w", err)
+		} else if n == 1 {
+			failed = append(failed, sc)
+		}
+	}
+	return failed, nil
 }

@@ -25,6 +25,8 @@ var scheduleSuite = []struct {
 	{"SchedulersRacingRunEachDueScheduleOnce", testSchedulersRacing},
 	{"MissedRunsAfterDowntimeRunOnce", testMissedRunsRunOnce},
 	{"RestartNeitherLosesNorRepeatsARun", testRestartNeitherLosesNorRepeats},
+	{"UpdateKeepingTheTimesLeavesAClaimAlone", testUpdateLeavesAClaimAlone},
+	{"RunOfAKilledPanelIsFailedAsInterrupted", testInterruptedRunIsFailed},
 }
 
 func TestSchedulesOnSQLite(t *testing.T) {
@@ -146,7 +148,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 
 	got.Name, got.Enabled, got.OnlyWhenOnline, got.Tasks = "renamed", false, true, got.Tasks[:1]
 	got.NextRunAt = time.Time{}
-	if err := st.UpdateSchedule(ctx, got); err != nil {
+	if err := st.UpdateSchedule(ctx, got, true); err != nil {
 		t.Fatal(err)
 	}
 	if back := readSchedule(t, st, "a"); back.Name != "renamed" || back.Enabled || !back.OnlyWhenOnline ||
@@ -154,7 +156,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 		t.Errorf("after the update: %+v", back)
 	}
 	got.InstanceID = "other"
-	expectFault(t, "update through another instance", st.UpdateSchedule(ctx, got), fault.NotExist, "")
+	expectFault(t, "update through another instance", st.UpdateSchedule(ctx, got, true), fault.NotExist, "")
 	expectFault(t, "delete through another instance", st.DeleteSchedule(ctx, "other", "a"), fault.NotExist, "")
 	if err := st.DeleteSchedule(ctx, "i1", "a"); err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func testScheduleCRUD(t *testing.T, db database) {
 	addSchedule(t, st, "off", "* * * * *", noon)
 	off := readSchedule(t, st, "off")
 	off.Enabled = false
-	if err := st.UpdateSchedule(ctx, off); err != nil {
+	if err := st.UpdateSchedule(ctx, off, true); err != nil {
 		t.Fatal(err)
 	}
 	addSchedule(t, st, "never", "* * * * *", time.Time{})
@@ -319,4 +321,106 @@ func testRestartNeitherLosesNorRepeats(t *testing.T, db database) {
 	if sc := readSchedule(t, again, "nightly"); !sc.NextRunAt.Equal(noon.Add(48*time.Hour)) || sc.LastResult != "ok" {
 		t.Errorf("next %v result %q; want %v, ok", sc.NextRunAt, sc.LastResult, noon.Add(48*time.Hour))
 	}
+}
+
+// testUpdateLeavesAClaimAlone renames a schedule from a copy read before
+// the runner claimed its due run: the claim's next run stays, so the run
+// is not due again; an update that moves the times writes them.
+func testUpdateLeavesAClaimAlone(t *testing.T, db database) {
+	st := db(t)
+	sharedSetup(t, st)
+	addSchedule(t, st, "due", "*/5 * * * *", noon)
+	read := readSchedule(t, st, "due")
+	claimed, err := st.ClaimScheduleRun(ctx, "due", noon, noon.Add(5*time.Minute), noon)
+	if err != nil || !claimed {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	read.Name = "renamed"
+	if err := st.UpdateSchedule(ctx, read, false); err != nil {
+		t.Fatal(err)
+	}
+	if sc := readSchedule(t, st, "due"); sc.Name != "renamed" || !sc.NextRunAt.Equal(noon.Add(5*time.Minute)) {
+		t.Errorf("after a rename over a claim: %q next %v; want renamed, next %v", sc.Name, sc.NextRunAt, noon.Add(5*time.Minute))
+	}
+	if due, err := st.DueSchedules(ctx, noon, 10); err != nil || len(due) != 0 {
+		t.Errorf("the claimed run is due again: %+v, %v", due, err)
+	}
+	read.Cron, read.NextRunAt = "0 13 * * *", noon.Add(time.Hour)
+	if err := st.UpdateSchedule(ctx, read, true); err != nil {
+		t.Fatal(err)
+	}
+	if sc := readSchedule(t, st, "due"); !sc.NextRunAt.Equal(noon.Add(time.Hour)) {
+		t.Errorf("after a new cron: next %v, want %v", sc.NextRunAt, noon.Add(time.Hour))
+	}
+}
+
+// testInterruptedRunIsFailed claims a run and never finishes it, as a
+// panel killed during the run: it reads "running"; a runner that starts
+// before InterruptedAfter has passed leaves it to its live runner, and one
+// that looks after fails it, once, with its activity entry.
+func testInterruptedRunIsFailed(t *testing.T, db database) {
+	st := db(t)
+	sharedSetup(t, st)
+	addSchedule(t, st, "killed", "0 12 * * *", noon)
+	addSchedule(t, st, "finished", "0 12 * * *", noon)
+	for _, id := range []string{"killed", "finished"} {
+		if ok, err := st.ClaimScheduleRun(ctx, id, noon, noon.Add(24*time.Hour), noon); err != nil || !ok {
+			t.Fatalf("claim %s: %v, %v", id, ok, err)
+		}
+	}
+	if sc := readSchedule(t, st, "killed"); sc.LastResult != schedule.ResultRunning || !sc.LastRunAt.Equal(noon) {
+		t.Errorf("a claimed run: result %q at %v, want running at %v", sc.LastResult, sc.LastRunAt, noon)
+	}
+	if err := st.FinishScheduleRun(ctx, "finished", noon, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: noon.Add(schedule.InterruptedAfter - time.Second)}
+	tasks := &taskLog{}
+	if n := newRunner(db(t), clock, tasks, nil).FailInterrupted(ctx); n != 0 {
+		t.Errorf("a run younger than %v was failed (%d) while its runner may still be at it", schedule.InterruptedAfter, n)
+	}
+	clock.Set(noon.Add(schedule.InterruptedAfter + time.Second))
+	// Two panels start at once: the run is failed and recorded once.
+	var wg sync.WaitGroup
+	failed := make([]int, 2)
+	for i := range failed {
+		r := newRunner(db(t), clock, tasks, nil)
+		wg.Go(func() { failed[i] = r.FailInterrupted(ctx) })
+	}
+	wg.Wait()
+	if failed[0]+failed[1] != 1 {
+		t.Errorf("failed %v runs, want one in all", failed)
+	}
+	if sc := readSchedule(t, st, "killed"); sc.LastResult != schedule.ResultInterrupted || !sc.LastRunAt.Equal(noon) ||
+		!sc.NextRunAt.Equal(noon.Add(24*time.Hour)) {
+		t.Errorf("the interrupted run: %q at %v, next %v", sc.LastResult, sc.LastRunAt, sc.NextRunAt)
+	}
+	if sc := readSchedule(t, st, "finished"); sc.LastResult != "ok" {
+		t.Errorf("a finished run became %q", sc.LastResult)
+	}
+	if _, results := tasks.snapshot(); !slices.Equal(results, []string{"killed " + schedule.ResultInterrupted}) {
+		t.Errorf("activity %q, want the interrupted run's", results)
+	}
+
+	// A runner looks as it starts.
+	if ok, err := st.ClaimScheduleRun(ctx, "finished", noon.Add(24*time.Hour), noon.Add(48*time.Hour), noon.Add(24*time.Hour)); err != nil || !ok {
+		t.Fatalf("claim the next run: %v, %v", ok, err)
+	}
+	clock.Set(noon.Add(24*time.Hour + schedule.InterruptedAfter + time.Second))
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		newRunner(db(t), clock, &taskLog{}, nil).Run(runCtx)
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for readSchedule(t, st, "finished").LastResult != schedule.ResultInterrupted {
+		if time.Now().After(deadline) {
+			t.Error("a starting runner did not fail the interrupted run")
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
 }
