@@ -117,11 +117,31 @@ func scanInstance(row scanner) (Instance, error) {
 // port table's primary key decides, so parallel deploys never share one.
 // Each failure is an Invalid fault naming the field.
 func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
+	return s.createInstance(ctx, in, nil)
+}
+
+// CreateInstanceOnce is CreateInstance for a request sent with an
+// Idempotency-Key: the key's record, naming the instance, is written in
+// the same transaction, so the instance and its record exist together or
+// not at all. A key already recorded is ErrIdempotencyKeyTaken and
+// creates nothing.
+func (s *Store) CreateInstanceOnce(ctx context.Context, in Instance, key IdempotencyKey) error {
+	return s.createInstance(ctx, in, &key)
+}
+
+func (s *Store) createInstance(ctx context.Context, in Instance, key *IdempotencyKey) error {
 	vars, err := json.Marshal(in.Variables)
 	if err != nil {
 		return fmt.Errorf("create instance: %w", err)
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if key != nil {
+			// First, so that a concurrent duplicate waits here on the key's
+			// index (PostgreSQL) and then fails, before it takes the node.
+			if err := s.recordIdempotencyKey(ctx, tx, *key, in.ID); err != nil {
+				return err
+			}
+		}
 		ok, err := userExists(ctx, s, tx, in.UserID)
 		if err != nil {
 			return err
@@ -129,37 +149,8 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		if !ok {
 			return fault.InvalidField("user", "no user has userId %q", in.UserID)
 		}
-		// On PostgreSQL the node row lock serializes deploys to one node, so
-		// two cannot both fit into the last free memory. SQLite's immediate
-		// transactions are serialized already.
-		lock := ""
-		if s.pg {
-			lock = " FOR UPDATE"
-		}
-		var ram, disk int64
-		var cpus int
-		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus)
-		if err == sql.ErrNoRows {
-			return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
-		}
-		if err != nil {
+		if err := s.allocate(ctx, tx, in); err != nil {
 			return err
-		}
-		var usedRAM, usedDisk int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(memory_mib), 0), COALESCE(SUM(disk_mib), 0)
-			FROM instances WHERE node_id = ?`), in.NodeID).Scan(&usedRAM, &usedDisk); err != nil {
-			return err
-		}
-		// A node that never reported its cores is given the deploy; it
-		// refuses a limit above its cores itself.
-		if cpus > 0 && in.CPU > float64(cpus) {
-			return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
-		}
-		if usedRAM+in.MemoryMiB > ram {
-			return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
-		}
-		if usedDisk+in.DiskMiB > disk {
-			return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
 		}
 		var tmpl any
 		if in.TemplateID != "" {
@@ -203,6 +194,56 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 	return err
 }
 
+// allocate takes the memory and disk of in from its node's free capacity,
+// inside the creating transaction. The node's row holds what its instances
+// have taken, so the check reads one row however many instances the node
+// carries. On PostgreSQL the row lock serializes deploys to one node, so
+// two cannot both fit into the last free memory; SQLite's immediate
+// transactions are serialized already. The UPDATE repeats the check in its
+// WHERE, so that even a caller that forgot the lock could not overdraw.
+func (s *Store) allocate(ctx context.Context, tx *sql.Tx, in Instance) error {
+	lock := ""
+	if s.pg {
+		lock = " FOR UPDATE"
+	}
+	var ram, disk, usedRAM, usedDisk int64
+	var cpus int
+	err := tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus, allocated_memory_mib, allocated_disk_mib
+		FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus, &usedRAM, &usedDisk)
+	if err == sql.ErrNoRows {
+		return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
+	}
+	if err != nil {
+		return err
+	}
+	// A node that never reported its cores is given the deploy; it
+	// refuses a limit above its cores itself.
+	if cpus > 0 && in.CPU > float64(cpus) {
+		return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
+	}
+	if usedRAM+in.MemoryMiB > ram {
+		return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
+	}
+	if usedDisk+in.DiskMiB > disk {
+		return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
+	}
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib + ?,
+		allocated_disk_mib = allocated_disk_mib + ?
+		WHERE id = ? AND allocated_memory_mib + ? <= ram_mib AND allocated_disk_mib + ? <= disk_mib`),
+		in.MemoryMiB, in.DiskMiB, in.NodeID, in.MemoryMiB, in.DiskMiB)
+	if err != nil {
+		return err
+	}
+	n, err := rowsChanged(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.InvalidField("memory", "node %s has no room left for %d MiB of memory and %d MiB of disk", in.NodeID, in.MemoryMiB, in.DiskMiB)
+	}
+	return nil
+}
+
 // ListInstances returns every instance, oldest first.
 func (s *Store) ListInstances(ctx context.Context) ([]Instance, error) {
 	return s.instancesWhere(ctx, "")
@@ -216,17 +257,31 @@ func (s *Store) InstancesByUser(ctx context.Context, userID string) ([]Instance,
 // DueInstances returns the instances of a node the reconciler should act on now: a
 // change of desire the node has not applied, or an install not finished,
 // whose backoff has passed. FAILED instances wait for a new desire.
+//
+// The state names are written into the text, not bound, and the predicate
+// is the one of the partial index instances_due word for word: that is how
+// both databases see the index applies, so a node's pass reads only the
+// instances that want work, never all of the node's.
 func (s *Store) DueInstances(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
-	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND (i.applied_generation < i.generation OR i.internal_state = ?)
-		AND i.internal_state <> ? AND i.next_attempt_at <= ?`, nodeID, StateInstalling, StateFailed, millis(now))
+	return s.instancesWhere(ctx, dueWhere, nodeID, millis(now))
 }
 
+// dueWhere selects a node's due instances: (node, now).
+const dueWhere = ` WHERE i.node_id = ? AND ` + dueInstances + ` AND i.next_attempt_at <= ?`
+
+// dueInstances is the predicate of the partial index instances_due
+// (migration 0014), with the table's alias.
+const dueInstances = `(i.applied_generation < i.generation OR i.internal_state = '` + StateInstalling + `')
+		AND i.internal_state <> '` + StateFailed + `'`
+
 // OverdueInstalls returns a node's instances still INSTALLING after their
-// install deadline.
+// install deadline, through the partial index instances_installing.
 func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
-	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND i.internal_state = ? AND i.install_deadline < ?`,
-		nodeID, StateInstalling, millis(now))
+	return s.instancesWhere(ctx, overdueWhere, nodeID, millis(now))
 }
+
+// overdueWhere selects a node's overdue installs: (node, now).
+const overdueWhere = ` WHERE i.node_id = ? AND i.internal_state = '` + StateInstalling + `' AND i.install_deadline < ?`
 
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
 	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`+s.bytewise, args...)
@@ -333,10 +388,24 @@ func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observatio
 // restarts.
 func (s *Store) DeleteInstance(ctx context.Context, id string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// On PostgreSQL the row lock makes a concurrent delete of the same
+		// instance wait and then find it gone, so its memory is freed once.
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
 		var nodeID string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id FROM instances WHERE id = ?`), id).Scan(&nodeID)
+		var memory, disk int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id, memory_mib, disk_mib FROM instances WHERE id = ?`+lock), id).
+			Scan(&nodeID, &memory, &disk)
 		if err != nil {
 			return notFound(err, "Instance")
+		}
+		// The node's allocation falls in the transaction that removes the
+		// instance, so the two never disagree.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib - ?,
+			allocated_disk_mib = allocated_disk_mib - ? WHERE id = ?`), memory, disk, nodeID); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_ports WHERE instance_id = ?`), id); err != nil {
 			return err
@@ -373,9 +442,14 @@ func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, erro
 // DueNodeRemovals returns the removals on node nodeID whose backoff has
 // passed.
 func (s *Store) DueNodeRemovals(ctx context.Context, nodeID string, now time.Time) ([]Removal, error) {
-	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
-		WHERE node_id = ? AND next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, nodeID, millis(now))
+	return queryAll(ctx, s, "due removals", scanRemoval, nodeRemovalsQuery+` ORDER BY created_at, instance_id`+s.bytewise,
+		nodeID, millis(now))
 }
+
+// nodeRemovalsQuery selects a node's due removals, through the index
+// removals_node_due: (node, now).
+const nodeRemovalsQuery = `SELECT instance_id, node_id, attempts, last_error FROM removals
+	WHERE node_id = ? AND next_attempt_at <= ?`
 
 func scanRemoval(row scanner) (Removal, error) {
 	var r Removal
