@@ -78,7 +78,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger) (*panelP
 	}
 	rec := reconcile.New(reconcile.Config{Store: st, Log: log, NodeTLS: nodeTLS})
 	api := panel.New(panel.Config{
-		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
+		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick, KickNode: rec.KickNode,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 	})

@@ -208,7 +208,7 @@ func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("node configured", "node_id", n.ID, "ip", clientIP(r))
-	s.cfg.Kick()
+	s.cfg.KickNode(n.ID)
 	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, Address: n.Address, Port: n.Port})
 	return nil
 }

@@ -78,6 +78,18 @@ func (s *Server) applyPower(ctx context.Context, r *http.Request, in store.Insta
 		return in, err
 	}
 	s.auditInstance(r, "instance.power."+action, in.ID)
+	in, err = s.requestPower(ctx, r, in, action, desired)
+	if err != nil {
+		// The node did not act: its worker carries the desire recorded
+		// above as soon as it can, rather than at its next visit.
+		s.cfg.KickNode(in.NodeID)
+	}
+	return in, err
+}
+
+// requestPower asks in's node to carry out action now, and records what
+// the node answered.
+func (s *Server) requestPower(ctx context.Context, r *http.Request, in store.Instance, action, desired string) (store.Instance, error) {
 	c, err := s.nodeClient(ctx, in)
 	if err != nil {
 		return in, err

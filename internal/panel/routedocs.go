@@ -56,13 +56,13 @@ func routeDocs(m Mode) []routeDoc {
 		{pattern: "POST /api/getUser", summary: "Find a user by email or username", auth: admin,
 			body: getUserBody{}, answers: map[int]any{m.status(userFound): userView{}}, errors: []int{missing}},
 		{pattern: "POST /api/auth/create-user", summary: "Create a user", auth: admin,
-			body: createUserBody{}, answers: map[int]any{created: userView{}}, errors: []int{conflict}},
+			body: createUserBody{}, answers: map[int]any{created: userView{}}, errors: []int{conflict}, idempotent: true},
 
 		// Instances (the seed, then power, logs, files, stats, console).
 		{pattern: "GET /api/instances", summary: "List instances", auth: admin,
 			answers: map[int]any{ok: []instanceView{}}},
 		{pattern: "POST /api/instances/deploy", summary: "Deploy an instance; it installs asynchronously", auth: admin,
-			body: deployBody{}, answers: map[int]any{created: deployed{}}},
+			body: deployBody{}, answers: map[int]any{created: deployed{}}, idempotent: true},
 		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container and its data", auth: admin,
 			body: instanceIDBody{}, answers: map[int]any{m.status(instanceDeleted): messageView{}}, errors: []int{missing}},
 		{pattern: "POST /api/getUserInstance", summary: "List a user's instances", auth: admin,

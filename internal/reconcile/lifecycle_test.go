@@ -100,7 +100,7 @@ func newCluster(t *testing.T, installTimeout time.Duration) *cluster {
 		<-stopped
 	})
 
-	srv := httptest.NewServer(panel.New(panel.Config{Store: st, InstallTimeout: installTimeout, Kick: rec.Kick}).Handler())
+	srv := httptest.NewServer(panel.New(panel.Config{Store: st, InstallTimeout: installTimeout, Kick: rec.Kick, KickNode: rec.KickNode}).Handler())
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
 

@@ -38,6 +38,9 @@ type Config struct {
 	NodeTLS *tls.Config
 	// Parallel is how many instances of one node are ensured at once (8).
 	Parallel int
+
+	// passed, set by tests, hears the end of each pass of a node.
+	passed func(nodeID string)
 }
 
 // Reconciler owns one worker per configured node.
@@ -71,12 +74,29 @@ func New(cfg Config) *Reconciler {
 	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
 }
 
-// Kick asks every worker to look again now, after a change of desire.
+// Kick asks every worker to look again now, after a change that concerns
+// the whole fleet. A change to one node's instances calls KickNode.
 func (r *Reconciler) Kick() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// KickNode asks the worker of node nodeID alone to look again now, after a
+// change of desire on that node: a deploy, a power change, a delete. The
+// other nodes' workers sleep on, so a deploy costs one pass of its node
+// however large the fleet. A node with no worker yet (just created, or
+// just configured) is found by the supervisor, which a fleet kick wakes.
+func (r *Reconciler) KickNode(nodeID string) {
+	r.mu.Lock()
+	w := r.workers[nodeID]
+	r.mu.Unlock()
+	if w == nil {
+		r.Kick()
+		return
+	}
+	w.poke()
 }
 
 // Run supervises the workers until ctx ends, then waits for each to stop
@@ -160,6 +180,9 @@ func (w *worker) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		w.pass(ctx)
+		if w.r.cfg.passed != nil {
+			w.r.cfg.passed(w.nodeID)
+		}
 		select {
 		case <-ctx.Done():
 			return
