@@ -23,6 +23,7 @@ var scaleSuite = []struct {
 	{"ReconcilerQueriesReadTheirPartialIndexes", testReconcilerQueriesUseIndexes},
 	{"CreateInstanceOnceRecordsTheKeyWithTheInstance", testCreateInstanceOnce},
 	{"IdempotencyClaimIsPerCredentialAndPurged", testIdempotencyClaim},
+	{"BulkCreateInstancesKeepsAllocationAndCapacity", testBulkCreateInstances},
 }
 
 // allocation reads node id's allocation columns.
@@ -240,5 +241,37 @@ func testIdempotencyClaim(t *testing.T, db database) {
 	}
 	if _, err := st.IdempotencyRecordOf(ctx, key.Credential, key.Key); !fault.Is(err, fault.NotExist) {
 		t.Errorf("record after purge: %v, want NotExist", err)
+	}
+}
+
+func testBulkCreateInstances(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "a", 4096, 1<<20, false)
+	addNode(t, st, "b", 4096, 1<<20, false)
+	var list []store.Instance
+	for i := range 6 {
+		list = append(list, instance(t, fmt.Sprint("i", i), "u", []string{"a", "b"}[i%2], fmt.Sprint(20000+i)))
+	}
+	if err := st.BulkCreateInstances(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	if n := countInstances(t, st); n != 6 {
+		t.Errorf("instances = %d, want 6", n)
+	}
+	if m, d := allocation(t, st, "a"); m != 3*512 || d != 3*1024 {
+		t.Errorf("node a = %d MiB memory, %d MiB disk; want 1536, 3072", m, d)
+	}
+	// A batch that overfills a node creates nothing.
+	var more []store.Instance
+	for i := range 6 {
+		more = append(more, instance(t, fmt.Sprint("j", i), "u", "a", fmt.Sprint(21000+i)))
+	}
+	expectFault(t, "overfilled node", st.BulkCreateInstances(ctx, more), fault.Invalid, "nodeId")
+	if n := countInstances(t, st); n != 6 {
+		t.Errorf("instances after a refused batch = %d, want 6", n)
+	}
+	if m, _ := allocation(t, st, "a"); m != 3*512 {
+		t.Errorf("node a after a refused batch = %d MiB memory, want 1536", m)
 	}
 }
