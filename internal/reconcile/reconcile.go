@@ -359,8 +359,16 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		}
 		return
 	}
+	// What the database already holds is read in one query, so that a
+	// pass of a node of many settled instances writes nothing at all.
+	known, err := w.r.st.ObservedOnNode(ctx, w.nodeID)
+	w.record(ctx, "read observed states", err)
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, dispatch.Observation(st)); err != nil {
+		o := dispatch.Observation(st)
+		if prev, ok := known[st.ID]; ok && prev == o {
+			continue
+		}
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, o); err != nil {
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}
 	}

@@ -382,6 +382,57 @@ func (s *Store) SetObserved(ctx context.Context, nodeID, id string, o Observatio
 	return nil
 }
 
+// ObservedOnNode returns what the database holds of the observed state of
+// each instance of node nodeID, by instance id: one read, so that the
+// reconciler writes only the reports that change something instead of
+// sending one UPDATE per instance at every pass.
+func (s *Store) ObservedOnNode(ctx context.Context, nodeID string) (map[string]Observation, error) {
+	rows, err := s.query(ctx, `SELECT id, status, container_id, exit_code, oom_killed, node_error FROM instances
+		WHERE node_id = ?`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+	}
+	defer rows.Close()
+	m := map[string]Observation{}
+	for rows.Next() {
+		var id string
+		var o Observation
+		var oom int
+		if err := rows.Scan(&id, &o.Status, &o.ContainerID, &o.ExitCode, &oom, &o.Error); err != nil {
+			return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+		}
+		o.OOMKilled = oom != 0
+		m[id] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+	}
+	return m, nil
+}
+
+// CountInstancesByState returns how many instances are in each install
+// state.
+func (s *Store) CountInstancesByState(ctx context.Context) (map[string]int, error) {
+	rows, err := s.query(ctx, `SELECT internal_state, COUNT(*) FROM instances GROUP BY internal_state`)
+	if err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count instances: %w", err)
+		}
+		m[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
+	}
+	return m, nil
+}
+
 // DeleteInstance removes an instance and frees its host ports at once, and
 // queues the removal of its container and data on its node, in one
 // transaction: the removal outlives a node that is down and a panel that

@@ -24,6 +24,7 @@ var scaleSuite = []struct {
 	{"CreateInstanceOnceRecordsTheKeyWithTheInstance", testCreateInstanceOnce},
 	{"IdempotencyClaimIsPerCredentialAndPurged", testIdempotencyClaim},
 	{"BulkCreateInstancesKeepsAllocationAndCapacity", testBulkCreateInstances},
+	{"ObservedOnNodeAndCountsByState", testObservedOnNode},
 }
 
 // allocation reads node id's allocation columns.
@@ -273,5 +274,33 @@ func testBulkCreateInstances(t *testing.T, db database) {
 	}
 	if m, _ := allocation(t, st, "a"); m != 3*512 {
 		t.Errorf("node a after a refused batch = %d MiB memory, want 1536", m)
+	}
+}
+
+func testObservedOnNode(t *testing.T, db database) {
+	st := db(t)
+	addUser(t, st, "u")
+	addNode(t, st, "a", 1<<20, 1<<20, false)
+	addNode(t, st, "b", 1<<20, 1<<20, false)
+	mustCreate(t, st, instance(t, "i1", "u", "a", "80"))
+	mustCreate(t, st, instance(t, "i2", "u", "a", "81"))
+	mustCreate(t, st, instance(t, "i3", "u", "b", "80"))
+	o := store.Observation{Status: "running", ContainerID: "c1", ExitCode: 3, OOMKilled: true, Error: "crash loop"}
+	if err := st.SetObserved(ctx, "a", "i1", o); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.ObservedOnNode(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m["i1"] != o || m["i2"] != (store.Observation{Status: "offline"}) {
+		t.Errorf("observed on a = %+v; want i1 %+v and i2 offline", m, o)
+	}
+	if err := st.MarkApplied(ctx, "i2", 1, "running", "c2"); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := st.CountInstancesByState(ctx)
+	if err != nil || counts[store.StateReady] != 1 || counts[store.StateInstalling] != 2 {
+		t.Errorf("counts = %v, %v; want 1 READY, 2 INSTALLING", counts, err)
 	}
 }
