@@ -139,15 +139,12 @@ type deployed struct {
 	Instance instanceView `json:"instance"`
 }
 
-// deployRoute names deploy in its idempotency records.
-const deployRoute = "POST /api/instances/deploy"
-
 func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBody(r)
 	if err != nil {
 		return err
 	}
-	key, err := s.idempotencyKeyOf(r, deployRoute, b)
+	key, err := s.idempotencyKeyOf(r, b)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,10 @@ const (
 	purgeEvery = time.Minute
 )
 
-// idempotencyKeyOf reads r's Idempotency-Key for route; nil when the
-// request has none. The body's hash ignores field order and spacing, and
+// idempotencyKeyOf reads r's Idempotency-Key; nil when the request has
+// none. The key's route is the pattern r matched. The body's hash ignores field order and spacing, and
 // leaves out a password, which must not be kept even hashed.
-func (s *Server) idempotencyKeyOf(r *http.Request, route string, b body) (*store.IdempotencyKey, error) {
+func (s *Server) idempotencyKeyOf(r *http.Request, b body) (*store.IdempotencyKey, error) {
 	values := r.Header.Values(idempotencyHeader)
 	if len(values) == 0 {
 		return nil, nil
@@ -60,7 +60,7 @@ func (s *Server) idempotencyKeyOf(r *http.Request, route string, b body) (*store
 	sum := sha256.Sum256(canonical)
 	p := callerOf(r)
 	s.purgeIdempotencyKeys(r.Context())
-	return &store.IdempotencyKey{Credential: p.Kind.String() + ":" + p.CredentialID, Key: key, Route: route,
+	return &store.IdempotencyKey{Credential: p.Kind.String() + ":" + p.CredentialID, Key: key, Route: r.Pattern,
 		BodyHash: hex.EncodeToString(sum[:])}, nil
 }
 
@@ -138,7 +138,7 @@ func (s *Server) saveAnswer(r *http.Request, key store.IdempotencyKey, status in
 // not, so that the client may correct its request and use the key again.
 // A panel stopped between h's create and the save leaves the claim
 // unanswered; its retries get a 409 until the key expires.
-func (s *Server) idempotent(route string, h handler) handler {
+func (s *Server) idempotent(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if len(r.Header.Values(idempotencyHeader)) == 0 {
 			return h(w, r)
@@ -156,7 +156,7 @@ func (s *Server) idempotent(route string, h handler) handler {
 			return err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))
-		key, err := s.idempotencyKeyOf(r, route, b)
+		key, err := s.idempotencyKeyOf(r, b)
 		if err != nil {
 			return err
 		}

@@ -174,7 +174,7 @@ func routeDocs(m Mode) []routeDoc {
 		{pattern: "GET /api/client/account/ssh-keys", summary: "The user's SSH public keys, for SFTP", auth: user,
 			answers: map[int]any{ok: []sshKeyView{}}},
 		{pattern: "POST /api/client/account/ssh-keys", summary: "Add an SSH public key", auth: user,
-			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}},
+			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}, idempotent: true},
 		{pattern: "DELETE /api/client/account/ssh-keys/{id}", summary: "Delete one of the user's SSH keys", auth: user,
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,

@@ -199,7 +199,7 @@ func (s *Server) routes() {
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
-	api("POST /api/auth/create-user", s.idempotent("POST /api/auth/create-user", s.createUser))
+	api("POST /api/auth/create-user", s.idempotent(s.createUser))
 
 	api("GET /api/instances", s.listInstances)
 	api("POST /api/instances/deploy", s.deploy)
@@ -260,7 +260,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST /api/client/account/tokens", s.createToken)
 	client(clientFront, "DELETE /api/client/account/tokens/{id}", s.deleteToken)
 	client(clientFront, "GET /api/client/account/ssh-keys", s.listSSHKeys)
-	client(clientFront, "POST /api/client/account/ssh-keys", s.addSSHKey)
+	client(clientFront, "POST /api/client/account/ssh-keys", s.idempotent(s.addSSHKey))
 	client(clientFront, "DELETE /api/client/account/ssh-keys/{id}", s.deleteSSHKey)
 	api("POST /api/users/{userId}/reset-2fa", s.resetTwoFactor)
 
