@@ -92,3 +92,38 @@ func TestKickNodeWakesOnlyThatNodesWorker(t *testing.T) {
 	r.KickNode("c")
 	counter.waitFor(t, "c", 1)
 }
+
+// TestPassOfAnUnchangedNodeWritesNoHealth: a node whose health is what
+// the database says costs its pass no write until its last-seen time is
+// SeenEvery old, so that 500 nodes' passes do not queue on the one writer.
+func TestPassOfAnUnchangedNodeWritesNoHealth(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	startNode(t, st, "a")
+	counter := newPassCounter()
+	r := New(Config{Store: st, Interval: time.Hour, SeenEvery: time.Hour, passed: counter.passed})
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	counter.waitFor(t, "a", 1)
+	first, err := st.NodeByID(ctx, "a")
+	if err != nil || first.Status != store.NodeOnline || first.LastSeen.IsZero() {
+		t.Fatalf("node after its first pass = %+v, %v; want online and seen", first, err)
+	}
+	// Let the clock pass the millisecond the first pass wrote, so that a
+	// write by the next passes would show.
+	<-time.After(5 * time.Millisecond)
+	for i := range 3 {
+		r.KickNode("a")
+		counter.waitFor(t, "a", 2+i)
+	}
+	again, err := st.NodeByID(ctx, "a")
+	if err != nil || !again.LastSeen.Equal(first.LastSeen) {
+		t.Errorf("last seen after 3 more passes = %v, %v; want it left at %v", again.LastSeen, err, first.LastSeen)
+	}
+}

@@ -88,7 +88,9 @@ func newCluster(t *testing.T, installTimeout time.Duration) *cluster {
 	// reconciler still running could create a container again.
 	t.Cleanup(func() { c.removeContainers(t) })
 
-	rec := reconcile.New(reconcile.Config{Store: st, Interval: reconcileInterval, HealthTimeout: time.Second})
+	rec := reconcile.New(reconcile.Config{Store: st, Interval: reconcileInterval, HealthTimeout: time.Second,
+		// waitPasses watches last_seen move at every pass.
+		SeenEvery: time.Nanosecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {

@@ -38,6 +38,11 @@ type Config struct {
 	NodeTLS *tls.Config
 	// Parallel is how many instances of one node are ensured at once (8).
 	Parallel int
+	// SeenEvery is how stale a node's last-seen time may grow before a
+	// pass writes it again (10s). A pass that finds the node as the
+	// database already says writes nothing, so a large fleet's passes do
+	// not queue on the database's one writer.
+	SeenEvery time.Duration
 
 	// passed, set by tests, hears the end of each pass of a node.
 	passed func(nodeID string)
@@ -70,6 +75,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
+	}
+	if cfg.SeenEvery <= 0 {
+		cfg.SeenEvery = 10 * time.Second
 	}
 	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
 }
@@ -216,12 +224,15 @@ func (w *worker) pass(ctx context.Context) {
 	if err != nil {
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
+			w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		}
-		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
 		return
 	}
-	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
+	unchanged := n.Status == store.NodeOnline && n.Version == h.Version && (h.CPUs == 0 || h.CPUs == n.CPUs)
+	if !unchanged || time.Since(n.LastSeen) >= w.r.cfg.SeenEvery {
+		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
+	}
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
 	w.observe(ctx, c, log)
