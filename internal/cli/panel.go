@@ -121,7 +121,7 @@ func openPanel(ctx context.Context, cfg config.Panel, log *slog.Logger, reg *pro
 		observe = metrics.RegisterPanel(reg, metrics.PanelSource{Store: st, Reconciler: rec.Stats})
 	}
 	api := panel.New(panel.Config{
-		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick,
+		Store: st, Log: log, Mode: mode, PublicURL: cfg.PublicURL, InstallTimeout: cfg.InstallTimeout, Kick: rec.Kick, KickNode: rec.KickNode,
 		MaxUploadBytes: cfg.MaxUploadMiB << 20, NodeTLS: nodeTLS,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Require2FAAdmins: cfg.Require2FAAdmins,
 		ObserveRequest:       observe,
@@ -170,7 +170,7 @@ func (p *panelProcess) listen(ctx context.Context) {
 	changed := func(table, node string) {
 		p.api.Changed(table)
 		if node != "" {
-			p.rec.Kick()
+			p.rec.KickNode(node)
 		}
 	}
 	for {

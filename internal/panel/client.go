@@ -169,7 +169,7 @@ func (s *Server) setVariables(f instanceFront) handler {
 		}
 		s.record(r, store.AuditEntry{Action: "instance.variables", InstanceID: in.ID, Target: in.ID,
 			Detail: strings.Join(sortedNames(given), " ")})
-		s.cfg.Kick()
+		s.cfg.KickNode(in.NodeID)
 		writeJSON(w, http.StatusOK, viewInstanceVariables(tmpl, in))
 		return nil
 	}

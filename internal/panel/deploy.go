@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -143,6 +144,17 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.idempotencyKeyOf(r, b)
+	if err != nil {
+		return err
+	}
+	// A retry is answered before its body is judged again: what it
+	// created stands even if the node since filled up.
+	if key != nil {
+		if done, err := s.replayDeploy(w, r, *key); done || err != nil {
+			return err
+		}
+	}
 	req, err := readDeploy(b)
 	if err == nil {
 		err = s.resolveImage(r, b, &req)
@@ -170,8 +182,20 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	// turns one into a retry rather than an overwrite.
 	for range 3 {
 		in.ID = store.NewID(8)
-		if err = s.store.CreateInstance(r.Context(), in); !fault.Is(err, fault.Exist) {
+		if key != nil {
+			err = s.store.CreateInstanceOnce(r.Context(), in, *key)
+		} else {
+			err = s.store.CreateInstance(r.Context(), in)
+		}
+		if !fault.Is(err, fault.Exist) {
 			break
+		}
+	}
+	if errors.Is(err, store.ErrIdempotencyKeyTaken) {
+		// A request with the same key committed first: its instance is the
+		// answer.
+		if done, err := s.replayDeploy(w, r, *key); done || err != nil {
+			return err
 		}
 	}
 	if err != nil {
@@ -182,12 +206,48 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.auditInstance(r, "instance.deploy", in.ID)
-	s.cfg.Kick()
-	writeJSON(w, http.StatusCreated, deployed{
+	s.cfg.KickNode(in.NodeID)
+	answer := deployedOf(created)
+	if key != nil {
+		s.saveAnswer(r, *key, http.StatusCreated, answer)
+	}
+	writeJSON(w, http.StatusCreated, answer)
+	return nil
+}
+
+// deployedOf is the answer to the deploy that created in.
+func deployedOf(in store.Instance) deployed {
+	return deployed{
 		Message:  "Container creation initiated. State will be updated asynchronously.",
 		VolumeID: in.ID,
 		State:    store.StateInstalling,
-		Instance: viewInstance(created),
-	})
-	return nil
+		Instance: viewInstance(in),
+	}
+}
+
+// replayDeploy answers a deploy whose key is already recorded, and reports
+// whether it did. The kept answer is sent again; a record without one (the
+// panel stopped between the commit and the answer) is answered from the
+// instance it names, as it is now.
+func (s *Server) replayDeploy(w http.ResponseWriter, r *http.Request, key store.IdempotencyKey) (bool, error) {
+	rec, found, err := s.idempotentRecord(r.Context(), key)
+	if err != nil || !found {
+		return false, err
+	}
+	if len(rec.Answer) > 0 {
+		replay(w, rec)
+		return true, nil
+	}
+	in, err := s.store.InstanceByID(r.Context(), rec.ResourceID)
+	if fault.Is(err, fault.NotExist) {
+		return true, fault.New(fault.Conflict, "%s: the instance this key created has since been deleted", idempotencyHeader)
+	}
+	if err != nil {
+		return true, err
+	}
+	answer := deployedOf(in)
+	s.saveAnswer(r, key, http.StatusCreated, answer)
+	w.Header().Set(replayedHeader, "true")
+	writeJSON(w, http.StatusCreated, answer)
+	return true, nil
 }

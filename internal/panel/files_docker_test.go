@@ -101,7 +101,7 @@ func newFilesEnv(t *testing.T, diskMiB int, uploadCap int64) *filesEnv {
 	go func() { defer close(recDone); rec.Run(recCtx) }()
 	t.Cleanup(func() { stopRec(); <-recDone })
 
-	server := panel.New(panel.Config{Store: st, Kick: rec.Kick, MaxUploadBytes: uploadCap})
+	server := panel.New(panel.Config{Store: st, Kick: rec.Kick, KickNode: rec.KickNode, MaxUploadBytes: uploadCap})
 	srv := httptest.NewServer(validated(t, server, server.Handler()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -142,7 +142,7 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, suspended 
 		action = "instance.suspend"
 	}
 	s.auditInstance(r, action, id)
-	s.cfg.Kick()
+	s.cfg.KickNode(in.NodeID)
 	writeJSON(w, http.StatusOK, viewInstance(in))
 	return nil
 }
@@ -152,11 +152,17 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The node is read first, to wake its worker alone; the delete itself
+	// is what decides whether the instance still exists.
+	in, err := s.store.InstanceByID(r.Context(), id)
+	if err != nil {
+		return seedLookup{err}
+	}
 	if err := s.store.DeleteInstance(r.Context(), id); err != nil {
 		return seedLookup{err}
 	}
 	s.auditInstance(r, "instance.delete", id)
-	s.cfg.Kick()
+	s.cfg.KickNode(in.NodeID)
 	writeJSON(w, s.cfg.Mode.status(instanceDeleted), messageView{"The instance has been successfully deleted."})
 	return nil
 }

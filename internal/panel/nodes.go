@@ -209,7 +209,7 @@ func (s *Server) configureNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("node configured", "node_id", n.ID, "ip", clientIP(r))
-	s.cfg.Kick()
+	s.cfg.KickNode(n.ID)
 	writeJSON(w, http.StatusOK, nodeapi.ConfigureResponse{NodeID: n.ID, Token: token, PanelToken: panelToken,
 		Address: n.Address, Port: n.Port})
 	return nil

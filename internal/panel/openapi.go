@@ -59,6 +59,9 @@ type routeDoc struct {
 	// paged is set for a list that takes ?limit and ?after and names its
 	// next page in a Link header (lists.go).
 	paged bool
+	// idempotent is set for a creating POST that takes an Idempotency-Key
+	// header, and answers 409 when the key was used with another request.
+	idempotent bool
 }
 
 // pageParams are the query parameters of a paged list.
@@ -165,7 +168,7 @@ type (
 // commonErrors are the error statuses every route of its kind may answer:
 // 500 always; 401 and 403 for routes that need a credential; 400 when a
 // route reads a body, query parameters or path parameters, and 413 when
-// it reads a body.
+// it reads a body; 409 when it takes an Idempotency-Key.
 func commonErrors(d routeDoc, path string) []int {
 	codes := []int{http.StatusInternalServerError}
 	if d.auth != public {
@@ -176,6 +179,9 @@ func commonErrors(d routeDoc, path string) []int {
 	}
 	if d.body != nil {
 		codes = append(codes, http.StatusRequestEntityTooLarge)
+	}
+	if d.idempotent && !slices.Contains(d.errors, http.StatusConflict) {
+		codes = append(codes, http.StatusConflict)
 	}
 	return codes
 }
@@ -275,6 +281,12 @@ func buildDocument(docs []routeDoc, m Mode) (*document, error) {
 				s = &schema{Type: "integer"}
 			}
 			op.Parameters = append(op.Parameters, parameter{Name: q.name, In: "query", Description: q.doc, Required: q.required, Schema: s})
+		}
+		if d.idempotent {
+			op.Parameters = append(op.Parameters, parameter{Name: idempotencyHeader, In: "header", Schema: &schema{Type: "string"},
+				Description: "Makes the create safe to retry: a retry with the same key and body within 24 hours gets the " +
+					"first answer again (marked Idempotent-Replayed: true) and creates nothing; the same key with another " +
+					"body is a 409. Keys are per credential, 1 to 255 printable ASCII characters."})
 		}
 		if d.body != nil {
 			op.RequestBody = &requestBody{Required: true, Content: g.content(d.body)}

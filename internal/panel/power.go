@@ -84,6 +84,18 @@ func (s *Server) powerAs(ctx context.Context, in store.Instance, action string, 
 		return in, err
 	}
 	record(store.AuditEntry{Action: "instance.power." + action, InstanceID: in.ID, Target: in.ID})
+	in, err = s.requestPower(ctx, in, action, desired)
+	if err != nil {
+		// The node did not act: its worker carries the desire recorded
+		// above as soon as it can, rather than at its next visit.
+		s.cfg.KickNode(in.NodeID)
+	}
+	return in, err
+}
+
+// requestPower asks in's node to carry out action now, and records what
+// the node answered.
+func (s *Server) requestPower(ctx context.Context, in store.Instance, action, desired string) (store.Instance, error) {
 	c, err := s.nodeClient(ctx, in)
 	if err != nil {
 		return in, err

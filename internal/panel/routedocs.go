@@ -62,7 +62,7 @@ func routeDocs(m Mode) []routeDoc {
 		{pattern: "POST /api/getUser", summary: "Find a user by email or username", auth: admin,
 			body: getUserBody{}, answers: map[int]any{m.status(userFound): userView{}}, errors: []int{missing}},
 		{pattern: "POST /api/auth/create-user", summary: "Create a user", auth: admin,
-			body: createUserBody{}, answers: map[int]any{created: userView{}}, errors: []int{conflict}},
+			body: createUserBody{}, answers: map[int]any{created: userView{}}, errors: []int{conflict}, idempotent: true},
 
 		// Instances (the seed, then power, logs, files, stats, console).
 		{pattern: "GET /api/instances", summary: "List instances, oldest first", auth: admin, paged: true,
@@ -73,7 +73,7 @@ func routeDocs(m Mode) []routeDoc {
 				{name: "name", doc: "keep the instances whose Name starts with it, case and all"}},
 			answers: map[int]any{ok: []instanceView{}}},
 		{pattern: "POST /api/instances/deploy", summary: "Deploy an instance; it installs asynchronously", auth: admin,
-			body: deployBody{}, answers: map[int]any{created: deployed{}}},
+			body: deployBody{}, answers: map[int]any{created: deployed{}}, idempotent: true},
 		{pattern: "DELETE /api/instance/delete", summary: "Delete an instance, its container, its data and all its backups, locked ones too", auth: admin,
 			body: instanceIDBody{}, answers: map[int]any{m.status(instanceDeleted): messageView{}}, errors: []int{missing}},
 		{pattern: "POST /api/getUserInstance", summary: "List a user's instances", auth: admin,
@@ -185,7 +185,7 @@ func routeDocs(m Mode) []routeDoc {
 		{pattern: "GET /api/client/account/ssh-keys", summary: "The user's SSH public keys, for SFTP", auth: user,
 			answers: map[int]any{ok: []sshKeyView{}}},
 		{pattern: "POST /api/client/account/ssh-keys", summary: "Add an SSH public key", auth: user,
-			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}},
+			body: sshKeyBody{}, answers: map[int]any{created: sshKeyView{}}, errors: []int{conflict}, idempotent: true},
 		{pattern: "DELETE /api/client/account/ssh-keys/{id}", summary: "Delete one of the user's SSH keys", auth: user,
 			answers: map[int]any{noContent: nil}, errors: []int{notFound}},
 		{pattern: "POST /api/users/{userId}/reset-2fa", summary: "Turn a user's two-factor off", auth: admin,

@@ -41,8 +41,14 @@ type Config struct {
 	// NodeTLS verifies nodes served over HTTPS; nil trusts the system's
 	// certificate authorities.
 	NodeTLS *tls.Config
-	// Kick, when set, wakes the reconciler after a change of desired state.
+	// Kick, when set, wakes the reconciler after a change of desired state
+	// that concerns the whole fleet.
 	Kick func()
+	// KickNode, when set, wakes the reconciler's worker of one node after
+	// a change of desired state on it (a deploy, a suspension, a delete),
+	// and no other: a deploy's cost must not grow with the fleet. Unset, it
+	// falls back to Kick.
+	KickNode func(nodeID string)
 	// MaxUploadBytes caps one file upload's body, which the 1 MiB cap of
 	// every other body would not let through; 0 means
 	// DefaultMaxUploadBytes.
@@ -122,6 +128,9 @@ type Server struct {
 	// schedules runs the instances' schedules, and the runs asked for
 	// through the API.
 	schedules *schedule.Runner
+	// idempotencyPurged is when expired idempotency keys were last purged,
+	// in Unix nanoseconds.
+	idempotencyPurged atomic.Int64
 }
 
 // New builds the API server.
@@ -140,6 +149,10 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Kick == nil {
 		cfg.Kick = func() {}
+	}
+	if cfg.KickNode == nil {
+		kick := cfg.Kick
+		cfg.KickNode = func(string) { kick() }
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
@@ -204,7 +217,7 @@ func (s *Server) routes() {
 
 	api("GET /api/users", s.listUsers)
 	api("POST /api/getUser", s.getUser)
-	api("POST /api/auth/create-user", s.createUser)
+	api("POST /api/auth/create-user", s.idempotent(s.createUser))
 
 	api("GET /api/instances", s.listInstances)
 	api("POST /api/instances/deploy", s.deploy)
@@ -273,7 +286,7 @@ func (s *Server) routes() {
 	client(clientFront, "POST /api/client/account/tokens", s.createToken)
 	client(clientFront, "DELETE /api/client/account/tokens/{id}", s.deleteToken)
 	client(clientFront, "GET /api/client/account/ssh-keys", s.listSSHKeys)
-	client(clientFront, "POST /api/client/account/ssh-keys", s.addSSHKey)
+	client(clientFront, "POST /api/client/account/ssh-keys", s.idempotent(s.addSSHKey))
 	client(clientFront, "DELETE /api/client/account/ssh-keys/{id}", s.deleteSSHKey)
 	api("POST /api/users/{userId}/reset-2fa", s.resetTwoFactor)
 

@@ -88,7 +88,9 @@ func newCluster(t *testing.T, installTimeout time.Duration) *cluster {
 	// reconciler still running could create a container again.
 	t.Cleanup(func() { c.removeContainers(t) })
 
-	rec := reconcile.New(reconcile.Config{Store: st, Interval: reconcileInterval, HealthTimeout: time.Second})
+	rec := reconcile.New(reconcile.Config{Store: st, Interval: reconcileInterval, HealthTimeout: time.Second,
+		// waitPasses watches last_seen move at every pass.
+		SeenEvery: time.Nanosecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
@@ -100,7 +102,7 @@ func newCluster(t *testing.T, installTimeout time.Duration) *cluster {
 		<-stopped
 	})
 
-	srv := httptest.NewServer(panel.New(panel.Config{Store: st, InstallTimeout: installTimeout, Kick: rec.Kick}).Handler())
+	srv := httptest.NewServer(panel.New(panel.Config{Store: st, InstallTimeout: installTimeout, Kick: rec.Kick, KickNode: rec.KickNode}).Handler())
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
 

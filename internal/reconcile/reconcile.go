@@ -53,6 +53,14 @@ type Config struct {
 	// BackupOfflineTimeout fails the backups and restores a node is
 	// working on once it has not answered for this long (10m).
 	BackupOfflineTimeout time.Duration
+	// SeenEvery is how stale a node's last-seen time may grow before a
+	// pass writes it again (10s). A pass that finds the node as the
+	// database already says writes nothing, so a large fleet's passes do
+	// not queue on the database's one writer.
+	SeenEvery time.Duration
+
+	// passed, set by tests, hears the end of each pass of a node.
+	passed func(nodeID string)
 }
 
 // Reconciler owns one worker per configured node.
@@ -64,6 +72,9 @@ type Reconciler struct {
 	mu      sync.Mutex
 	workers map[string]*worker
 	wake    chan struct{}
+	// resync asks the supervisor to look for nodes without a worker,
+	// waking none of the others.
+	resync chan struct{}
 
 	// held is the nodes whose leases this panel holds, as of claimed;
 	// they are trusted until claimed+LeaseTTL, when they run out unless
@@ -150,15 +161,42 @@ func New(cfg Config) *Reconciler {
 	if cfg.BackupOfflineTimeout <= 0 {
 		cfg.BackupOfflineTimeout = 10 * time.Minute
 	}
-	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	if cfg.SeenEvery <= 0 {
+		cfg.SeenEvery = 10 * time.Second
+	}
+	return &Reconciler{cfg: cfg, st: cfg.Store, log: cfg.Log, workers: map[string]*worker{}, wake: make(chan struct{}, 1),
+		resync: make(chan struct{}, 1)}
 }
 
-// Kick asks every worker to look again now, after a change of desire.
+// Kick asks every worker to look again now, after a change that concerns
+// the whole fleet. A change to one node's instances calls KickNode.
 func (r *Reconciler) Kick() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// KickNode asks the worker of node nodeID alone to look again now, after a
+// change of desire on that node: a deploy, a power change, a delete. The
+// other nodes' workers sleep on, so a deploy costs one pass of its node
+// however large the fleet. A node with no worker yet (just created, or
+// just configured, or whose lease this panel may take) wakes the
+// supervisor, which starts its worker if this panel drives it; the other
+// workers sleep on then too. A node another panel drives is that panel's
+// to look at: it hears of the change through the database.
+func (r *Reconciler) KickNode(nodeID string) {
+	r.mu.Lock()
+	w := r.workers[nodeID]
+	r.mu.Unlock()
+	if w == nil {
+		select {
+		case r.resync <- struct{}{}:
+		default:
+		}
+		return
+	}
+	w.poke()
 }
 
 // Run supervises the workers until ctx ends, then waits for each to stop
@@ -181,6 +219,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-r.resync:
 		case <-r.wake:
 			r.mu.Lock()
 			for _, w := range r.workers {
@@ -289,6 +328,9 @@ func (w *worker) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		w.pass(ctx)
+		if w.r.cfg.passed != nil {
+			w.r.cfg.passed(w.nodeID)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -326,13 +368,16 @@ func (w *worker) pass(ctx context.Context) {
 		w.r.errors[stageHealth].Add(1)
 		if n.Status != store.NodeOffline {
 			log.Warn("node offline", "err", err)
+			w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		}
-		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOffline, "", 0, time.Time{}))
 		w.failOverdue(ctx, fmt.Sprintf("node %s is unreachable: %v", n.Name, err))
 		w.failOfflineBackups(ctx, n)
 		return
 	}
-	w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
+	unchanged := n.Status == store.NodeOnline && n.Version == h.Version && (h.CPUs == 0 || h.CPUs == n.CPUs)
+	if !unchanged || time.Since(n.LastSeen) >= w.r.cfg.SeenEvery {
+		w.record(ctx, "SetNodeHealth", w.r.st.SetNodeHealth(ctx, n.ID, store.NodeOnline, h.Version, h.CPUs, time.Now()))
+	}
 	w.record(ctx, "SetNodeSFTPPort", w.r.st.SetNodeSFTPPort(ctx, n.ID, h.SFTPPort))
 	w.removeDeleted(ctx, c, log)
 	w.ensureDue(ctx, c, log)
@@ -489,8 +534,16 @@ func (w *worker) observe(ctx context.Context, c *nodeapi.Client, log *slog.Logge
 		}
 		return
 	}
+	// What the database already holds is read in one query, so that a
+	// pass of a node of many settled instances writes nothing at all.
+	known, err := w.r.st.ObservedOnNode(ctx, w.nodeID)
+	w.record(ctx, "read observed states", err)
 	for _, st := range list {
-		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, dispatch.Observation(st)); err != nil {
+		o := dispatch.Observation(st)
+		if prev, ok := known[st.ID]; ok && prev == o {
+			continue
+		}
+		if err := w.r.st.SetObserved(ctx, w.nodeID, st.ID, o); err != nil {
 			w.r.errors[stageStore].Add(1)
 			log.Error("reconcile: record observed state", "instance_id", st.ID, "err", err)
 		}

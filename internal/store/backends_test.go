@@ -21,7 +21,7 @@ func TestStoreOnPostgres(t *testing.T) {
 
 // runStoreSuite runs every store test against databases made by fresh.
 func runStoreSuite(t *testing.T, fresh func(t testing.TB) database) {
-	for _, c := range slices.Concat(storeSuite, accountSuite, placementSuite, scaleSuite, pagesSuite, backupSuite) {
+	for _, c := range slices.Concat(storeSuite, accountSuite, placementSuite, scaleSuite, leaseSuite, pagesSuite, backupSuite) {
 		t.Run(c.name, func(t *testing.T) { c.test(t, fresh(t)) })
 	}
 }

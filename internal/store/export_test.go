@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 // ExecRaw runs one statement as written, placeholders aside, for tests
@@ -23,4 +24,29 @@ func Q(s *Store, query string) string { return s.q(query) }
 // QueryRowRaw runs one query as written, placeholders aside.
 func QueryRowRaw(ctx context.Context, s *Store, query string, args ...any) *sql.Row {
 	return s.read.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// MigrationStatements returns the statements of the embedded migration
+// named name, as migrate runs them.
+func MigrationStatements(name string) ([]string, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.name == name {
+			return splitStatements(m.sql), nil
+		}
+	}
+	return nil, fmt.Errorf("no migration %s", name)
+}
+
+// ReconcilerQueries are the reconciler's per-node questions, by name, each
+// taking (node id, now in Unix milliseconds).
+func ReconcilerQueries() map[string]string {
+	return map[string]string{
+		"due":      `SELECT ` + instanceColumns + instanceFrom + dueWhere,
+		"overdue":  `SELECT ` + instanceColumns + instanceFrom + overdueWhere,
+		"removals": nodeRemovalsQuery,
+	}
 }

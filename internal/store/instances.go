@@ -121,11 +121,31 @@ func scanInstance(row scanner) (Instance, error) {
 // port table's primary key decides, so parallel deploys never share one.
 // Each failure is an Invalid fault naming the field.
 func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
+	return s.createInstance(ctx, in, nil)
+}
+
+// CreateInstanceOnce is CreateInstance for a request sent with an
+// Idempotency-Key: the key's record, naming the instance, is written in
+// the same transaction, so the instance and its record exist together or
+// not at all. A key already recorded is ErrIdempotencyKeyTaken and
+// creates nothing.
+func (s *Store) CreateInstanceOnce(ctx context.Context, in Instance, key IdempotencyKey) error {
+	return s.createInstance(ctx, in, &key)
+}
+
+func (s *Store) createInstance(ctx context.Context, in Instance, key *IdempotencyKey) error {
 	vars, err := json.Marshal(in.Variables)
 	if err != nil {
 		return fmt.Errorf("create instance: %w", err)
 	}
 	err = s.txFor(ctx, []string{in.ID}, func(tx *sql.Tx) error {
+		if key != nil {
+			// First, so that a concurrent duplicate waits here on the key's
+			// index (PostgreSQL) and then fails, before it takes the node.
+			if err := s.recordIdempotencyKey(ctx, tx, *key, in.ID); err != nil {
+				return err
+			}
+		}
 		ok, err := userExists(ctx, s, tx, in.UserID)
 		if err != nil {
 			return err
@@ -133,37 +153,8 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 		if !ok {
 			return fault.InvalidField("user", "no user has userId %q", in.UserID)
 		}
-		// On PostgreSQL the node row lock serializes deploys to one node, so
-		// two cannot both fit into the last free memory. SQLite's immediate
-		// transactions are serialized already.
-		lock := ""
-		if s.pg {
-			lock = " FOR UPDATE"
-		}
-		var ram, disk int64
-		var cpus int
-		err = tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus)
-		if err == sql.ErrNoRows {
-			return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
-		}
-		if err != nil {
+		if err := s.allocate(ctx, tx, in); err != nil {
 			return err
-		}
-		var usedRAM, usedDisk int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(memory_mib), 0), COALESCE(SUM(disk_mib), 0)
-			FROM instances WHERE node_id = ?`), in.NodeID).Scan(&usedRAM, &usedDisk); err != nil {
-			return err
-		}
-		// A node that never reported its cores is given the deploy; it
-		// refuses a limit above its cores itself.
-		if cpus > 0 && in.CPU > float64(cpus) {
-			return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
-		}
-		if usedRAM+in.MemoryMiB > ram {
-			return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
-		}
-		if usedDisk+in.DiskMiB > disk {
-			return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
 		}
 		var tmpl any
 		if in.TemplateID != "" {
@@ -207,6 +198,56 @@ func (s *Store) CreateInstance(ctx context.Context, in Instance) error {
 	return err
 }
 
+// allocate takes the memory and disk of in from its node's free capacity,
+// inside the creating transaction. The node's row holds what its instances
+// have taken, so the check reads one row however many instances the node
+// carries. On PostgreSQL the row lock serializes deploys to one node, so
+// two cannot both fit into the last free memory; SQLite's immediate
+// transactions are serialized already. The UPDATE repeats the check in its
+// WHERE, so that even a caller that forgot the lock could not overdraw.
+func (s *Store) allocate(ctx context.Context, tx *sql.Tx, in Instance) error {
+	lock := ""
+	if s.pg {
+		lock = " FOR UPDATE"
+	}
+	var ram, disk, usedRAM, usedDisk int64
+	var cpus int
+	err := tx.QueryRowContext(ctx, s.q(`SELECT ram_mib, disk_mib, cpus, allocated_memory_mib, allocated_disk_mib
+		FROM nodes WHERE id = ?`+lock), in.NodeID).Scan(&ram, &disk, &cpus, &usedRAM, &usedDisk)
+	if err == sql.ErrNoRows {
+		return fault.InvalidField("nodeId", "no node has id %q", in.NodeID)
+	}
+	if err != nil {
+		return err
+	}
+	// A node that never reported its cores is given the deploy; it
+	// refuses a limit above its cores itself.
+	if cpus > 0 && in.CPU > float64(cpus) {
+		return fault.InvalidField("cpu", "node has %d CPU core(s), %g asked", cpus, in.CPU)
+	}
+	if usedRAM+in.MemoryMiB > ram {
+		return fault.InvalidField("memory", "node has %d MiB of memory free, %d MiB asked", max(ram-usedRAM, 0), in.MemoryMiB)
+	}
+	if usedDisk+in.DiskMiB > disk {
+		return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
+	}
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib + ?,
+		allocated_disk_mib = allocated_disk_mib + ?
+		WHERE id = ? AND allocated_memory_mib + ? <= ram_mib AND allocated_disk_mib + ? <= disk_mib`),
+		in.MemoryMiB, in.DiskMiB, in.NodeID, in.MemoryMiB, in.DiskMiB)
+	if err != nil {
+		return err
+	}
+	n, err := rowsChanged(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.InvalidField("memory", "node %s has no room left for %d MiB of memory and %d MiB of disk", in.NodeID, in.MemoryMiB, in.DiskMiB)
+	}
+	return nil
+}
+
 // ListInstances returns every instance, oldest first.
 func (s *Store) ListInstances(ctx context.Context) ([]Instance, error) {
 	return s.InstancePage(ctx, InstanceFilter{}, Page{})
@@ -220,17 +261,31 @@ func (s *Store) InstancesByUser(ctx context.Context, userID string) ([]Instance,
 // DueInstances returns the instances of a node the reconciler should act on now: a
 // change of desire the node has not applied, or an install not finished,
 // whose backoff has passed. FAILED instances wait for a new desire.
+//
+// The state names are written into the text, not bound, and the predicate
+// is the one of the partial index instances_due word for word: that is how
+// both databases see the index applies, so a node's pass reads only the
+// instances that want work, never all of the node's.
 func (s *Store) DueInstances(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
-	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND (i.applied_generation < i.generation OR i.internal_state = ?)
-		AND i.internal_state <> ? AND i.next_attempt_at <= ?`, nodeID, StateInstalling, StateFailed, millis(now))
+	return s.instancesWhere(ctx, dueWhere, nodeID, millis(now))
 }
 
+// dueWhere selects a node's due instances: (node, now).
+const dueWhere = ` WHERE i.node_id = ? AND ` + dueInstances + ` AND i.next_attempt_at <= ?`
+
+// dueInstances is the predicate of the partial index instances_due
+// (migration 0014), with the table's alias.
+const dueInstances = `(i.applied_generation < i.generation OR i.internal_state = '` + StateInstalling + `')
+		AND i.internal_state <> '` + StateFailed + `'`
+
 // OverdueInstalls returns a node's instances still INSTALLING after their
-// install deadline.
+// install deadline, through the partial index instances_installing.
 func (s *Store) OverdueInstalls(ctx context.Context, nodeID string, now time.Time) ([]Instance, error) {
-	return s.instancesWhere(ctx, ` WHERE i.node_id = ? AND i.internal_state = ? AND i.install_deadline < ?`,
-		nodeID, StateInstalling, millis(now))
+	return s.instancesWhere(ctx, overdueWhere, nodeID, millis(now))
 }
+
+// overdueWhere selects a node's overdue installs: (node, now).
+const overdueWhere = ` WHERE i.node_id = ? AND i.internal_state = '` + StateInstalling + `' AND i.install_deadline < ?`
 
 func (s *Store) instancesWhere(ctx context.Context, where string, args ...any) ([]Instance, error) {
 	return queryAll(ctx, s, "list instances", scanInstance, `SELECT `+instanceColumns+instanceFrom+where+` ORDER BY i.created_at, i.id`+s.bytewise, args...)
@@ -398,16 +453,58 @@ func statusEvent(prev, next string) string {
 	return ""
 }
 
+// ObservedOnNode returns what the database holds of the observed state of
+// each instance of node nodeID, by instance id: one read, so that the
+// reconciler writes only the reports that change something instead of
+// sending one UPDATE per instance at every pass.
+func (s *Store) ObservedOnNode(ctx context.Context, nodeID string) (map[string]Observation, error) {
+	rows, err := s.query(ctx, `SELECT id, status, container_id, exit_code, oom_killed, node_error FROM instances
+		WHERE node_id = ?`, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+	}
+	defer rows.Close()
+	m := map[string]Observation{}
+	for rows.Next() {
+		var id string
+		var o Observation
+		var oom int
+		if err := rows.Scan(&id, &o.Status, &o.ContainerID, &o.ExitCode, &oom, &o.Error); err != nil {
+			return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+		}
+		o.OOMKilled = oom != 0
+		m[id] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("observed on node %s: %w", nodeID, err)
+	}
+	return m, nil
+}
+
 // DeleteInstance removes an instance and frees its host ports at once, and
 // queues the removal of its container and data on its node, in one
 // transaction: the removal outlives a node that is down and a panel that
 // restarts.
 func (s *Store) DeleteInstance(ctx context.Context, id string) error {
 	err := s.txFor(ctx, []string{id}, func(tx *sql.Tx) error {
+		// On PostgreSQL the row lock makes a concurrent delete of the same
+		// instance wait and then find it gone, so its memory is freed once.
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
 		var nodeID string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id FROM instances WHERE id = ?`), id).Scan(&nodeID)
+		var memory, disk int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT node_id, memory_mib, disk_mib FROM instances WHERE id = ?`+lock), id).
+			Scan(&nodeID, &memory, &disk)
 		if err != nil {
 			return notFound(err, "Instance")
+		}
+		// The node's allocation falls in the transaction that removes the
+		// instance, so the two never disagree.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib - ?,
+			allocated_disk_mib = allocated_disk_mib - ? WHERE id = ?`), memory, disk, nodeID); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_ports WHERE instance_id = ?`), id); err != nil {
 			return err
@@ -444,9 +541,14 @@ func (s *Store) DueRemovals(ctx context.Context, now time.Time) ([]Removal, erro
 // DueNodeRemovals returns the removals on node nodeID whose backoff has
 // passed.
 func (s *Store) DueNodeRemovals(ctx context.Context, nodeID string, now time.Time) ([]Removal, error) {
-	return queryAll(ctx, s, "due removals", scanRemoval, `SELECT instance_id, node_id, attempts, last_error FROM removals
-		WHERE node_id = ? AND next_attempt_at <= ? ORDER BY created_at, instance_id`+s.bytewise, nodeID, millis(now))
+	return queryAll(ctx, s, "due removals", scanRemoval, nodeRemovalsQuery+` ORDER BY created_at, instance_id`+s.bytewise,
+		nodeID, millis(now))
 }
+
+// nodeRemovalsQuery selects a node's due removals, through the index
+// removals_node_due: (node, now).
+const nodeRemovalsQuery = `SELECT instance_id, node_id, attempts, last_error FROM removals
+	WHERE node_id = ? AND next_attempt_at <= ?`
 
 func scanRemoval(row scanner) (Removal, error) {
 	var r Removal
@@ -482,4 +584,76 @@ func (s *Store) SetVariables(ctx context.Context, id string, vars map[string]str
 		return Instance{}, fmt.Errorf("set variables %s: %w", id, err)
 	}
 	return s.changeDesire(ctx, id, `variables = ?`, `variables <> ?`, string(text))
+}
+
+// BulkCreateInstances records many instances in one transaction, as a
+// seed or an import does: benchmarks and the simulated fleet load 100,000
+// this way in seconds. Each node's allocation grows by what its new
+// instances take, under the same capacity rule as CreateInstance (a node
+// without room fails the whole batch), and host ports are allocated as
+// there. The users, nodes and templates must exist.
+func (s *Store) BulkCreateInstances(ctx context.Context, list []Instance) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO instances (id, name, user_id, node_id, template_id, image,
+			memory_mib, cpu, disk_mib, ports, primary_port, primary_raw, variables, internal_state, status,
+			suspended, desired, generation, applied_generation, install_deadline, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		port, err := tx.PrepareContext(ctx, s.q(`INSERT INTO instance_ports (node_id, host_port, instance_id, container_port)
+			VALUES (?, ?, ?, ?)`))
+		if err != nil {
+			return err
+		}
+		defer port.Close()
+		type taken struct{ memory, disk int64 }
+		byNode := map[string]taken{}
+		for _, in := range list {
+			vars, err := json.Marshal(in.Variables)
+			if err != nil {
+				return err
+			}
+			var tmpl any
+			if in.TemplateID != "" {
+				tmpl = in.TemplateID
+			}
+			if _, err := insert.ExecContext(ctx, in.ID, in.Name, in.UserID, in.NodeID, tmpl, in.Image, in.MemoryMiB, in.CPU,
+				in.DiskMiB, ports.Format(in.Ports), in.Primary.Host, in.PrimaryRaw, string(vars), in.InternalState, in.Status,
+				boolInt(in.Suspended), in.Desired, in.Generation, in.AppliedGeneration, millis(in.InstallDeadline),
+				millis(in.CreatedAt), millis(in.CreatedAt)); err != nil {
+				return fmt.Errorf("instance %s: %w", in.ID, err)
+			}
+			for _, b := range in.Ports {
+				if _, err := port.ExecContext(ctx, in.NodeID, b.Host, in.ID, b.Container); err != nil {
+					return fmt.Errorf("instance %s: host port %d: %w", in.ID, b.Host, err)
+				}
+			}
+			t := byNode[in.NodeID]
+			byNode[in.NodeID] = taken{t.memory + in.MemoryMiB, t.disk + in.DiskMiB}
+		}
+		for nodeID, t := range byNode {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib + ?,
+				allocated_disk_mib = allocated_disk_mib + ?
+				WHERE id = ? AND allocated_memory_mib + ? <= ram_mib AND allocated_disk_mib + ? <= disk_mib`),
+				t.memory, t.disk, nodeID, t.memory, t.disk)
+			if err != nil {
+				return err
+			}
+			n, err := rowsChanged(res)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fault.InvalidField("nodeId", "node %s has no room for %d MiB of memory and %d MiB of disk",
+					nodeID, t.memory, t.disk)
+			}
+		}
+		return nil
+	})
+	if err != nil && fault.KindOf(err) == fault.Other {
+		return fmt.Errorf("bulk create instances: %w", err)
+	}
+	return err
 }

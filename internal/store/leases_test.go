@@ -11,8 +11,8 @@ import (
 	"github.com/berth-dev/berth/internal/store/storetest"
 )
 
-// scaleSuite is the tests of what lets several panels share a database.
-var scaleSuite = []struct {
+// leaseSuite is the tests of what lets several panels share a database.
+var leaseSuite = []struct {
 	name string
 	test func(t *testing.T, db database)
 }{
