@@ -325,6 +325,19 @@ func (s *Service) startLocked(instance, backupID string, restore bool, run func(
 	})
 }
 
+// Restoring reports whether a restore of instance is running: its data
+// folder is about to be replaced, so writes to it would be lost.
+func (s *Service) Restoring(instance string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		if j.instance == instance && j.restore {
+			return true
+		}
+	}
+	return false
+}
+
 // status is rec as the panel sees it, with the progress of its job.
 func (s *Service) status(instance string, rec Record) nodeapi.BackupStatus {
 	s.mu.Lock()
