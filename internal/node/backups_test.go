@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,4 +215,25 @@ func TestWritesAreRefusedWhileARestoreRuns(t *testing.T) {
 	<-ran
 	waitFor(t, "the restore's end", func() bool { return !d.backups.Restoring("inst-1") })
 	expectStatus(t, callRaw(t, d, http.MethodPut, base+"/content?path=a.txt", strings.NewReader("x"), ""), http.StatusOK, "write after the restore")
+}
+
+// A node killed between a backup's before and after commands sends the
+// after command to the running instance once it starts again.
+func TestStartSendsTheAfterOfABackupCutOffByAKill(t *testing.T) {
+	rt := fake.New()
+	dir := t.TempDir()
+	d := newTestDaemonIn(t, rt, dir, nil)
+	ensureOK(t, d, validSpec("inst-1"))
+	d.Close()
+	// What a kill mid-backup leaves: the record still creating.
+	rec := `{"id": "b1", "state": "creating", "storage": "local", "after": "save-on"}`
+	writeFiles(t, filepath.Join(dir, "backups", "inst-1"), map[string]string{"b1.json": rec})
+	d = newTestDaemonIn(t, rt, dir, nil)
+	waitFor(t, "the after command", func() bool {
+		c, _ := rt.Container("inst-1")
+		return slices.Contains(c.Stdin, "save-on")
+	})
+	if st, err := d.backups.Status("inst-1", "b1"); err != nil || st.State != nodeapi.BackupFailed {
+		t.Errorf("cut backup = %+v, %v; want failed", st, err)
+	}
 }
