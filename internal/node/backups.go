@@ -200,6 +200,10 @@ func (d *Daemon) restore(ctx context.Context, id string, truncate bool, fetch fu
 			return fmt.Errorf("stop the instance: %w", err)
 		}
 	}
+	// Its SFTP sessions end, and new ones (and file API writes) are
+	// refused while the restore runs (openFolder): what they wrote would
+	// go to the old folder, which the swap deletes.
+	d.endSFTPSessions(id, "a restore of this instance is running")
 	err = d.replaceData(ctx, id, rec, truncate, fetch)
 	if running {
 		if serr := d.powerOn(ctx, id, &rec); serr != nil {

@@ -1,12 +1,16 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/node/console"
@@ -172,5 +176,64 @@ func TestBackupInS3RestoresThroughTheNode(t *testing.T) {
 	}
 	if st, err := d.inspect(t.Context(), spec.ID); err != nil || st == nil || !st.Running {
 		t.Errorf("the running instance is not running after the restore: %+v, %v", st, err)
+	}
+}
+
+// A write during a restore would land in the folder the swap deletes: the
+// file API and SFTP refuse it until the restore ends.
+func TestWritesAreRefusedWhileARestoreRuns(t *testing.T) {
+	d := newTestDaemon(t, fake.New())
+	fileInstance(t, d, "inst-1", 0)
+	if w := call(t, d, http.MethodPost, "/v1/instances/inst-1/backups", nodeapi.BackupRequest{ID: "b1"}); w.Code != http.StatusAccepted {
+		t.Fatalf("create: %d %s, want 202", w.Code, w.Body)
+	}
+	waitFor(t, "the backup", func() bool {
+		st, err := d.backups.Status("inst-1", "b1")
+		return err == nil && st.State == nodeapi.BackupCompleted
+	})
+	release, ran := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// Runs before the daemon's cleanup, which waits for the restore.
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	if _, err := d.backups.Restore("inst-1", "b1", func(ctx context.Context, _ func(context.Context, io.Writer) error) error {
+		defer close(ran)
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base := "/v1/instances/inst-1/files"
+	w := callRaw(t, d, http.MethodPut, base+"/content?path=a.txt", strings.NewReader("x"), "")
+	if msg := expectStatus(t, w, http.StatusConflict, "write during a restore"); msg != "a restore of this instance is running" {
+		t.Errorf("write during a restore answered %q", msg)
+	}
+	if _, err := d.sftpFolder(context.Background(), "inst-1"); !errors.Is(err, errRestoring) {
+		t.Errorf("SFTP folder during a restore: %v, want refused", err)
+	}
+	expectStatus(t, call(t, d, http.MethodGet, base, nil), http.StatusOK, "list during a restore")
+	once.Do(func() { close(release) })
+	<-ran
+	waitFor(t, "the restore's end", func() bool { return !d.backups.Restoring("inst-1") })
+	expectStatus(t, callRaw(t, d, http.MethodPut, base+"/content?path=a.txt", strings.NewReader("x"), ""), http.StatusOK, "write after the restore")
+}
+
+// A node killed between a backup's before and after commands sends the
+// after command to the running instance once it starts again.
+func TestStartSendsTheAfterOfABackupCutOffByAKill(t *testing.T) {
+	rt := fake.New()
+	dir := t.TempDir()
+	d := newTestDaemonIn(t, rt, dir, nil)
+	ensureOK(t, d, validSpec("inst-1"))
+	d.Close()
+	// What a kill mid-backup leaves: the record still creating.
+	rec := `{"id": "b1", "state": "creating", "storage": "local", "after": "save-on"}`
+	writeFiles(t, filepath.Join(dir, "backups", "inst-1"), map[string]string{"b1.json": rec})
+	d = newTestDaemonIn(t, rt, dir, nil)
+	waitFor(t, "the after command", func() bool {
+		c, _ := rt.Container("inst-1")
+		return slices.Contains(c.Stdin, "save-on")
+	})
+	if st, err := d.backups.Status("inst-1", "b1"); err != nil || st.State != nodeapi.BackupFailed {
+		t.Errorf("cut backup = %+v, %v; want failed", st, err)
 	}
 }

@@ -25,6 +25,7 @@ var (
 	errInstanceNotFound = &apiError{http.StatusNotFound, "instance not found"}
 	errSuspended        = &apiError{http.StatusConflict, "instance is suspended"}
 	errRuntimeDown      = &apiError{http.StatusServiceUnavailable, "container runtime is unavailable"}
+	errRestoring        = &apiError{http.StatusConflict, "a restore of this instance is running"}
 )
 
 // classify is the one place that maps an error to an HTTP status and the

@@ -79,6 +79,11 @@ func (d *Daemon) openFolder(ctx context.Context, id string, write bool) (*files.
 	}
 	var usage *files.Usage
 	if write {
+		// A write during a restore would land in the folder the restore
+		// swaps out and deletes: it is refused instead of lost.
+		if d.backups.Restoring(id) {
+			return nil, errRestoring
+		}
 		u, err := d.disk.Measure(ctx, id, rec.Spec.DiskMiB, false)
 		if err != nil {
 			return nil, err

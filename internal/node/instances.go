@@ -459,7 +459,7 @@ func (d *Daemon) powerOn(ctx context.Context, id string, rec *records.Record) er
 func (d *Daemon) remove(ctx context.Context, id string) error {
 	// Before the lock, which an ending install takes to record its end.
 	d.installs.Stop(id)
-	d.endSFTPSessions(id)
+	d.endSFTPSessions(id, "the instance was removed")
 	ctx, unlock, err := d.lockInstance(ctx, id)
 	if err != nil {
 		return err

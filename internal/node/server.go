@@ -140,6 +140,8 @@ func New(cfg Config, rt runtime.Runtime, logger *slog.Logger) (*Daemon, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), recoverTimeout)
 	defer cancel()
 	d.recoverInstances(ctx)
+	// Only now can a console take a line: the supervisors are up.
+	d.backups.SendInterruptedAfters(func(id, line string) error { return d.command(id, line) })
 	return d, nil
 }
 

@@ -93,9 +93,9 @@ func (d *Daemon) sftpPort() int {
 	return 0
 }
 
-// endSFTPSessions ends the SFTP sessions of an instance being removed.
-func (d *Daemon) endSFTPSessions(id string) {
+// endSFTPSessions ends the SFTP sessions of an instance, for reason.
+func (d *Daemon) endSFTPSessions(id, reason string) {
 	if d.sftp != nil {
-		d.sftp.CloseInstance(id)
+		d.sftp.CloseInstance(id, reason)
 	}
 }

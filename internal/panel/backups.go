@@ -114,7 +114,7 @@ func (s *Server) createBackup(f instanceFront) handler {
 // the caller records the activity. Past the instance's backupLimit it is
 // a Conflict naming backupLimit, and nothing is recorded; so too when the
 // node refuses the backup outright. A node that cannot be reached once
-// the backup is recorded leaves it failed, with the reason.
+// the backup is recorded leaves it creating, for the follower to resolve.
 func (s *Server) StartBackup(ctx context.Context, in store.Instance, name string) (store.Backup, error) {
 	if in.InternalState != store.StateReady {
 		return store.Backup{}, fault.New(fault.Conflict, "instance is %s, not READY", in.InternalState)
@@ -139,7 +139,11 @@ func (s *Server) StartBackup(ctx context.Context, in store.Instance, name string
 	if err := s.store.CreateBackup(ctx, b); err != nil {
 		return b, err
 	}
-	status, err := c.CreateBackup(ctx, in.ID, req)
+	// The backup is recorded: a client that goes away must not cut the
+	// node's call short and leave the outcome unknown for no reason.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backupCreateTimeout)
+	defer cancel()
+	status, err := c.CreateBackup(cctx, in.ID, req)
 	var ne *nodeapi.Error
 	switch {
 	case errors.As(err, &ne) && ne.Status >= 400 && ne.Status < 500:
@@ -151,16 +155,19 @@ func (s *Server) StartBackup(ctx context.Context, in store.Instance, name string
 		return b, nodeFault(in, err)
 	case err != nil:
 		// No answer, or a failure of the node's own: whether it started
-		// is unknown, and the follower would find out only to say failed.
-		reason := "node " + in.Node.Name + " could not start it: " + err.Error()
-		failed := nodeapi.BackupStatus{ID: b.ID, State: nodeapi.BackupFailed, Error: reason}
-		if _, _, ferr := dispatch.FinishBackup(context.WithoutCancel(ctx), s.store, b, failed); ferr != nil {
-			return b, ferr
-		}
-		return b, &fault.Error{Kind: fault.Unavailable, Err: err, Msg: reason + "; the backup is recorded as failed"}
+		// is unknown. It stays creating, and the follower finds out: the
+		// node's create is idempotent by ID, and a node with no record of
+		// it fails it.
+		s.log.Warn("backup create: the node did not answer; the follower will find out whether it started",
+			"instance_id", in.ID, "backup_id", b.ID, "node", in.Node.Name, "err", err)
+		return b, nil
 	}
-	return dispatch.ApplyBackupStatus(ctx, s.store, b, status)
+	return dispatch.ApplyBackupStatus(context.WithoutCancel(ctx), s.store, b, status)
 }
+
+// backupCreateTimeout bounds the node call that starts a backup: the node
+// only records it and answers.
+const backupCreateTimeout = 30 * time.Second
 
 // pathBackup resolves the instance through f and its backup of the path.
 func (s *Server) pathBackup(r *http.Request, f instanceFront) (target, store.Backup, error) {
@@ -234,8 +241,9 @@ func (s *Server) lockBackup(f instanceFront, lock bool) handler {
 	}
 }
 
-// deleteBackup removes a backup's archive from its node, then its record.
-// A locked backup, and one still being created, is a 409.
+// deleteBackup removes a backup's record, then its archive from its node.
+// A locked backup, one still being created and one being restored is a
+// 409.
 func (s *Server) deleteBackup(f instanceFront) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		t, b, err := s.pathBackup(r, f)
@@ -247,16 +255,21 @@ func (s *Server) deleteBackup(f instanceFront) handler {
 			return store.ErrBackupLocked
 		case b.State == nodeapi.BackupCreating:
 			return fault.New(fault.Conflict, "backup is still being created; delete it once it has completed or failed")
+		case b.Restore == nodeapi.RestoreRunning:
+			return fault.New(fault.Conflict, "backup is being restored; delete it once the restore has ended")
 		}
-		c, err := s.nodeClient(r.Context(), t.in)
-		if err != nil {
-			return err
-		}
-		if err := c.DeleteBackup(r.Context(), t.in.ID, b.ID); err != nil && !nodeapi.IsNotFound(err) {
-			return nodeFault(t.in, err)
-		}
+		// The record goes first, in one statement that keeps a backup
+		// locked meanwhile: a failure after it leaves an archive with no
+		// record, never a locked backup with no archive. The node's
+		// removal is idempotent; an archive it fails to remove is logged.
 		if err := s.store.DeleteBackup(r.Context(), t.in.ID, b.ID); err != nil {
 			return err
+		}
+		ctx := context.WithoutCancel(r.Context())
+		if c, err := s.nodeClient(ctx, t.in); err != nil {
+			s.log.Warn("delete a backup's archive", "instance_id", t.in.ID, "backup_id", b.ID, "err", err)
+		} else if err := c.DeleteBackup(ctx, t.in.ID, b.ID); err != nil && !nodeapi.IsNotFound(err) {
+			s.log.Warn("delete a backup's archive", "instance_id", t.in.ID, "backup_id", b.ID, "err", err)
 		}
 		s.recordBackup(r, "instance.backup.delete", b, "")
 		w.WriteHeader(http.StatusNoContent)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +46,8 @@ type backupNode struct {
 	// refuse, when its Error is set, answers the next create.
 	refuse       nodeapi.ErrorBody
 	refuseStatus int
+	// onDelete, when set, runs as the node deletes a backup.
+	onDelete func(id string)
 }
 
 // backupArchive is every backup's archive on the stub.
@@ -98,6 +101,9 @@ func newBackupNode(t *testing.T) *backupNode {
 		defer n.mu.Unlock()
 		delete(n.backups, r.PathValue("b"))
 		n.deleted = append(n.deleted, r.PathValue("b"))
+		if n.onDelete != nil {
+			n.onDelete(r.PathValue("b"))
+		}
 		w.WriteHeader(204)
 	})
 	mux.HandleFunc("POST /v1/instances/{id}/backups/{b}/restore", func(w http.ResponseWriter, r *http.Request) {
@@ -387,6 +393,30 @@ func TestLockedBackupCannotBeDeleted(t *testing.T) {
 	b.expectError(404, "GET", "/api/instances/backups/nope", nil)
 }
 
+// A backup locked while its delete runs is never left locked with its
+// archive gone: the record goes first, or the delete is refused whole.
+func TestBackupLockedDuringItsDeleteKeepsItsArchive(t *testing.T) {
+	b := newBackupPanel(t, panel.Config{DefaultBackupLimit: 3})
+	id := b.create("raced")
+	b.stub.complete(id)
+	if _, err := dispatchComplete(b, id); err != nil {
+		t.Fatal(err)
+	}
+	b.stub.mu.Lock()
+	b.stub.onDelete = func(id string) {
+		_, _ = b.st.SetBackupLocked(context.Background(), b.id, id, true)
+	}
+	b.stub.mu.Unlock()
+	b.call("DELETE", b.admin("/"+id), nil)
+	b.stub.mu.Lock()
+	deleted := slices.Contains(b.stub.deleted, id)
+	b.stub.mu.Unlock()
+	bk, err := b.st.BackupByID(context.Background(), b.id, id)
+	if err == nil && bk.Locked && deleted {
+		t.Errorf("backup %s is locked and kept, and its archive was deleted", id)
+	}
+}
+
 func TestRestoreNeedsACompletedBackupOfAnActiveInstance(t *testing.T) {
 	b := newBackupPanel(t, panel.Config{DefaultBackupLimit: 3})
 	b.follow(time.Hour)
@@ -440,12 +470,15 @@ func TestABackupTheNodeRefusesLeavesNothing(t *testing.T) {
 	if list := b.expect(200, "GET", b.admin(""), nil).array(t); len(list) != 0 {
 		t.Errorf("a refused backup was kept: %v", list)
 	}
-	// A node that does not answer: the backup may or may not have begun,
-	// and is failed with the reason rather than left creating.
+	// A node that does not answer: the backup may or may not have begun.
+	// It stays creating, for the follower to find out, rather than be
+	// failed while the node may be archiving it.
 	b.stub.srv.Close()
-	b.expectError(503, "POST", b.admin(""), nil, "recorded as failed")
+	if m := b.expect(202, "POST", b.admin(""), nil).object(t); m["state"] != nodeapi.BackupCreating {
+		t.Errorf("an unanswered create answered %v", m)
+	}
 	list := b.expect(200, "GET", b.admin(""), nil).array(t)
-	if len(list) != 1 || list[0]["state"] != nodeapi.BackupFailed || !strings.Contains(list[0]["error"].(string), "could not start") {
+	if len(list) != 1 || list[0]["state"] != nodeapi.BackupCreating {
 		t.Errorf("after an unanswered create: %v", list)
 	}
 }

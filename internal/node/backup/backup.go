@@ -49,7 +49,15 @@ type Record struct {
 	nodeapi.BackupStatus
 	// Storage is where the archive is: StorageLocal or StorageS3.
 	Storage string `json:"storage"`
+	// After is the console line the backup owes the instance while it is
+	// being created (save-on, say): a node killed between Before and
+	// After sends it at its next start (Recover, SendInterruptedAfters).
+	After string `json:"after,omitempty"`
 }
+
+// interruptedAfter is an After line a backup cut off by a stop owes its
+// instance.
+type interruptedAfter struct{ instance, line string }
 
 // Source is what a backup needs of the instance it archives.
 type Source struct {
@@ -75,6 +83,9 @@ type Service struct {
 
 	mu   sync.Mutex
 	jobs map[string]*job
+	// afters are the After lines Recover found owed, until
+	// SendInterruptedAfters sends them.
+	afters []interruptedAfter
 }
 
 // job is a create or a restore in progress.
@@ -257,6 +268,12 @@ func (s *Service) recoverRecord(instance string, rec Record) error {
 	changed := false
 	if rec.State == nodeapi.BackupCreating {
 		rec.State, rec.Error, changed = nodeapi.BackupFailed, reasonStopped, true
+		// The line is owed once: the failed record, saved below, no
+		// longer holds it, so a later start does not send it again.
+		if rec.After != "" {
+			s.afters = append(s.afters, interruptedAfter{instance, rec.After})
+			rec.After = ""
+		}
 		st, err := s.storageOf(rec)
 		switch {
 		case err != nil:
@@ -281,6 +298,25 @@ func (s *Service) recoverRecord(instance string, rec Record) error {
 	}
 	s.log.Warn("backup work interrupted by a stop", "instance", instance, "backup", rec.ID)
 	return s.save(instance, rec)
+}
+
+// SendInterruptedAfters sends, through send, the After lines of the
+// backups Recover found cut off between their Before and After (a game
+// left with saving off loses its progress), each once. The daemon calls
+// it once its instances' supervisors are up; send fails for an instance
+// that is not running, which then needs nothing.
+func (s *Service) SendInterruptedAfters(send func(instance, line string) error) {
+	s.mu.Lock()
+	afters := s.afters
+	s.afters = nil
+	s.mu.Unlock()
+	for _, a := range afters {
+		if err := send(a.instance, a.line); err != nil {
+			s.log.Info("a backup's after command was not sent after a stop", "instance", a.instance, "err", err)
+			continue
+		}
+		s.log.Warn("a backup cut off by a stop: its after command is sent now", "instance", a.instance)
+	}
 }
 
 // goAsync runs fn in a goroutine that Close ends and waits for.
@@ -325,6 +361,19 @@ func (s *Service) startLocked(instance, backupID string, restore bool, run func(
 	})
 }
 
+// Restoring reports whether a restore of instance is running: its data
+// folder is about to be replaced, so writes to it would be lost.
+func (s *Service) Restoring(instance string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		if j.instance == instance && j.restore {
+			return true
+		}
+	}
+	return false
+}
+
 // status is rec as the panel sees it, with the progress of its job.
 func (s *Service) status(instance string, rec Record) nodeapi.BackupStatus {
 	s.mu.Lock()
@@ -348,7 +397,7 @@ func (s *Service) Create(instance string, req nodeapi.BackupRequest, src Source)
 	if s.busyLocked(instance, false) {
 		return nodeapi.BackupStatus{}, ErrBusy
 	}
-	rec = Record{BackupStatus: nodeapi.BackupStatus{ID: req.ID, State: nodeapi.BackupCreating}, Storage: s.Storage()}
+	rec = Record{BackupStatus: nodeapi.BackupStatus{ID: req.ID, State: nodeapi.BackupCreating}, Storage: s.Storage(), After: req.After}
 	if err := s.save(instance, rec); err != nil {
 		return nodeapi.BackupStatus{}, err
 	}
@@ -378,6 +427,7 @@ func (s *Service) create(ctx context.Context, j *job, instance string, rec Recor
 	if req.After != "" {
 		_ = src.Command(req.After)
 	}
+	rec.After = ""
 	switch {
 	case err == nil:
 		rec.State, rec.Bytes, rec.SHA256, rec.CompletedAt = nodeapi.BackupCompleted, bytes, sum, time.Now().UTC()

@@ -323,6 +323,37 @@ func TestRecoverFailsBackupsAStopCutOff(t *testing.T) {
 	}
 }
 
+// A node killed between a backup's Before and After sends the After at its
+// next start, once, to the instance's console.
+func TestRecoverSendsTheAfterOfABackupCutOffOnce(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestService(t, dir, S3Config{})
+	for _, r := range []Record{
+		{BackupStatus: nodeapi.BackupStatus{ID: "cut", State: nodeapi.BackupCreating}, Storage: StorageLocal, After: "save-on"},
+		{BackupStatus: nodeapi.BackupStatus{ID: "plain", State: nodeapi.BackupCreating}, Storage: StorageLocal},
+	} {
+		if err := s.save("inst-1", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	for i, want := range [][]string{{"inst-1 save-on"}, nil} {
+		s = newTestService(t, dir, S3Config{})
+		var sent []string
+		s.SendInterruptedAfters(func(instance, line string) error {
+			sent = append(sent, instance+" "+line)
+			return nil
+		})
+		if !slices.Equal(sent, want) {
+			t.Errorf("start %d sent %q, want %q", i+1, sent, want)
+		}
+		if st, err := s.Status("inst-1", "cut"); err != nil || st.State != nodeapi.BackupFailed {
+			t.Errorf("start %d: cut backup = %+v, %v; want failed", i+1, st, err)
+		}
+		s.Close()
+	}
+}
+
 func TestRemoveInstanceRemovesEveryBackup(t *testing.T) {
 	data := t.TempDir()
 	writeTree(t, data, map[string]string{"a": "a"})

@@ -189,11 +189,12 @@ func (s *Server) Sessions() int {
 	return len(s.sessions)
 }
 
-// CloseInstance ends every session of an instance: it was removed.
-func (s *Server) CloseInstance(id string) {
+// CloseInstance ends every session of an instance (it was removed, or
+// its data folder is being replaced), telling the client why.
+func (s *Server) CloseInstance(id, reason string) {
 	for _, se := range s.list() {
 		if se.instanceID == id {
-			se.end("the instance was removed")
+			se.end(reason)
 		}
 	}
 }

@@ -359,11 +359,11 @@ func TestSessionsOutliveABriefPanelOutageButNotALongOne(t *testing.T) {
 func TestRemovedInstanceEndsItsSessions(t *testing.T) {
 	ts := startServer(t, t.TempDir(), func(c *Config) { c.CheckInterval = time.Hour })
 	ts.open(t)
-	ts.CloseInstance("another-instance")
+	ts.CloseInstance("another-instance", "the instance was removed")
 	if ts.Sessions() != 1 {
 		t.Fatal("removing another instance ended the session")
 	}
-	ts.CloseInstance(testInstance)
+	ts.CloseInstance(testInstance, "the instance was removed")
 	waitFor(t, "the session to end", 5*time.Second, func() bool { return ts.Sessions() == 0 })
 }
 
