@@ -231,10 +231,17 @@ func (s *Store) allocate(ctx context.Context, tx *sql.Tx, in Instance) error {
 	if usedDisk+in.DiskMiB > disk {
 		return fault.InvalidField("disk", "node has %d MiB of disk free, %d MiB asked", max(disk-usedDisk, 0), in.DiskMiB)
 	}
+	return s.addAllocation(ctx, tx, "memory", in.NodeID, in.MemoryMiB, in.DiskMiB)
+}
+
+// addAllocation adds memory and disk (MiB) to node nodeID's allocation in tx,
+// with one guarded UPDATE that changes nothing past the node's capacity:
+// that is an Invalid fault naming field.
+func (s *Store) addAllocation(ctx context.Context, tx *sql.Tx, field, nodeID string, memory, disk int64) error {
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib + ?,
 		allocated_disk_mib = allocated_disk_mib + ?
 		WHERE id = ? AND allocated_memory_mib + ? <= ram_mib AND allocated_disk_mib + ? <= disk_mib`),
-		in.MemoryMiB, in.DiskMiB, in.NodeID, in.MemoryMiB, in.DiskMiB)
+		memory, disk, nodeID, memory, disk)
 	if err != nil {
 		return err
 	}
@@ -243,7 +250,7 @@ func (s *Store) allocate(ctx context.Context, tx *sql.Tx, in Instance) error {
 		return err
 	}
 	if n == 0 {
-		return fault.InvalidField("memory", "node %s has no room left for %d MiB of memory and %d MiB of disk", in.NodeID, in.MemoryMiB, in.DiskMiB)
+		return fault.InvalidField(field, "node %s has no room left for %d MiB of memory and %d MiB of disk", nodeID, memory, disk)
 	}
 	return nil
 }
@@ -634,20 +641,8 @@ func (s *Store) BulkCreateInstances(ctx context.Context, list []Instance) error 
 			byNode[in.NodeID] = taken{t.memory + in.MemoryMiB, t.disk + in.DiskMiB}
 		}
 		for nodeID, t := range byNode {
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE nodes SET allocated_memory_mib = allocated_memory_mib + ?,
-				allocated_disk_mib = allocated_disk_mib + ?
-				WHERE id = ? AND allocated_memory_mib + ? <= ram_mib AND allocated_disk_mib + ? <= disk_mib`),
-				t.memory, t.disk, nodeID, t.memory, t.disk)
-			if err != nil {
+			if err := s.addAllocation(ctx, tx, "nodeId", nodeID, t.memory, t.disk); err != nil {
 				return err
-			}
-			n, err := rowsChanged(res)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return fault.InvalidField("nodeId", "node %s has no room for %d MiB of memory and %d MiB of disk",
-					nodeID, t.memory, t.disk)
 			}
 		}
 		return nil
