@@ -69,16 +69,13 @@ func (s *Server) listBackups(f instanceFront) handler {
 		if err != nil {
 			return err
 		}
-		list, err := s.store.Backups(r.Context(), t.in.ID)
+		lq, err := readListQuery(r)
 		if err != nil {
 			return err
 		}
-		out := make([]backupView, len(list))
-		for i, b := range list {
-			out[i] = viewBackup(b)
-		}
-		writeJSON(w, http.StatusOK, out)
-		return nil
+		return writeList(s, w, r, lq, func(p store.Page) ([]store.Backup, error) {
+			return s.store.BackupPage(r.Context(), t.in.ID, p)
+		}, func(b store.Backup) (any, error) { return viewBackup(b), nil })
 	}
 }
 

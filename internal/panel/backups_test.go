@@ -639,3 +639,53 @@ func (c *clientPanel) nodeBackup(instance string) string {
 	}
 	return id
 }
+
+// TestBackupListPagesNewestFirst: the backups list takes ?limit and
+// ?after as the other lists do, newest first, its pages following the
+// Link header to the whole list.
+func TestBackupListPagesNewestFirst(t *testing.T) {
+	b := newBackupPanel(t, panel.Config{DefaultBackupLimit: 5})
+	var made []string
+	for _, name := range []string{"one", "two", "three", "four", "five"} {
+		made = append(made, b.create(name))
+	}
+	whole := b.expect(200, "GET", b.admin(""), nil).array(t)
+	var ids []string
+	for _, m := range whole {
+		ids = append(ids, m["id"].(string))
+	}
+	// Created within a millisecond of each other, backups keep the id's
+	// order among themselves: compare sets, and the order of the pages
+	// with the whole.
+	if !slices.Equal(slices.Sorted(slices.Values(ids)), slices.Sorted(slices.Values(made))) {
+		t.Fatalf("the whole list %v, want %v", ids, made)
+	}
+	var paged []string
+	next := b.admin("?limit=2")
+	pages := 0
+	for ; next != ""; pages++ {
+		if pages > 3 {
+			t.Fatalf("more than 3 pages of 5 backups by 2")
+		}
+		r := b.expect(200, "GET", next, nil)
+		page := r.array(t)
+		if len(page) > 2 {
+			t.Fatalf("a page of %d backups, asked for 2", len(page))
+		}
+		for _, m := range page {
+			paged = append(paged, m["id"].(string))
+		}
+		next = ""
+		if link := r.header.Get("Link"); link != "" {
+			u, _, ok := strings.Cut(strings.TrimPrefix(link, "<"), ">")
+			if !ok {
+				t.Fatalf("Link %q", link)
+			}
+			next = u
+		}
+	}
+	if pages != 3 || !slices.Equal(paged, ids) {
+		t.Errorf("%d pages gave %v, the whole list %v", pages, paged, ids)
+	}
+	b.expectError(400, "GET", b.admin("?limit=0"), nil, "limit")
+}

@@ -33,7 +33,7 @@ func backupRouteDocs(nodeErrors []int, binary media) []routeDoc {
 	} {
 		docs = append(docs,
 			routeDoc{pattern: "GET " + a.list, summary: "The instance's backups, newest first" + a.suffix, auth: a.auth,
-				answers: map[int]any{ok: []backupView{}}, errors: see},
+				answers: map[int]any{ok: []backupView{}}, errors: see, paged: true},
 			routeDoc{pattern: "POST " + a.list, summary: createDoc + a.suffix, auth: a.auth,
 				body: backupNameBody{}, answers: map[int]any{accepted: backupView{}}, errors: nodeErrors},
 			routeDoc{pattern: "GET " + a.one, summary: "One backup" + a.suffix, auth: a.auth,

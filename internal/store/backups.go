@@ -94,9 +94,18 @@ func (s *Store) CreateBackup(ctx context.Context, b Backup) error {
 
 // Backups returns an instance's backups, newest first.
 func (s *Store) Backups(ctx context.Context, instanceID string) ([]Backup, error) {
-	return queryAll(ctx, s, "list backups", scanBackup, `SELECT `+backupColumns+` FROM backups
-		WHERE instance_id = ? ORDER BY created_at DESC, id DESC`, instanceID)
+	return s.BackupPage(ctx, instanceID, Page{})
 }
+
+// BackupPage returns the page p of an instance's backups, newest first.
+func (s *Store) BackupPage(ctx context.Context, instanceID string, p Page) ([]Backup, error) {
+	query, args := s.orderedPageQuery(`SELECT `+backupColumns+` FROM backups`, []string{"instance_id = ?"},
+		[]any{instanceID}, p, "created_at", "id", true)
+	return queryAll(ctx, s, "list backups", scanBackup, query, args...)
+}
+
+// Cursor is the backup's place in its instance's list of backups.
+func (b Backup) Cursor() Cursor { return Cursor{At: millis(b.CreatedAt), Key: b.ID} }
 
 // BackupByID returns one backup of an instance; a backup of another
 // instance is NotExist, as a missing one is.

@@ -51,15 +51,29 @@ func (t Template) Cursor() Cursor { return Cursor{Key: foldKey(t.Name)} }
 // the ORDER BY it adds. Any list of the store pages through it; the args
 // of where come first.
 func (s *Store) pageQuery(selectFrom string, where []string, args []any, p Page, atCol, keyCol string) (string, []any) {
+	return s.orderedPageQuery(selectFrom, where, args, p, atCol, keyCol, false)
+}
+
+// orderedPageQuery is pageQuery in the order newest first (the last sort
+// key first) when desc is set: the backups' order.
+func (s *Store) orderedPageQuery(selectFrom string, where []string, args []any, p Page, atCol, keyCol string, desc bool) (string, []any) {
 	key := keyCol + s.bytewise
+	after, dir := " > ", ""
+	if desc {
+		after, dir = " < ", " DESC"
+	}
 	if !p.After.IsZero() {
 		if atCol == "" {
-			where = append(where, key+" > ?")
+			where = append(where, key+after+"?")
 			args = append(args, p.After.Key)
 		} else {
 			// The bound on atCol alone lets the index on (atCol, keyCol)
 			// seek to the page's start rather than scan up to it.
-			where = append(where, atCol+" >= ? AND ("+atCol+" > ? OR "+key+" > ?)")
+			bound := " >= "
+			if desc {
+				bound = " <= "
+			}
+			where = append(where, atCol+bound+"? AND ("+atCol+after+"? OR "+key+after+"?)")
 			args = append(args, p.After.At, p.After.At, p.After.Key)
 		}
 	}
@@ -71,9 +85,9 @@ func (s *Store) pageQuery(selectFrom string, where []string, args []any, p Page,
 	}
 	b.WriteString(" ORDER BY ")
 	if atCol != "" {
-		b.WriteString(atCol + ", ")
+		b.WriteString(atCol + dir + ", ")
 	}
-	b.WriteString(key)
+	b.WriteString(key + dir)
 	if p.Limit > 0 {
 		b.WriteString(" LIMIT ?")
 		args = append(args, p.Limit)
